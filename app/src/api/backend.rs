@@ -1,0 +1,81 @@
+//! What the server functions need from the server, as a trait the `server` crate implements.
+//! Keeps this crate free of database and IMAP code.
+
+use std::sync::Arc;
+
+use crate::error::ApiError;
+use crate::model::{AccountForm, WizardView};
+
+/// A draft identifier as carried by the wizard cookie.
+pub type DraftId = String;
+
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The wizard state of this draft (an empty wizard for an unknown or expired draft).
+    async fn wizard(&self, draft: Option<&str>) -> WizardView;
+
+    /// Checks the account in `form` and stores the form (password sealed) and the outcome in the
+    /// draft, creating the draft when needed. Returns the draft id to keep in the cookie.
+    async fn validate(
+        &self,
+        client: ClientInfo,
+        draft: Option<&str>,
+        form: AccountForm,
+    ) -> Result<(DraftId, WizardView), ApiError>;
+
+    /// The `Set-Cookie` attributes suffix (e.g. `; Secure`) chosen by the operator's config.
+    fn cookie_attributes(&self) -> &str;
+}
+
+/// Who is asking: used for rate limits.
+#[derive(Clone, Debug)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+}
+
+pub type SharedBackend = Arc<dyn Backend>;
+
+pub const DRAFT_COOKIE: &str = "imapcopy_draft";
+pub const DRAFT_MAX_AGE_SECS: u64 = 30 * 60;
+
+pub fn backend() -> Result<SharedBackend, ApiError> {
+    leptos::prelude::use_context::<SharedBackend>().ok_or(ApiError::Internal)
+}
+
+/// The draft id from the request's cookie header, if any.
+pub async fn draft_cookie() -> Option<String> {
+    let headers: axum::http::HeaderMap = leptos_axum::extract().await.ok()?;
+    cookie_value(&headers, DRAFT_COOKIE)
+}
+
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+}
+
+pub async fn client_info() -> ClientInfo {
+    let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|ci| ci.0.ip());
+    ClientInfo { ip }
+}
+
+/// Keeps the draft cookie on the response (HttpOnly, SameSite=Strict, short lifetime).
+pub fn set_draft_cookie(backend: &dyn Backend, id: &str) {
+    let cookie = format!(
+        "{DRAFT_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={DRAFT_MAX_AGE_SECS}{}",
+        backend.cookie_attributes()
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        let options = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
+        options.append_header(axum::http::header::SET_COOKIE, value);
+    }
+}

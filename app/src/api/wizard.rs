@@ -1,0 +1,31 @@
+use leptos::prelude::*;
+
+use crate::error::ApiError;
+use crate::model::WizardView;
+
+/// The wizard as the server keeps it for this browser's draft.
+#[server(endpoint = "wizard")]
+pub async fn get_wizard() -> Result<WizardView, ApiError> {
+    use super::backend::{backend, draft_cookie};
+    let backend = backend()?;
+    let draft = draft_cookie().await;
+    Ok(backend.wizard(draft.as_deref()).await)
+}
+
+/// Validate: tests the connection and login of one account and keeps it in the draft.
+#[server(endpoint = "validate_account")]
+pub async fn validate_account(
+    side: String,
+    preset: String,
+    login: String,
+    #[server(default)] password: String,
+    host: String,
+    #[server(default)] ssl: Option<String>,
+) -> Result<WizardView, ApiError> {
+    use super::backend::{backend, client_info, draft_cookie, set_draft_cookie};
+    let backend = backend()?;
+    let form = crate::model::AccountForm { side, preset, login, password, host, ssl };
+    let (draft, view) = backend.validate(client_info().await, draft_cookie().await.as_deref(), form).await?;
+    set_draft_cookie(backend.as_ref(), &draft);
+    Ok(view)
+}

@@ -1,0 +1,214 @@
+//! One account step: service preset, login, password, IMAP server, SSL, and the Validate button.
+//! Posts to the `validate_account` server function; works as a plain form without JavaScript.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use crate::api::ValidateAccount;
+use crate::i18n::{fill, Lang, T};
+use crate::model::{Field, SideStatus, SideView};
+use crate::presets::{self, Side};
+
+#[component]
+pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let side = view.side;
+    let id = move |name: &str| format!("{}-{name}", side.as_str());
+    let heading = match side {
+        Side::Source => T::StepSource,
+        Side::Destination => T::StepDestination,
+    };
+
+    let preset = RwSignal::new(view.preset.clone());
+    let host = RwSignal::new(view.host.clone());
+    let ssl = RwSignal::new(view.ssl);
+    let initial_host = view.host.clone();
+    let initial_ssl = view.ssl;
+
+    let on_preset = move |ev: leptos::ev::Event| {
+        let value = event_target_value(&ev);
+        if let Some(p) = presets::find(&value) {
+            host.set(p.default_host().to_string());
+            ssl.set(p.ssl);
+        }
+        preset.set(value);
+    };
+
+    let pending_here = move || {
+        action.pending().get() && action.input().with(|input| input.as_ref().map(|i| i.side == side.as_str()).unwrap_or(false))
+    };
+
+    let field_error = {
+        let view = view.clone();
+        move |field: Field| {
+            view.field_error(field).map(|message| {
+                let error_id = format!("{}-{}-error", side.as_str(), field.name());
+                view! { <p class="field-error" id=error_id>{message.get(lang)}</p> }
+            })
+        }
+    };
+    let described = {
+        let view = view.clone();
+        move |field: Field| view.field_error(field).map(|_| format!("{}-{}-error", side.as_str(), field.name()))
+    };
+
+    let preset_info = move || {
+        presets::find(&preset.get()).map(|p| {
+            let oauth = p.oauth_only.then(|| view! { <p class="warning">{T::PresetNeedsOauth.get(lang)}</p> });
+            let note = (!p.requirements.is_empty()).then(|| {
+                view! {
+                    <p class="hint">
+                        <strong>{T::PresetNote.get(lang)}</strong>
+                        " "
+                        {p.requirements}
+                    </p>
+                }
+            });
+            view! { {oauth} {note} }
+        })
+    };
+    let host_list_id = id("hosts");
+    let host_options = move || {
+        presets::find(&preset.get())
+            .map(|p| p.hosts.iter().map(|h| view! { <option value=*h></option> }).collect_view())
+    };
+
+    let status = match view.status.clone() {
+        SideStatus::Established { folders, messages } => Some(
+            view! {
+                <div class="status ok" role="status">
+                    <p>
+                        <strong>{T::ConnectionEstablished.get(lang)}</strong>
+                        " "
+                        {fill(
+                            T::FoldersMessages.get(lang),
+                            &[("folders", folders.to_string()), ("messages", messages.to_string())],
+                        )}
+                    </p>
+                </div>
+            }
+            .into_any(),
+        ),
+        SideStatus::Failed { kind, detail } => Some(
+            view! {
+                <div class="status error" role="alert">
+                    <p>
+                        <strong>{T::ValidationFailed.get(lang)}</strong>
+                        " "
+                        {kind.cause().get(lang)}
+                    </p>
+                    <p class="detail" lang="en">{detail}</p>
+                </div>
+            }
+            .into_any(),
+        ),
+        SideStatus::Invalid(_) | SideStatus::NotChecked => None,
+    };
+
+    let options = presets::for_side(side)
+        .map(|p| {
+            let label = if p.id == presets::OTHER { T::OtherService.get(lang) } else { p.label };
+            let selected = p.id == view.preset;
+            view! {
+                <option value=p.id selected=selected>
+                    {label}
+                </option>
+            }
+        })
+        .collect_view();
+
+    view! {
+        <section class="step" aria-labelledby=id("heading")>
+            <h2 id=id("heading")>{heading.get(lang)}</h2>
+            <ActionForm action=action attr:class="account-form" attr:novalidate=true>
+                <input type="hidden" name="side" value=side.as_str() />
+                <div class="field">
+                    <label for=id("preset")>{T::Service.get(lang)}</label>
+                    <select
+                        id=id("preset")
+                        name="preset"
+                        on:change=on_preset
+                        aria-describedby=described(Field::Preset)
+                    >
+                        {options}
+                    </select>
+                    {field_error(Field::Preset)}
+                    <div class="preset-info" aria-live="polite">{preset_info}</div>
+                </div>
+                <div class="field">
+                    <label for=id("login")>{T::Login.get(lang)}</label>
+                    <input
+                        id=id("login")
+                        name="login"
+                        type="text"
+                        autocomplete="username"
+                        autocapitalize="none"
+                        spellcheck="false"
+                        maxlength="320"
+                        value=view.login.clone()
+                        aria-invalid=view.field_error(Field::Login).map(|_| "true")
+                        aria-describedby=described(Field::Login)
+                    />
+                    <p class="hint">{T::LoginHelp.get(lang)}</p>
+                    {field_error(Field::Login)}
+                </div>
+                <div class="field">
+                    <label for=id("password")>{T::Password.get(lang)}</label>
+                    <input
+                        id=id("password")
+                        name="password"
+                        type="password"
+                        autocomplete=match side {
+                            Side::Source => "current-password",
+                            Side::Destination => "new-password",
+                        }
+                        maxlength="1024"
+                        aria-invalid=view.field_error(Field::Password).map(|_| "true")
+                        aria-describedby=described(Field::Password)
+                    />
+                    {view.has_password.then(|| view! { <p class="hint">{T::PasswordKept.get(lang)}</p> })}
+                    {field_error(Field::Password)}
+                </div>
+                <div class="field">
+                    <label for=id("host")>{T::ImapServer.get(lang)}</label>
+                    <input
+                        id=id("host")
+                        name="host"
+                        type="text"
+                        inputmode="url"
+                        autocapitalize="none"
+                        spellcheck="false"
+                        maxlength="253"
+                        list=host_list_id.clone()
+                        value=initial_host
+                        prop:value=host
+                        on:input=move |ev| host.set(event_target_value(&ev))
+                        aria-invalid=view.field_error(Field::Host).map(|_| "true")
+                        aria-describedby=described(Field::Host)
+                    />
+                    <datalist id=host_list_id>{host_options}</datalist>
+                    {field_error(Field::Host)}
+                </div>
+                <div class="field checkbox">
+                    <input
+                        id=id("ssl")
+                        name="ssl"
+                        type="checkbox"
+                        value="on"
+                        checked=initial_ssl
+                        prop:checked=ssl
+                        on:change=move |ev| ssl.set(event_target_checked(&ev))
+                    />
+                    <label for=id("ssl")>{T::Ssl.get(lang)}</label>
+                    <p class="hint">{T::SslHelp.get(lang)}</p>
+                </div>
+                <div class="actions">
+                    <button type="submit" class="primary" disabled=pending_here>
+                        {move || if pending_here() { T::Checking.get(lang) } else { T::Validate.get(lang) }}
+                    </button>
+                </div>
+            </ActionForm>
+            <div class="result" aria-live="polite">{status}</div>
+        </section>
+    }
+}

@@ -1,0 +1,333 @@
+//! The one translation catalogue: the UI and (later) the report e-mail read from it.
+//!
+//! Every key yields its three translations from one `match` arm, so a missing translation is a
+//! compile error rather than a blank on screen. Spanish follows the wording of the original
+//! OVH IMAPCopy guide where the guide has one.
+//!
+//! Hand-written instead of `leptos_i18n`: the catalogue is also needed outside Leptos (the
+//! report is rendered in the job runner), and a plain `match` keeps it a zero-dependency table.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lang {
+    #[default]
+    En,
+    Es,
+    Fr,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::Es, Lang::Fr];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Es => "es",
+            Lang::Fr => "fr",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        let primary = code.trim().split(['-', '_']).next().unwrap_or("");
+        match primary.to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "es" => Some(Lang::Es),
+            "fr" => Some(Lang::Fr),
+            _ => None,
+        }
+    }
+
+    /// Picks the best supported language from an `Accept-Language` header value
+    /// (highest q first; ties keep header order); `None` when nothing matches.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, usize, Lang)> = None;
+        for (index, part) in header.split(',').enumerate() {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim();
+            let mut q = 1.0f32;
+            for param in pieces {
+                if let Some(value) = param.trim().strip_prefix("q=") {
+                    q = value.trim().parse().unwrap_or(0.0);
+                }
+            }
+            if q <= 0.0 {
+                continue;
+            }
+            if let Some(lang) = Lang::from_code(tag) {
+                let better = match best {
+                    None => true,
+                    Some((bq, bi, _)) => q > bq || (q == bq && index < bi),
+                };
+                if better {
+                    best = Some((q, index, lang));
+                }
+            }
+        }
+        best.map(|(_, _, lang)| lang)
+    }
+
+    pub fn native_name(self) -> &'static str {
+        match self {
+            Lang::En => "English",
+            Lang::Es => "Español",
+            Lang::Fr => "Français",
+        }
+    }
+}
+
+/// Catalogue keys. Texts with `{name}` placeholders are filled with [`fill`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum T {
+    AppTagline,
+    StepSource,
+    StepDestination,
+    Service,
+    Login,
+    LoginHelp,
+    Password,
+    PasswordKept,
+    ImapServer,
+    Ssl,
+    SslHelp,
+    Validate,
+    Accept,
+    Checking,
+    ConnectionEstablished,
+    FoldersMessages,
+    ValidationFailed,
+    FieldRequired,
+    FieldTooLong,
+    FieldControlChars,
+    FieldInvalidHost,
+    FieldInvalidPort,
+    FieldUnknownPreset,
+    OtherService,
+    PresetNeedsOauth,
+    PresetNote,
+    HostChoices,
+    SessionExpired,
+    InternalError,
+    TooManyRequests,
+    PageNotFound,
+    SyncErrorGeneral,
+    // Causes, shown before the English detail.
+    CauseAuth,
+    CauseHostNotFound,
+    CauseNotAllowed,
+    CauseRefused,
+    CauseTimeout,
+    CauseTls,
+    CauseCertificate,
+    CauseNotTls,
+    CauseNoGreeting,
+    CauseStartTls,
+    CauseClosed,
+    CauseProtocol,
+    Language,
+    Footer,
+}
+
+impl T {
+    /// `[en, es, fr]`.
+    fn texts(self) -> [&'static str; 3] {
+        match self {
+            T::AppTagline => [
+                "Copy every folder and message of one IMAP mailbox into another. You may close the page once the copy is queued.",
+                "IMAPCopy permite copiar el correo de una cuenta de origen a otra cuenta de destino. Una vez aceptada la sincronización, podrá cerrar la página.",
+                "Copiez chaque dossier et chaque message d'une boîte IMAP vers une autre. Vous pourrez fermer la page une fois la copie lancée.",
+            ],
+            T::StepSource => ["1. Source account", "1. Cuenta de origen", "1. Compte source"],
+            T::StepDestination => ["2. Destination account", "2. Cuenta de destino", "2. Compte de destination"],
+            T::Service => ["Service", "Servicio", "Service"],
+            T::Login => ["Login", "Login", "Identifiant"],
+            T::LoginHelp => [
+                "The full e-mail address, or the user name your provider gives.",
+                "La dirección de correo completa o el usuario de conexión.",
+                "L'adresse e-mail complète, ou l'identifiant donné par votre fournisseur.",
+            ],
+            T::Password => ["Password", "Password", "Mot de passe"],
+            T::PasswordKept => [
+                "Leave empty to keep the password already entered.",
+                "Déjelo vacío para conservar la contraseña ya introducida.",
+                "Laissez vide pour garder le mot de passe déjà saisi.",
+            ],
+            T::ImapServer => ["IMAP server", "Servidor IMAP", "Serveur IMAP"],
+            T::Ssl => ["SSL", "SSL", "SSL"],
+            T::SslHelp => [
+                "Ticked: encrypted connection (SSL/TLS, port 993). Unticked: STARTTLS on port 143, still encrypted.",
+                "Marcada: conexión cifrada SSL/TLS (puerto 993). Sin marcar: STARTTLS en el puerto 143, también cifrada.",
+                "Cochée : connexion chiffrée SSL/TLS (port 993). Décochée : STARTTLS sur le port 143, chiffrée aussi.",
+            ],
+            T::Validate => ["Validate", "Validar", "Valider"],
+            T::Accept => ["Accept", "Aceptar", "Accepter"],
+            T::Checking => ["Checking the connection…", "Probando la conexión…", "Test de la connexion…"],
+            T::ConnectionEstablished => [
+                "Connection established.",
+                "Se ha establecido la conexión.",
+                "Connexion établie.",
+            ],
+            T::FoldersMessages => [
+                "{folders} folders, {messages} messages.",
+                "{folders} carpetas, {messages} mensajes.",
+                "{folders} dossiers, {messages} messages.",
+            ],
+            T::ValidationFailed => [
+                "The connection to the account could not be established.",
+                "No se ha podido establecer la conexión con la cuenta.",
+                "La connexion au compte n'a pas pu être établie.",
+            ],
+            T::FieldRequired => ["This field is required.", "Este campo es obligatorio.", "Ce champ est obligatoire."],
+            T::FieldTooLong => ["This value is too long.", "Este valor es demasiado largo.", "Cette valeur est trop longue."],
+            T::FieldControlChars => [
+                "This value contains characters that are not allowed.",
+                "Este valor contiene caracteres no permitidos.",
+                "Cette valeur contient des caractères non autorisés.",
+            ],
+            T::FieldInvalidHost => [
+                "Enter a server name such as imap.example.com.",
+                "Introduzca un nombre de servidor como imap.example.com.",
+                "Saisissez un nom de serveur comme imap.example.com.",
+            ],
+            T::FieldInvalidPort => [
+                "Enter a port between 1 and 65535.",
+                "Introduzca un puerto entre 1 y 65535.",
+                "Saisissez un port entre 1 et 65535.",
+            ],
+            T::FieldUnknownPreset => ["Choose a service from the list.", "Elija un servicio de la lista.", "Choisissez un service dans la liste."],
+            T::OtherService => ["Other", "Otro", "Autre"],
+            T::PresetNeedsOauth => [
+                "This provider accepts only OAuth2 sign-in, which IMAPCopy does not support yet: a password will be refused.",
+                "Este proveedor solo acepta el inicio de sesión OAuth2, que IMAPCopy aún no admite: la contraseña será rechazada.",
+                "Ce fournisseur n'accepte que la connexion OAuth2, qu'IMAPCopy ne prend pas encore en charge : un mot de passe sera refusé.",
+            ],
+            T::PresetNote => ["What this provider needs:", "Lo que necesita este proveedor:", "Ce qu'exige ce fournisseur :"],
+            T::HostChoices => ["Servers of this service:", "Servidores de este servicio:", "Serveurs de ce service :"],
+            T::SessionExpired => [
+                "Your session expired: please enter the account again.",
+                "Su sesión ha caducado: introduzca de nuevo la cuenta.",
+                "Votre session a expiré : saisissez à nouveau le compte.",
+            ],
+            T::InternalError => [
+                "Something went wrong on our side. Please try again.",
+                "Se ha producido un error interno. Inténtelo de nuevo.",
+                "Une erreur interne s'est produite. Veuillez réessayer.",
+            ],
+            T::TooManyRequests => [
+                "Too many attempts: please wait a minute and try again.",
+                "Demasiados intentos: espere un minuto e inténtelo de nuevo.",
+                "Trop de tentatives : patientez une minute puis réessayez.",
+            ],
+            T::PageNotFound => ["Page not found.", "Página no encontrada.", "Page introuvable."],
+            T::SyncErrorGeneral => [
+                "An error occurred in the synchronization.",
+                "Se ha producido un error en la sincronización.",
+                "Une erreur s'est produite lors de la synchronisation.",
+            ],
+            T::CauseAuth => [
+                "The server refused the login or the password.",
+                "El servidor ha rechazado el login o la contraseña.",
+                "Le serveur a refusé l'identifiant ou le mot de passe.",
+            ],
+            T::CauseHostNotFound => [
+                "The server name could not be found.",
+                "No se ha encontrado el nombre del servidor.",
+                "Le nom du serveur est introuvable.",
+            ],
+            T::CauseNotAllowed => [
+                "This server address is not allowed.",
+                "Esta dirección de servidor no está permitida.",
+                "Cette adresse de serveur n'est pas autorisée.",
+            ],
+            T::CauseRefused => [
+                "The server refused the connection on this port.",
+                "El servidor ha rechazado la conexión en este puerto.",
+                "Le serveur a refusé la connexion sur ce port.",
+            ],
+            T::CauseTimeout => [
+                "The server did not answer in time.",
+                "El servidor no ha respondido a tiempo.",
+                "Le serveur n'a pas répondu à temps.",
+            ],
+            T::CauseTls => [
+                "The secure connection could not be established.",
+                "No se ha podido establecer la conexión segura.",
+                "La connexion sécurisée n'a pas pu être établie.",
+            ],
+            T::CauseCertificate => [
+                "The server's certificate is not trusted.",
+                "El certificado del servidor no es de confianza.",
+                "Le certificat du serveur n'est pas reconnu.",
+            ],
+            T::CauseNotTls => [
+                "The server does not use SSL on this port: try unticking SSL.",
+                "El servidor no usa SSL en este puerto: pruebe a desmarcar SSL.",
+                "Le serveur n'utilise pas SSL sur ce port : essayez de décocher SSL.",
+            ],
+            T::CauseNoGreeting => [
+                "The server did not greet: if it uses SSL, tick SSL.",
+                "El servidor no ha saludado: si usa SSL, marque SSL.",
+                "Le serveur n'a pas répondu : s'il utilise SSL, cochez SSL.",
+            ],
+            T::CauseStartTls => [
+                "The server does not offer encryption (STARTTLS) on this port.",
+                "El servidor no ofrece cifrado (STARTTLS) en este puerto.",
+                "Le serveur ne propose pas de chiffrement (STARTTLS) sur ce port.",
+            ],
+            T::CauseClosed => [
+                "The server closed the connection.",
+                "El servidor ha cerrado la conexión.",
+                "Le serveur a fermé la connexion.",
+            ],
+            T::CauseProtocol => [
+                "The server answered in a way IMAPCopy did not understand.",
+                "El servidor ha respondido de forma inesperada.",
+                "Le serveur a répondu de façon inattendue.",
+            ],
+            T::Language => ["Language", "Idioma", "Langue"],
+            T::Footer => [
+                "Passwords are encrypted on the server and erased when the copy ends.",
+                "Las contraseñas se cifran en el servidor y se borran al terminar la copia.",
+                "Les mots de passe sont chiffrés sur le serveur et effacés à la fin de la copie.",
+            ],
+        }
+    }
+
+    pub fn get(self, lang: Lang) -> &'static str {
+        let [en, es, fr] = self.texts();
+        match lang {
+            Lang::En => en,
+            Lang::Es => es,
+            Lang::Fr => fr,
+        }
+    }
+}
+
+/// Replaces `{name}` placeholders.
+pub fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut out = template.to_string();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_highest_quality() {
+        assert_eq!(Lang::from_accept_language("fr-CH, fr;q=0.9, en;q=0.8"), Some(Lang::Fr));
+        assert_eq!(Lang::from_accept_language("de-DE, es;q=0.5, en;q=0.7"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("es-ES"), Some(Lang::Es));
+        assert_eq!(Lang::from_accept_language("de, it"), None);
+        assert_eq!(Lang::from_accept_language("en;q=0, fr;q=0.1"), Some(Lang::Fr));
+    }
+
+    #[test]
+    fn fill_replaces_placeholders() {
+        let text = fill(T::FoldersMessages.get(Lang::Es), &[("folders", "3".into()), ("messages", "10".into())]);
+        assert_eq!(text, "3 carpetas, 10 mensajes.");
+    }
+}

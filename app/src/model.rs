@@ -1,0 +1,164 @@
+//! Types that cross the wire between the browser and the server functions.
+//! Passwords never appear in anything sent to the browser.
+
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::T;
+use crate::presets::Side;
+
+/// Why a connection check failed, coarse enough to localize; the English detail travels beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    AuthFailed,
+    HostNotFound,
+    AddressNotAllowed,
+    ConnectionRefused,
+    TimedOut,
+    Tls,
+    CertificateUntrusted,
+    TlsNotSpoken,
+    NoGreeting,
+    StartTlsNotOffered,
+    ClosedByServer,
+    Protocol,
+}
+
+impl FailureKind {
+    pub fn cause(self) -> T {
+        match self {
+            FailureKind::AuthFailed => T::CauseAuth,
+            FailureKind::HostNotFound => T::CauseHostNotFound,
+            FailureKind::AddressNotAllowed => T::CauseNotAllowed,
+            FailureKind::ConnectionRefused => T::CauseRefused,
+            FailureKind::TimedOut => T::CauseTimeout,
+            FailureKind::Tls => T::CauseTls,
+            FailureKind::CertificateUntrusted => T::CauseCertificate,
+            FailureKind::TlsNotSpoken => T::CauseNotTls,
+            FailureKind::NoGreeting => T::CauseNoGreeting,
+            FailureKind::StartTlsNotOffered => T::CauseStartTls,
+            FailureKind::ClosedByServer => T::CauseClosed,
+            FailureKind::Protocol => T::CauseProtocol,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Field {
+    Preset,
+    Login,
+    Password,
+    Host,
+    Port,
+}
+
+impl Field {
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Preset => "preset",
+            Field::Login => "login",
+            Field::Password => "password",
+            Field::Host => "host",
+            Field::Port => "port",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: Field,
+    pub message: T,
+}
+
+/// The outcome of the last Validate of one side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SideStatus {
+    #[default]
+    NotChecked,
+    Invalid(Vec<FieldError>),
+    Failed {
+        kind: FailureKind,
+        /// Specific English cause (the seed's format: general localized sentence, then this).
+        detail: String,
+    },
+    Established {
+        folders: u64,
+        messages: u64,
+    },
+}
+
+/// What the page shows for one account: the form values (never the password) and the status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideView {
+    pub side: Side,
+    pub preset: String,
+    pub login: String,
+    pub host: String,
+    pub ssl: bool,
+    /// A password is stored (sealed) on the server for this side.
+    pub has_password: bool,
+    pub status: SideStatus,
+}
+
+impl SideView {
+    pub fn empty(side: Side) -> SideView {
+        SideView {
+            side,
+            preset: crate::presets::OTHER.to_string(),
+            login: String::new(),
+            host: String::new(),
+            ssl: true,
+            has_password: false,
+            status: SideStatus::NotChecked,
+        }
+    }
+
+    pub fn is_established(&self) -> bool {
+        matches!(self.status, SideStatus::Established { .. })
+    }
+
+    pub fn field_error(&self, field: Field) -> Option<T> {
+        match &self.status {
+            SideStatus::Invalid(errors) => errors.iter().find(|e| e.field == field).map(|e| e.message),
+            _ => None,
+        }
+    }
+}
+
+/// The whole wizard as the server keeps it in the draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WizardView {
+    pub source: SideView,
+    pub destination: SideView,
+}
+
+impl Default for WizardView {
+    fn default() -> Self {
+        WizardView { source: SideView::empty(Side::Source), destination: SideView::empty(Side::Destination) }
+    }
+}
+
+/// The account form as posted. Every field is a plain string so that any post deserializes
+/// and malformed input is answered next to its field instead of by a transport error.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountForm {
+    pub side: String,
+    pub preset: String,
+    pub login: String,
+    pub password: String,
+    pub host: String,
+    /// Checkbox: present ("on") when ticked.
+    pub ssl: Option<String>,
+}
+
+impl std::fmt::Debug for AccountForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountForm")
+            .field("side", &self.side)
+            .field("preset", &self.preset)
+            .field("login", &self.login)
+            .field("password", &"[redacted]")
+            .field("host", &self.host)
+            .field("ssl", &self.ssl)
+            .finish()
+    }
+}

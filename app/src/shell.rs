@@ -1,0 +1,63 @@
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+use crate::i18n::{Lang, T};
+use crate::routes::wizard::WizardPage;
+
+/// The HTML document around the app (server only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let lang = crate::lang::current();
+    view! {
+        <!DOCTYPE html>
+        <html lang=lang.code()>
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let lang = crate::lang::current();
+    provide_context::<Lang>(lang);
+    // Effects run only in the browser: this marks the page as hydrated (the end-to-end tests
+    // wait for it, which proves the WASM loaded and took over the server-rendered page).
+    Effect::new(move |_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
+    view! {
+        <Stylesheet id="leptos" href="/pkg/imapcopy.css" />
+        <Title text="IMAPCopy" />
+        <Router>
+            <header class="site-header">
+                <a class="brand" href="/">"IMAPCopy"</a>
+            </header>
+            <main id="main">
+                <Routes fallback=move || view! { <p class="notice">{T::PageNotFound.get(lang)}</p> }>
+                    // Async: the whole page (wizard state included) is rendered before it is sent,
+                    // so it works with JavaScript disabled.
+                    <Route path=StaticSegment("") view=WizardPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+            <footer class="site-footer">
+                <p>{T::Footer.get(lang)}</p>
+            </footer>
+        </Router>
+    }
+}

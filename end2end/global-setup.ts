@@ -1,0 +1,101 @@
+// Starts the real parts the specs talk to: a Dovecot pair (the Rust test harness, `testkit
+// serve`) and the release `imapcopy` server configured to reach it. Everything listens on
+// loopback; names resolve only through a static hosts file (no DNS).
+import { spawn, ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const root = path.resolve(__dirname, "..");
+
+export type Harness = {
+  url: string;
+  slash: { imaps_port: number; imap_port: number; separator: string; prefix: string };
+  dot: { imaps_port: number; imap_port: number; separator: string; prefix: string };
+  users: { login: string; password: string }[];
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, child: ChildProcess, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what}: process exited with ${child.exitCode}`);
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not ready after ${ms} ms`);
+}
+
+export default async function globalSetup() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imapcopy-e2e-"));
+  const stateFile = path.join(dir, "harness.json");
+  const testkit = spawn(
+    path.join(root, "target/debug/testkit"),
+    [
+      "serve",
+      "--state-file", stateFile,
+      "--user", "alice@example.test:alice-secret",
+      "--user", 'bob@example.test:b"\\é§ secret',
+    ],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
+  await waitFor("testkit", () => fs.existsSync(stateFile), testkit);
+  const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+
+  const caFile = path.join(dir, "ca.pem");
+  fs.writeFileSync(
+    caFile,
+    fs.readFileSync(state.slash.ca_pem_path, "utf8") + "\n" + fs.readFileSync(state.dot.ca_pem_path, "utf8"),
+  );
+  const hostsFile = path.join(dir, "hosts");
+  fs.writeFileSync(hostsFile, "127.0.0.1 localhost\n");
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const serverLog = fs.openSync(path.join(dir, "server.log"), "a");
+  const server = spawn(
+    path.join(root, "target/release/imapcopy"),
+    [
+      "serve",
+      "--listen", `127.0.0.1:${port}`,
+      "--data-dir", path.join(dir, "data"),
+      "--site-root", path.join(root, "target/site"),
+      "--ca-file", caFile,
+      "--static-hosts", hostsFile,
+      "--allow-private-networks",
+      "--validate-per-minute", "1000",
+    ],
+    { stdio: ["ignore", serverLog, serverLog] },
+  );
+  await waitFor(
+    "imapcopy",
+    async () => {
+      try {
+        return (await fetch(`${url}/healthz`)).ok;
+      } catch {
+        return false;
+      }
+    },
+    server,
+  );
+
+  const harness: Harness = { url, slash: state.slash, dot: state.dot, users: state.users };
+  fs.writeFileSync(path.join(dir, "harness-public.json"), JSON.stringify(harness));
+  process.env.IMAPCOPY_URL = url;
+  process.env.IMAPCOPY_HARNESS = path.join(dir, "harness-public.json");
+  process.env.IMAPCOPY_E2E_DIR = dir;
+  fs.writeFileSync(path.join(dir, "pids"), JSON.stringify([server.pid, testkit.pid]));
+  console.log(`harness: imapcopy at ${url}, logs in ${dir}`);
+}

@@ -1,0 +1,54 @@
+// Page object for the wizard: role and label locators only.
+import { expect, Page, Locator } from "@playwright/test";
+import * as fs from "node:fs";
+import type { Harness } from "../global-setup";
+
+export function harness(): Harness {
+  const file = process.env.IMAPCOPY_HARNESS;
+  if (!file) throw new Error("IMAPCOPY_HARNESS is not set: run through playwright.config.ts");
+  return JSON.parse(fs.readFileSync(file, "utf8"));
+}
+
+export type Account = {
+  preset?: string;
+  login: string;
+  password: string;
+  host: string;
+  ssl: boolean;
+};
+
+export class WizardPage {
+  constructor(readonly page: Page, readonly javaScript: boolean) {}
+
+  async open() {
+    await this.page.goto("/");
+    if (this.javaScript) {
+      // Set by an effect, which only runs in the browser once the WASM has hydrated the page.
+      await expect(this.page.locator("body")).toHaveAttribute("data-hydrated", "true");
+    }
+  }
+
+  step(name: RegExp): Locator {
+    return this.page.getByRole("region", { name });
+  }
+
+  source(): Locator {
+    return this.step(/source account/i);
+  }
+
+  destination(): Locator {
+    return this.step(/destination account/i);
+  }
+
+  async fill(step: Locator, account: Account) {
+    if (account.preset) await step.getByLabel("Service").selectOption({ label: account.preset });
+    await step.getByLabel("Login").fill(account.login);
+    await step.getByLabel("Password").fill(account.password);
+    await step.getByLabel("IMAP server").fill(account.host);
+    await step.getByLabel("SSL").setChecked(account.ssl);
+  }
+
+  async validate(step: Locator) {
+    await step.getByRole("button", { name: "Validate" }).click();
+  }
+}

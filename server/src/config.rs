@@ -1,0 +1,109 @@
+//! Configuration of `imapcopy serve`: flags, each with an environment variable twin.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::builder::BoolishValueParser;
+use clap::Args;
+use mailcopy::net::{AddressPolicy, Resolver, StaticResolver, SystemResolver};
+use mailcopy::ConnectOptions;
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "IMAPCOPY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and the key file.
+    #[arg(long, env = "IMAPCOPY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Directory holding the built site (pkg/ with JS, WASM and CSS; public assets).
+    #[arg(long, env = "IMAPCOPY_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+    /// Extra CA certificates (PEM) trusted for IMAP servers, besides the public web PKI roots.
+    #[arg(long, env = "IMAPCOPY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow connections to loopback, private, link-local and other non-public addresses.
+    /// Off by default: a public web form must not reach into the operator's own network.
+    #[arg(long, env = "IMAPCOPY_ALLOW_PRIVATE_NETWORKS", value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_networks: bool,
+    /// Resolve server names only from this hosts-format file (`IP NAME...` per line) instead of
+    /// the system's DNS. For tests and closed networks.
+    #[arg(long, env = "IMAPCOPY_STATIC_HOSTS")]
+    pub static_hosts: Option<PathBuf>,
+    /// Mark cookies `Secure` (set this when the service is reached over HTTPS).
+    #[arg(long, env = "IMAPCOPY_SECURE_COOKIES", value_parser = BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub secure_cookies: bool,
+    /// Validate attempts allowed per client address and minute (0: unlimited).
+    #[arg(long, env = "IMAPCOPY_VALIDATE_PER_MINUTE", default_value_t = 20)]
+    pub validate_per_minute: u32,
+    /// Time limit of one Validate, in seconds.
+    #[arg(long, env = "IMAPCOPY_CHECK_TIMEOUT_SECS", default_value_t = 20)]
+    pub check_timeout_secs: u64,
+}
+
+impl ServeArgs {
+    pub fn connect_options(&self) -> anyhow::Result<ConnectOptions> {
+        let resolver: Arc<dyn Resolver> = match &self.static_hosts {
+            Some(path) => Arc::new(load_hosts(path)?),
+            None => Arc::new(SystemResolver),
+        };
+        let policy = if self.allow_private_networks { AddressPolicy::AllowAll } else { AddressPolicy::PublicOnly };
+        let mut options = ConnectOptions::new(resolver).with_policy(policy);
+        if let Some(ca) = &self.ca_file {
+            options = options.with_ca_file(ca).with_context(|| format!("loading CA file {}", ca.display()))?;
+        }
+        Ok(options)
+    }
+}
+
+/// Reads a hosts-format file: `IP NAME [NAME...]`, `#` comments.
+pub fn load_hosts(path: &Path) -> anyhow::Result<StaticResolver> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_hosts(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+pub fn parse_hosts(text: &str) -> anyhow::Result<StaticResolver> {
+    let mut table: Vec<(String, Vec<IpAddr>)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        let ip: IpAddr = match words.next().map(str::parse) {
+            Some(Ok(ip)) => ip,
+            _ => bail!("line {}: expected an IP address first", n + 1),
+        };
+        let mut any = false;
+        for name in words {
+            any = true;
+            let name = name.to_ascii_lowercase();
+            match table.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, ips)) => ips.push(ip),
+                None => table.push((name, vec![ip])),
+            }
+        }
+        if !any {
+            bail!("line {}: no host name after the address", n + 1);
+        }
+    }
+    Ok(table.into_iter().fold(StaticResolver::new(), |r, (name, ips)| r.with(&name, ips)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcopy::net::Resolver;
+
+    #[tokio::test]
+    async fn hosts_file_resolves_only_its_names() {
+        let r = parse_hosts("# test\n127.0.0.1 imap.test mail.test\n::1 imap.test\n").unwrap();
+        let addrs = r.resolve("IMAP.test", 993).await.unwrap();
+        assert_eq!(addrs.len(), 2);
+        assert!(r.resolve("example.com", 993).await.is_err());
+        assert!(parse_hosts("notanip name\n").is_err());
+        assert!(parse_hosts("127.0.0.1\n").is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! IMAPCopy server: configuration, web wiring, storage. See ARCHITECTURE.md.
+
+pub mod config;
+pub mod db;
+pub mod seal;
+pub mod web;

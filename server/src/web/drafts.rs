@@ -1,0 +1,182 @@
+//! Wizard drafts: what a browser has entered so far, kept on the server behind an opaque cookie.
+//! Held in memory only (a draft lives minutes; losing drafts on restart just asks the user to
+//! type again), with passwords sealed under a per-process key and expired drafts dropped.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use rand::RngCore;
+use zeroize::Zeroizing;
+
+use app::model::{SideView, WizardView};
+use app::presets::Side;
+
+use crate::seal::Sealer;
+
+pub const MAX_DRAFTS: usize = 10_000;
+
+#[derive(Clone, Default)]
+struct SideSecret {
+    sealed_password: Option<Vec<u8>>,
+}
+
+struct Draft {
+    expires: Instant,
+    view: WizardView,
+    source: SideSecret,
+    destination: SideSecret,
+}
+
+impl Draft {
+    fn secret(&mut self, side: Side) -> &mut SideSecret {
+        match side {
+            Side::Source => &mut self.source,
+            Side::Destination => &mut self.destination,
+        }
+    }
+}
+
+pub struct DraftStore {
+    sealer: Sealer,
+    ttl: Duration,
+    drafts: Mutex<HashMap<String, Draft>>,
+}
+
+fn new_id() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl DraftStore {
+    pub fn new(ttl: Duration) -> DraftStore {
+        DraftStore { sealer: Sealer::ephemeral(), ttl, drafts: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Draft>> {
+        // A panic while holding the lock leaves plain data behind: keep serving it.
+        self.drafts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn view(&self, id: &str) -> Option<WizardView> {
+        let now = Instant::now();
+        let drafts = self.lock();
+        drafts.get(id).filter(|d| d.expires > now).map(|d| d.view.clone())
+    }
+
+    /// The stored password of one side, opened, if the stored login and host match.
+    pub fn password(&self, id: &str, side: Side, login: &str, host: &str) -> Option<Zeroizing<String>> {
+        let now = Instant::now();
+        let drafts = self.lock();
+        let draft = drafts.get(id).filter(|d| d.expires > now)?;
+        let (view, secret) = match side {
+            Side::Source => (&draft.view.source, &draft.source),
+            Side::Destination => (&draft.view.destination, &draft.destination),
+        };
+        if view.login != login || view.host != host {
+            return None;
+        }
+        let sealed = secret.sealed_password.as_ref()?;
+        let bytes = self.sealer.open(format!("{id}/{}", side.as_str()).as_bytes(), sealed).ok()?;
+        String::from_utf8(bytes.to_vec()).ok().map(Zeroizing::new)
+    }
+
+    /// Stores one side's view (and password, when given), creating the draft when `id` is
+    /// unknown or expired. Returns the draft id, which is new when the draft was created.
+    pub fn save(&self, id: Option<&str>, view: SideView, password: Option<&str>) -> String {
+        let now = Instant::now();
+        let mut drafts = self.lock();
+        if drafts.len() >= MAX_DRAFTS {
+            drafts.retain(|_, d| d.expires > now);
+        }
+        let id = match id {
+            Some(id) if drafts.get(id).is_some_and(|d| d.expires > now) => id.to_string(),
+            _ => {
+                let id = new_id();
+                drafts.insert(
+                    id.clone(),
+                    Draft {
+                        expires: now + self.ttl,
+                        view: WizardView::default(),
+                        source: SideSecret::default(),
+                        destination: SideSecret::default(),
+                    },
+                );
+                id
+            }
+        };
+        let side = view.side;
+        let sealed = password.map(|p| self.sealer.seal(format!("{id}/{}", side.as_str()).as_bytes(), p.as_bytes()));
+        if let Some(draft) = drafts.get_mut(&id) {
+            draft.expires = now + self.ttl;
+            let mut view = view;
+            let secret = draft.secret(side);
+            if let Some(sealed) = sealed {
+                secret.sealed_password = Some(sealed);
+            }
+            view.has_password = secret.sealed_password.is_some();
+            match side {
+                Side::Source => draft.view.source = view,
+                Side::Destination => draft.view.destination = view,
+            }
+        }
+        id
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        self.lock().retain(|_, d| d.expires > now);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side_view(login: &str, host: &str) -> SideView {
+        SideView { login: login.into(), host: host.into(), ..SideView::empty(Side::Source) }
+    }
+
+    #[test]
+    fn save_then_read_back_without_the_password_in_the_view() {
+        let store = DraftStore::new(Duration::from_secs(60));
+        let id = store.save(None, side_view("a@b", "h"), Some("s3cret"));
+        let view = store.view(&id).unwrap();
+        assert!(view.source.has_password);
+        assert!(!format!("{view:?}").contains("s3cret"));
+        assert_eq!(store.password(&id, Side::Source, "a@b", "h").unwrap().as_str(), "s3cret");
+        // Another login or host does not reuse the stored password.
+        assert!(store.password(&id, Side::Source, "x@b", "h").is_none());
+        assert!(store.password(&id, Side::Source, "a@b", "other").is_none());
+        // Saving without a password keeps the sealed one.
+        let same = store.save(Some(&id), side_view("a@b", "h"), None);
+        assert_eq!(same, id);
+        assert!(store.password(&id, Side::Source, "a@b", "h").is_some());
+    }
+
+    #[test]
+    fn unknown_and_expired_drafts_start_afresh() {
+        let store = DraftStore::new(Duration::from_millis(0));
+        let id = store.save(None, side_view("a", "h"), Some("p"));
+        assert!(store.view(&id).is_none());
+        let again = store.save(Some(&id), side_view("a", "h"), None);
+        assert_ne!(again, id);
+        let store = DraftStore::new(Duration::from_secs(60));
+        let fresh = store.save(Some("forged-id"), side_view("a", "h"), None);
+        assert_ne!(fresh, "forged-id");
+        store.sweep();
+        assert_eq!(store.len(), 1);
+        store.remove(&fresh);
+        assert_eq!(store.len(), 0);
+    }
+}

@@ -1,0 +1,139 @@
+//! `testkit serve`: runs a Dovecot pair for end-to-end tests (e.g. Playwright) until
+//! SIGTERM/SIGINT/SIGHUP. See the README in server/testkit.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use testkit::{Dovecot, DovecotPair};
+
+#[derive(Parser)]
+#[command(about = "Real Dovecot servers for IMAPCopy tests")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Start a Slash and a DotInbox Dovecot, write their details to the state file, print
+    /// `ready <path>`, and run until SIGTERM/SIGINT/SIGHUP.
+    Serve {
+        /// JSON file written (atomically) once both servers accept connections.
+        #[arg(long)]
+        state_file: PathBuf,
+        /// LOGIN:PASSWORD, repeatable; added to both servers. Default: alice@example.test /
+        /// alice-secret and bob@example.test / bob-secret.
+        #[arg(long = "user", value_parser = parse_user)]
+        users: Vec<User>,
+    },
+}
+
+#[derive(Clone, Serialize)]
+struct User {
+    login: String,
+    password: String,
+}
+
+fn parse_user(s: &str) -> Result<User, String> {
+    let (login, password) = s
+        .split_once(':')
+        .ok_or_else(|| "expected LOGIN:PASSWORD".to_owned())?;
+    if login.is_empty() {
+        return Err("empty login".to_owned());
+    }
+    Ok(User {
+        login: login.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
+#[derive(Serialize)]
+struct Server {
+    flavour: testkit::Flavour,
+    imaps_port: u16,
+    imap_port: u16,
+    separator: String,
+    prefix: String,
+    ca_pem_path: PathBuf,
+    log_path: PathBuf,
+}
+
+impl Server {
+    fn of(d: &Dovecot) -> Server {
+        Server {
+            flavour: d.flavour(),
+            imaps_port: d.imaps_port(),
+            imap_port: d.imap_port(),
+            separator: d.separator().to_string(),
+            prefix: d.prefix().to_owned(),
+            ca_pem_path: d.ca_pem_path().to_path_buf(),
+            log_path: d.log_path().to_path_buf(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct State {
+    slash: Server,
+    dot: Server,
+    users: Vec<User>,
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("state file has no file name"))?
+        .to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+fn serve(state_file: &Path, mut users: Vec<User>) -> Result<()> {
+    // Registered first: a signal during startup is queued and handled once started.
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).context("signal handlers")?;
+    if users.is_empty() {
+        users = vec![
+            User {
+                login: "alice@example.test".to_owned(),
+                password: "alice-secret".to_owned(),
+            },
+            User {
+                login: "bob@example.test".to_owned(),
+                password: "bob-secret".to_owned(),
+            },
+        ];
+    }
+    let pair = DovecotPair::start()?;
+    for user in &users {
+        pair.add_user(&user.login, &user.password)?;
+    }
+    let state = State {
+        slash: Server::of(&pair.slash),
+        dot: Server::of(&pair.dot),
+        users,
+    };
+    let json = serde_json::to_vec_pretty(&state)?;
+    write_atomically(state_file, &json)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready {}", state_file.display())?;
+        out.flush()?;
+    }
+    let signal = signals.forever().next();
+    eprintln!("testkit: signal {signal:?}, stopping");
+    drop(pair);
+    let _ = std::fs::remove_file(state_file);
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    match Cli::parse().command {
+        Cmd::Serve { state_file, users } => serve(&state_file, users),
+    }
+}

@@ -1,0 +1,898 @@
+//! Test harness: real Dovecot 2.3 instances on loopback, each with its own CA, users and
+//! temp dir. See `README.md` in this folder.
+//!
+//! ```no_run
+//! # fn main() -> anyhow::Result<()> {
+//! let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash)?;
+//! dovecot.add_user("alice@example.test", "secret")?;
+//! dovecot.create_mailbox("alice@example.test", "a/b")?;
+//! let port = dovecot.imaps_port(); // trust dovecot.ca_pem()
+//! # let _ = port; Ok(()) }
+//! ```
+
+mod certs;
+pub mod imap;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+
+use crate::imap::ImapClient;
+
+/// System user that owns mail when the harness runs as root (Dovecot refuses uid 0 for mail).
+pub const TEST_MAIL_USER: &str = "imapcopy-test";
+
+/// How long to wait for both listeners to greet.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Start attempts when a chosen port turns out to be taken.
+const PORT_ATTEMPTS: usize = 5;
+
+/// Namespace layout of an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavour {
+    /// Separator `/`, no personal-namespace prefix (`a/b`). Storage `maildir` with
+    /// `LAYOUT=fs:DIRNAME=mAildir`, so names may contain `.` and may be `cur`/`new`/`tmp`.
+    #[default]
+    Slash,
+    /// Separator `.`, personal namespace prefix `INBOX.` (Courier-style: `INBOX.a.b`).
+    /// Storage classic Maildir++.
+    DotInbox,
+}
+
+impl Flavour {
+    pub fn separator(self) -> char {
+        match self {
+            Flavour::Slash => '/',
+            Flavour::DotInbox => '.',
+        }
+    }
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Flavour::Slash => "",
+            Flavour::DotInbox => "INBOX.",
+        }
+    }
+
+    fn mail_location(self) -> &'static str {
+        match self {
+            Flavour::Slash => "maildir:~/Maildir:LAYOUT=fs:DIRNAME=mAildir",
+            Flavour::DotInbox => "maildir:~/Maildir",
+        }
+    }
+}
+
+/// Instance options; `Options::new(flavour)` gives the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub flavour: Flavour,
+    /// Instance-wide `quota_max_mail_size` (Dovecot size syntax, e.g. `"64K"`, `"10M"`):
+    /// larger APPENDs fail with `NO [LIMIT]`. Per user: [`Dovecot::add_user_with_limits`].
+    pub max_mail_size: Option<String>,
+    /// Appended verbatim to the generated `dovecot.conf` (later settings win).
+    pub extra_conf: String,
+}
+
+impl Options {
+    pub fn new(flavour: Flavour) -> Options {
+        Options {
+            flavour,
+            ..Options::default()
+        }
+    }
+}
+
+/// Who owns mail and runs Dovecot's unprivileged parts.
+#[derive(Debug, Clone)]
+struct Identity {
+    uid: u32,
+    gid: u32,
+    /// `Some((user, group))` when not root: used as default_internal/login user.
+    non_root: Option<(String, String)>,
+}
+
+/// One running Dovecot (`dovecot -F`). Dropping it stops the process tree and removes the
+/// temp dir.
+pub struct Dovecot {
+    flavour: Flavour,
+    imap_port: u16,
+    imaps_port: u16,
+    conf_path: PathBuf,
+    ca_pem_path: PathBuf,
+    log_path: PathBuf,
+    stderr_path: PathBuf,
+    users_dir: PathBuf,
+    home_root: PathBuf,
+    identity: Identity,
+    passwords: Mutex<HashMap<String, String>>,
+    child: Option<Child>,
+    /// `sh` that SIGTERMs Dovecot and removes the dir when our end of its stdin closes,
+    /// i.e. if this process dies without running Drop.
+    watchdog: Option<(Child, ChildStdin)>,
+    // Last field: dropped (removed) after everything above.
+    dir: tempfile::TempDir,
+}
+
+/// Both flavours, started in parallel.
+pub struct DovecotPair {
+    pub slash: Dovecot,
+    pub dot: Dovecot,
+}
+
+impl DovecotPair {
+    pub fn start() -> Result<DovecotPair> {
+        let (slash, dot) = std::thread::scope(|s| {
+            let slash = s.spawn(|| Dovecot::start(Flavour::Slash));
+            let dot = s.spawn(|| Dovecot::start(Flavour::DotInbox));
+            (join(slash), join(dot))
+        });
+        Ok(DovecotPair {
+            slash: slash.context("starting Slash instance")?,
+            dot: dot.context("starting DotInbox instance")?,
+        })
+    }
+
+    /// Adds the same user to both instances.
+    pub fn add_user(&self, login: &str, password: &str) -> Result<()> {
+        self.slash.add_user(login, password)?;
+        self.dot.add_user(login, password)
+    }
+}
+
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    handle
+        .join()
+        .map_err(|_| anyhow!("start thread panicked"))?
+}
+
+/// A loopback port that was free a moment ago (bind to port 0, read it, release it).
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Two distinct free ports (both held while choosing).
+fn free_port_pair() -> Result<(u16, u16)> {
+    let a = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
+    let b = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
+    Ok((a.local_addr()?.port(), b.local_addr()?.port()))
+}
+
+fn dovecot_bin() -> &'static str {
+    if Path::new("/usr/sbin/dovecot").exists() {
+        "/usr/sbin/dovecot"
+    } else {
+        "dovecot"
+    }
+}
+
+fn doveadm_bin() -> &'static str {
+    if Path::new("/usr/bin/doveadm").exists() {
+        "/usr/bin/doveadm"
+    } else {
+        "doveadm"
+    }
+}
+
+fn command_stdout(cmd: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {cmd}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd} {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// `uid:gid` of `name` from `getent passwd`, or None.
+fn getent_ids(name: &str) -> Option<(u32, u32)> {
+    let line = command_stdout("getent", &["passwd", name]).ok()?;
+    let mut fields = line.split(':');
+    let uid = fields.nth(2)?.parse().ok()?;
+    let gid = fields.next()?.parse().ok()?;
+    Some((uid, gid))
+}
+
+fn identity() -> Result<Identity> {
+    let euid = fs::metadata("/proc/self").context("stat /proc/self")?.uid();
+    if euid != 0 {
+        let uid: u32 = command_stdout("id", &["-u"])?.parse().context("id -u")?;
+        let gid: u32 = command_stdout("id", &["-g"])?.parse().context("id -g")?;
+        let user = command_stdout("id", &["-un"])?;
+        let group = command_stdout("id", &["-gn"])?;
+        return Ok(Identity {
+            uid,
+            gid,
+            non_root: Some((user, group)),
+        });
+    }
+    if let Some((uid, gid)) = getent_ids(TEST_MAIL_USER) {
+        return Ok(Identity {
+            uid,
+            gid,
+            non_root: None,
+        });
+    }
+    let out = Command::new("useradd")
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            TEST_MAIL_USER,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .context("running useradd")?;
+    // A concurrent creator may have won: look again whatever useradd said.
+    for _ in 0..50 {
+        if let Some((uid, gid)) = getent_ids(TEST_MAIL_USER) {
+            return Ok(Identity {
+                uid,
+                gid,
+                non_root: None,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "cannot create system user {TEST_MAIL_USER}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    )
+}
+
+fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
+    fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("chmod {}", path.display()))
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let Ok(text) = fs::read_to_string(path) else {
+        return String::new();
+    };
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+struct ConfParams<'a> {
+    dir: &'a Path,
+    instance: &'a str,
+    identity: &'a Identity,
+    options: &'a Options,
+    imap_port: u16,
+    imaps_port: u16,
+}
+
+fn render_conf(p: &ConfParams<'_>) -> String {
+    let dir = p.dir.display();
+    let flavour = p.options.flavour;
+    let dh = Path::new("/usr/share/dovecot/dh.pem");
+    // Dovecot 2.3 only needs DH parameters for DHE cipher suites; ECDHE (what rustls and
+    // any modern client use) works without them, so a missing file is not fatal.
+    let ssl_dh = if dh.exists() {
+        format!("ssl_dh = <{}", dh.display())
+    } else {
+        "# no /usr/share/dovecot/dh.pem: DHE suites unavailable, ECDHE still works".to_owned()
+    };
+    let non_root = match &p.identity.non_root {
+        Some((user, group)) => format!(
+            "# Not running as root: everything runs as the current user, no chroots.\n\
+             default_internal_user = {user}\n\
+             default_internal_group = {group}\n\
+             default_login_user = {user}\n\
+             service anvil {{\n  chroot =\n}}\n"
+        ),
+        None => String::new(),
+    };
+    let login_chroot = if p.identity.non_root.is_some() {
+        "  chroot =\n"
+    } else {
+        ""
+    };
+    let max_mail_size = match &p.options.max_mail_size {
+        Some(size) => format!("  quota_max_mail_size = {size}\n"),
+        None => String::new(),
+    };
+    let mut special = String::new();
+    for (name, flag) in [
+        ("Sent", "\\Sent"),
+        ("Drafts", "\\Drafts"),
+        ("Trash", "\\Trash"),
+        ("Junk", "\\Junk"),
+        ("Archive", "\\Archive"),
+    ] {
+        special.push_str(&format!(
+            "  mailbox {name} {{\n    special_use = {flag}\n    auto = no\n  }}\n"
+        ));
+    }
+    format!(
+        "# Generated by testkit. Do not edit: recreated for every instance.\n\
+instance_name = {instance}\n\
+base_dir = {dir}/run\n\
+state_dir = {dir}/state\n\
+log_path = {dir}/dovecot.log\n\
+protocols = imap\n\
+listen = 127.0.0.1\n\
+ssl = yes\n\
+ssl_cert = <{dir}/server.pem\n\
+ssl_key = <{dir}/server.key\n\
+{ssl_dh}\n\
+ssl_min_protocol = TLSv1.2\n\
+disable_plaintext_auth = no\n\
+auth_mechanisms = plain login\n\
+auth_verbose = yes\n\
+first_valid_uid = 1\n\
+first_valid_gid = 1\n\
+mail_max_userip_connections = 100\n\
+mail_location = {mail_location}\n\
+mail_plugins = $mail_plugins quota\n\
+{non_root}\
+# One passwd-file per user: a new file is read at once, whereas edits to a shared file\n\
+# are only noticed once per second.\n\
+passdb {{\n  driver = passwd-file\n  args = scheme=PLAIN {dir}/users/%u\n}}\n\
+userdb {{\n  driver = passwd-file\n  args = {dir}/users/%u\n}}\n\
+namespace inbox {{\n  inbox = yes\n  separator = {sep}\n  prefix = {prefix}\n{special}}}\n\
+service imap-login {{\n\
+{login_chroot}\
+  inet_listener imap {{\n    port = {imap_port}\n  }}\n\
+  inet_listener imaps {{\n    port = {imaps_port}\n    ssl = yes\n  }}\n\
+}}\n\
+protocol imap {{\n  mail_plugins = $mail_plugins imap_quota\n}}\n\
+plugin {{\n\
+  quota = count:User quota\n\
+  quota_vsizes = yes\n\
+  quota_grace = 0\n\
+{max_mail_size}\
+}}\n\
+{extra}\n",
+        instance = p.instance,
+        mail_location = flavour.mail_location(),
+        sep = flavour.separator(),
+        prefix = flavour.prefix(),
+        imap_port = p.imap_port,
+        imaps_port = p.imaps_port,
+        extra = p.options.extra_conf,
+    )
+}
+
+/// Greets on both ports, the TLS one verified against our own CA. Short timeouts: a port
+/// held by some other process may accept and then say nothing.
+fn greets(imap_port: u16, imaps_port: u16, ca_pem: &str) -> Result<()> {
+    let probe_timeout = Duration::from_secs(1);
+    let plain = ImapClient::connect_plain_with_timeout(imap_port, probe_timeout)?;
+    let tls = ImapClient::connect_tls_with_timeout(imaps_port, ca_pem, "localhost", probe_timeout)?;
+    for greeting in [plain.greeting(), tls.greeting()] {
+        // "* OK Waiting for authentication process to respond.." also starts with "* OK".
+        if !greeting.starts_with("* OK") || greeting.contains("Waiting for authentication") {
+            bail!("not ready yet: {greeting}");
+        }
+    }
+    Ok(())
+}
+
+enum Attempt {
+    Ready(Child),
+    PortTaken,
+}
+
+impl Dovecot {
+    /// Starts an instance with default [`Options`].
+    pub fn start(flavour: Flavour) -> Result<Dovecot> {
+        Self::start_with(Options::new(flavour))
+    }
+
+    pub fn start_with(options: Options) -> Result<Dovecot> {
+        Self::start_inner(options, &mut free_port_pair)
+    }
+
+    /// `ports` yields (imap, imaps) candidates; called again when Dovecot finds one taken.
+    fn start_inner(
+        options: Options,
+        ports: &mut dyn FnMut() -> Result<(u16, u16)>,
+    ) -> Result<Dovecot> {
+        if !Path::new(dovecot_bin()).exists() && which("dovecot").is_none() {
+            bail!("dovecot is not installed (Debian: apt-get install dovecot-imapd)");
+        }
+        let identity = identity()?;
+        // Always under /tmp: the mail user must be able to traverse the path, and socket
+        // paths below base_dir must stay short.
+        let dir = tempfile::Builder::new()
+            .prefix("imapcopy-dovecot-")
+            .tempdir_in("/tmp")
+            .context("creating temp dir")?;
+        let root = dir.path().to_path_buf();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755))?;
+        for sub in ["run", "state", "users", "mail", "mail/home"] {
+            fs::create_dir(root.join(sub)).with_context(|| format!("mkdir {sub}"))?;
+            fs::set_permissions(root.join(sub), fs::Permissions::from_mode(0o755))?;
+        }
+        for sub in ["mail", "mail/home"] {
+            std::os::unix::fs::chown(root.join(sub), Some(identity.uid), Some(identity.gid))
+                .with_context(|| format!("chown {sub}"))?;
+        }
+
+        let pki = certs::generate()?;
+        let ca_pem_path = root.join("ca.pem");
+        write_file(&ca_pem_path, pki.ca_pem.as_bytes(), 0o644)?;
+        write_file(
+            &root.join("server.pem"),
+            pki.server_cert_pem.as_bytes(),
+            0o644,
+        )?;
+        write_file(
+            &root.join("server.key"),
+            pki.server_key_pem.as_bytes(),
+            0o600,
+        )?;
+
+        let suffix = root
+            .file_name()
+            .map(|n| n.to_string_lossy().replace("imapcopy-dovecot-", ""))
+            .unwrap_or_default();
+        let instance = format!("imapcopy-test-{suffix}");
+        let conf_path = root.join("dovecot.conf");
+        let log_path = root.join("dovecot.log");
+        let stderr_path = root.join("dovecot.stderr");
+
+        let mut last_err = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let (imap_port, imaps_port) = ports()?;
+            let conf = render_conf(&ConfParams {
+                dir: &root,
+                instance: &instance,
+                identity: &identity,
+                options: &options,
+                imap_port,
+                imaps_port,
+            });
+            write_file(&conf_path, conf.as_bytes(), 0o644)?;
+            match Self::spawn_and_wait(
+                &conf_path,
+                &log_path,
+                &stderr_path,
+                &pki.ca_pem,
+                imap_port,
+                imaps_port,
+            )? {
+                Attempt::Ready(child) => {
+                    let watchdog = spawn_watchdog(child.id(), &root)?;
+                    return Ok(Dovecot {
+                        flavour: options.flavour,
+                        imap_port,
+                        imaps_port,
+                        conf_path,
+                        ca_pem_path,
+                        log_path,
+                        stderr_path,
+                        users_dir: root.join("users"),
+                        home_root: root.join("mail/home"),
+                        identity,
+                        passwords: Mutex::new(HashMap::new()),
+                        child: Some(child),
+                        watchdog: Some(watchdog),
+                        dir,
+                    });
+                }
+                Attempt::PortTaken => {
+                    last_err = Some(format!("ports {imap_port}/{imaps_port} were taken"));
+                }
+            }
+        }
+        bail!(
+            "dovecot did not start after {PORT_ATTEMPTS} attempts ({}); log:\n{}",
+            last_err.unwrap_or_default(),
+            tail(&log_path, 20)
+        )
+    }
+
+    fn spawn_and_wait(
+        conf: &Path,
+        log: &Path,
+        stderr_path: &Path,
+        ca_pem: &str,
+        imap_port: u16,
+        imaps_port: u16,
+    ) -> Result<Attempt> {
+        let stderr = fs::File::create(stderr_path).context("creating stderr file")?;
+        let mut child = Command::new(dovecot_bin())
+            .arg("-F")
+            .arg("-c")
+            .arg(conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .context("spawning dovecot")?;
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                // Startup errors go to stderr too; that file is fresh for every attempt,
+                // whereas the log keeps earlier attempts' lines.
+                let log_text = format!("{}\n{}", tail(log, 20), tail(stderr_path, 20));
+                if tail(stderr_path, 20).contains("Address already in use") {
+                    return Ok(Attempt::PortTaken);
+                }
+                bail!("dovecot exited at startup ({status}):\n{log_text}");
+            }
+            // A successful TLS greeting verified against our CA proves that this very
+            // instance bound its listeners (Dovecot binds all of them before serving).
+            let last = match greets(imap_port, imaps_port, ca_pem) {
+                Ok(()) => return Ok(Attempt::Ready(child)),
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "dovecot not ready within {READY_TIMEOUT:?} (last: {last}); log:\n{}\n{}",
+                    tail(log, 20),
+                    tail(stderr_path, 20)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+
+    pub fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+
+    pub fn ca_pem_path(&self) -> &Path {
+        &self.ca_pem_path
+    }
+
+    /// PEM of the CA that signed the server certificate (empty if the file vanished).
+    pub fn ca_pem(&self) -> String {
+        fs::read_to_string(&self.ca_pem_path).unwrap_or_default()
+    }
+
+    pub fn separator(&self) -> char {
+        self.flavour.separator()
+    }
+
+    pub fn prefix(&self) -> &str {
+        self.flavour.prefix()
+    }
+
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    pub fn conf_path(&self) -> &Path {
+        &self.conf_path
+    }
+
+    /// The instance's temp dir (removed on drop).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// PID of the `dovecot -F` master process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Last `lines` lines of the Dovecot log (and of its stderr).
+    pub fn log_tail(&self, lines: usize) -> String {
+        format!(
+            "{}\n{}",
+            tail(&self.log_path, lines),
+            tail(&self.stderr_path, lines)
+        )
+    }
+
+    /// Full mailbox name for a path below the personal namespace:
+    /// `["a", "b"]` → `a/b` (Slash) or `INBOX.a.b` (DotInbox).
+    pub fn mailbox_name(&self, parts: &[&str]) -> String {
+        format!(
+            "{}{}",
+            self.prefix(),
+            parts.join(&self.separator().to_string())
+        )
+    }
+
+    /// Adds a user without quota. Usable as soon as this returns; logins are
+    /// case-insensitive (Dovecot lowercases them), and may contain `@`.
+    pub fn add_user(&self, login: &str, password: &str) -> Result<()> {
+        self.add_user_with_limits(login, password, None, None)
+    }
+
+    /// Adds a user with a storage quota of `storage_kib` KiB (`quota_rule=*:storage=NK`).
+    pub fn add_user_with_quota(&self, login: &str, password: &str, storage_kib: u64) -> Result<()> {
+        self.add_user_with_limits(login, password, Some(storage_kib), None)
+    }
+
+    /// Adds a user with an optional storage quota and an optional per-user
+    /// `quota_max_mail_size` (KiB): bigger messages are refused with `NO [LIMIT]`.
+    pub fn add_user_with_limits(
+        &self,
+        login: &str,
+        password: &str,
+        storage_kib: Option<u64>,
+        max_mail_size_kib: Option<u64>,
+    ) -> Result<()> {
+        if login.is_empty()
+            || login
+                .chars()
+                .any(|c| matches!(c, ':' | '/' | '\n' | '\r' | '%' | ' ' | '\t'))
+            || login.starts_with('.')
+        {
+            bail!("unsupported login {login:?} (no ':', '/', '%', whitespace, leading '.')");
+        }
+        if password.chars().any(|c| matches!(c, ':' | '\n' | '\r')) {
+            bail!("passwords may not contain ':' or line breaks");
+        }
+        // Dovecot's default auth_username_format is %Lu.
+        let key = login.to_lowercase();
+        let path = self.users_dir.join(&key);
+        if path.exists() {
+            bail!("user {key} already exists");
+        }
+        let mut extra = Vec::new();
+        if let Some(kib) = storage_kib {
+            extra.push(format!("userdb_quota_rule=*:storage={kib}K"));
+        }
+        if let Some(kib) = max_mail_size_kib {
+            extra.push(format!("userdb_quota_max_mail_size={kib}K"));
+        }
+        let home = self.home_root.join(&key);
+        let line = format!(
+            "{key}:{{PLAIN}}{password}:{}:{}::{}::{}\n",
+            self.identity.uid,
+            self.identity.gid,
+            home.display(),
+            extra.join(" ")
+        );
+        // Write then rename: the auth process never sees a half-written file.
+        let tmp = self.users_dir.join(format!(".{key}.tmp"));
+        write_file(&tmp, line.as_bytes(), 0o644)?;
+        fs::rename(&tmp, &path).context("installing passwd-file")?;
+        self.passwords
+            .lock()
+            .map_err(|_| anyhow!("poisoned lock"))?
+            .insert(key.clone(), password.to_owned());
+
+        // Make sure both lookups see it before returning.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let user = self.doveadm(&["user", "-f", "home", &key]);
+            let auth = self.doveadm(&["auth", "lookup", &key]);
+            match (user, auth) {
+                (Ok(_), Ok(_)) => return Ok(()),
+                (u, a) if Instant::now() > deadline => {
+                    let e = u.err().or(a.err()).unwrap_or_else(|| anyhow!("?"));
+                    return Err(e.context(format!("user {key} not visible to dovecot")));
+                }
+                _ => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    /// Password given to `add_*user*` for `login` (case-insensitive).
+    pub fn password(&self, login: &str) -> Option<String> {
+        self.passwords
+            .lock()
+            .ok()?
+            .get(&login.to_lowercase())
+            .cloned()
+    }
+
+    /// Runs `doveadm -c <conf> ARGS…`; returns stdout, or an error with stderr.
+    pub fn doveadm(&self, args: &[&str]) -> Result<String> {
+        self.doveadm_with_input(args, None)
+    }
+
+    fn doveadm_with_input(&self, args: &[&str], input: Option<&[u8]>) -> Result<String> {
+        let mut child = Command::new(doveadm_bin())
+            .arg("-c")
+            .arg(&self.conf_path)
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawning doveadm")?;
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+            stdin.write_all(data).context("writing doveadm stdin")?;
+        }
+        let out = child.wait_with_output().context("waiting for doveadm")?;
+        if !out.status.success() {
+            bail!(
+                "doveadm {} failed ({}): {}{}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                String::from_utf8_lossy(&out.stdout).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `doveadm mailbox create -u USER NAME` (UTF-8 name, full path incl. prefix).
+    pub fn create_mailbox(&self, user: &str, name: &str) -> Result<()> {
+        self.doveadm(&["mailbox", "create", "-u", user, name])
+            .map(|_| ())
+    }
+
+    /// `doveadm mailbox list -u USER`: all mailbox names (UTF-8), in Dovecot's order.
+    pub fn list_mailboxes(&self, user: &str) -> Result<Vec<String>> {
+        Ok(self
+            .doveadm(&["mailbox", "list", "-u", user])?
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// `doveadm save -u USER -m MAILBOX` with `raw` on stdin. No flags, INTERNALDATE = now;
+    /// use [`Dovecot::append`] for those.
+    pub fn save(&self, user: &str, mailbox: &str, raw: &[u8]) -> Result<()> {
+        self.doveadm_with_input(&["save", "-u", user, "-m", mailbox], Some(raw))
+            .map(|_| ())
+    }
+
+    /// Real IMAP APPEND (plain port, LOGIN with the password given to `add_user`), so flags
+    /// (`"\\Seen"`, `"$Label1"`) and INTERNALDATE (`"01-Jan-2020 10:00:00 +0000"`) are set.
+    pub fn append(
+        &self,
+        user: &str,
+        mailbox: &str,
+        flags: &[&str],
+        internaldate: Option<&str>,
+        raw: &[u8],
+    ) -> Result<()> {
+        let mut client = self.login(user)?;
+        client.append(mailbox, flags, internaldate, raw)?;
+        client.logout();
+        Ok(())
+    }
+
+    /// A logged-in [`ImapClient`] on the plain port for a user added with `add_user`.
+    pub fn login(&self, user: &str) -> Result<ImapClient> {
+        let password = self
+            .password(user)
+            .ok_or_else(|| anyhow!("unknown user {user} (not added with add_user)"))?;
+        let mut client = ImapClient::connect_plain(self.imap_port)?;
+        client.login(user, &password)?;
+        Ok(client)
+    }
+
+    fn stop(&mut self) {
+        // First disarm the watchdog so it neither signals nor deletes anything.
+        if let Some((mut watchdog, stdin)) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+            drop(stdin);
+        }
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(None) = child.try_wait() {
+            // Graceful: master SIGTERMs its children (shutdown_clients = yes).
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while let Ok(None) = child.try_wait() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.stop();
+        // `dir` (TempDir) is removed after this, when the field is dropped.
+    }
+}
+
+/// `sh` that blocks reading stdin; when the pipe closes without it having been killed first
+/// (this process died, Drop never ran), it SIGTERMs Dovecot, SIGKILLs it after 5 s, and
+/// removes the temp dir.
+fn spawn_watchdog(pid: u32, dir: &Path) -> Result<(Child, ChildStdin)> {
+    // A zombie (state Z: dead, not yet reaped by init) counts as gone.
+    const SCRIPT: &str = r#"read _ignored
+alive() { kill -0 "$1" 2>/dev/null && ! grep -qs ') Z' "/proc/$1/stat"; }
+kill -TERM "$1" 2>/dev/null
+i=0
+while alive "$1" && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL "$1" 2>/dev/null
+sleep 0.2
+rm -rf -- "$2"
+"#;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg("testkit-watchdog")
+        .arg(pid.to_string())
+        .arg(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("spawning watchdog")?;
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| anyhow!("watchdog has no stdin"))?;
+    Ok((child, stdin))
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Dovecot>();
+        check::<DovecotPair>();
+    }
+
+    /// A port that is already taken makes Dovecot exit; the start is retried on new ports.
+    #[test]
+    fn retries_when_a_port_is_taken() -> Result<()> {
+        let blocker = TcpListener::bind(("127.0.0.1", 0))?;
+        let taken = blocker.local_addr()?.port();
+        let mut calls = 0;
+        let d = Dovecot::start_inner(Options::new(Flavour::Slash), &mut || {
+            calls += 1;
+            if calls == 1 {
+                Ok((free_port()?, taken))
+            } else {
+                free_port_pair()
+            }
+        })?;
+        assert_eq!(calls, 2);
+        assert_ne!(d.imaps_port(), taken);
+        assert!(d.log_tail(50).contains("Address already in use"));
+        ImapClient::connect_tls(d.imaps_port(), &d.ca_pem())?;
+        Ok(())
+    }
+}
