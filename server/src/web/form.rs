@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn destination_only_presets_are_refused_for_the_source() {
-        let errors = validate(Side::Source, &form("ovh-exchange-25gb", "a", "p", "", true)).unwrap_err();
+        let errors = validate(Side::Source, &form("ovh-exchange-25gb", "a", "p", "ex.mail.ovh.net", true)).unwrap_err();
         assert_eq!(fields(errors), vec![(Field::Preset, T::FieldUnknownPreset)]);
         assert!(validate(Side::Destination, &form("ovh-exchange-25gb", "a", "p", "", true)).is_ok());
     }
