@@ -52,7 +52,19 @@ impl FromEnv for ServeArgs {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
+    // Under `cargo leptos watch|serve`, cargo-leptos tells the server where the site is through
+    // its own variables; honour them when ours are not set.
+    if std::env::var_os("IMAPCOPY_SITE_ROOT").is_none() {
+        if let Some(root) = std::env::var_os("LEPTOS_SITE_ROOT") {
+            args.site_root = root.into();
+        }
+    }
+    if std::env::var_os("IMAPCOPY_LISTEN").is_none() {
+        if let Some(addr) = std::env::var("LEPTOS_SITE_ADDR").ok().and_then(|a| a.parse().ok()) {
+            args.listen = addr;
+        }
+    }
     let connect = Arc::new(args.connect_options()?);
     let _db = imapcopy::db::open(&args.data_dir)?;
 
