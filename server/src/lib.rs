@@ -2,5 +2,6 @@
 
 pub mod config;
 pub mod db;
+pub mod jobs;
 pub mod seal;
 pub mod web;

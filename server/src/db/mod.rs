@@ -7,7 +7,10 @@ use anyhow::Context;
 use rusqlite::Connection;
 use rusqlite_migration::{Migrations, M};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../migrations/0001_init.sql")),
+    M::up(include_str!("../../migrations/0002_jobs.sql")),
+];
 
 pub const DB_FILE: &str = "imapcopy.sqlite3";
 

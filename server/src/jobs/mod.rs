@@ -1,0 +1,4 @@
+//! Jobs: the lifecycle (pure), the SQLite queue, and (later) the runner.
+
+pub mod state;
+pub mod store;

@@ -1,0 +1,651 @@
+//! The job queue in SQLite: the one write path for jobs. Every state change goes through
+//! [`transition`] inside an immediate transaction; the claim is one `UPDATE … RETURNING`.
+//! Calls are short (one statement or one small transaction) and synchronous.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Context;
+use base64::Engine;
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::state::{transition, JobEvent, JobState};
+use crate::seal::Sealer;
+use mailcopy::Security;
+
+/// Milliseconds since the Unix epoch. Injected so tests control time.
+pub trait Clock: Send + Sync {
+    fn now_ms(&self) -> i64;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountSpec {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub login: String,
+}
+
+impl AccountSpec {
+    /// What users type to look a job up: the login when it is an address, else `login@host`.
+    pub fn address(&self) -> String {
+        source_address(&self.login, &self.host)
+    }
+
+    /// One active job per source account: login (case-insensitive), host and port.
+    pub fn account_key(&self) -> String {
+        format!("{}|{}|{}", self.login.to_lowercase(), self.host.to_lowercase(), self.port)
+    }
+}
+
+pub fn source_address(login: &str, host: &str) -> String {
+    let login = login.trim().to_lowercase();
+    if login.contains('@') {
+        login
+    } else {
+        format!("{login}@{}", host.trim().to_lowercase())
+    }
+}
+
+pub struct NewJob {
+    pub source: AccountSpec,
+    pub source_password: SecretString,
+    pub destination: AccountSpec,
+    pub destination_password: SecretString,
+    pub lang: String,
+    pub report_to: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    /// The exact English cause the original IMAPCopy shows.
+    #[error("A task for sync this account exists.")]
+    TaskExists,
+    #[error(transparent)]
+    Db(#[from] anyhow::Error),
+}
+
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: String,
+    pub state: JobState,
+    pub source_address: String,
+    pub source: AccountSpec,
+    pub destination: AccountSpec,
+    pub lang: String,
+    pub report_to: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub attempts: i64,
+    pub cancel_requested: bool,
+    pub progress: Option<String>,
+    pub last_error: Option<String>,
+    pub error_kind: Option<String>,
+    pub outcome: Option<String>,
+    pub result: Option<String>,
+    pub report_state: String,
+    pub report_error: Option<String>,
+    pub has_secrets: bool,
+}
+
+/// Opened credentials of a claimed job. Never logged: `Debug` is redacted by `SecretString`.
+pub struct JobSecrets {
+    pub source: SecretString,
+    pub destination: SecretString,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    sealer: Sealer,
+    clock: Arc<dyn Clock>,
+}
+
+const JOB_COLUMNS: &str = "id, state, source_address, source_host, source_port, source_security, source_login, \
+     dest_host, dest_port, dest_security, dest_login, lang, report_to, created_at, started_at, finished_at, \
+     attempts, cancel_requested, progress, last_error, error_kind, outcome, result, report_state, report_error, \
+     (source_secret IS NOT NULL OR dest_secret IS NOT NULL)";
+
+fn security_str(s: Security) -> &'static str {
+    match s {
+        Security::Tls => "tls",
+        Security::StartTls => "starttls",
+        Security::Plain => "plain",
+    }
+}
+
+fn parse_security(s: &str) -> rusqlite::Result<Security> {
+    match s {
+        "tls" => Ok(Security::Tls),
+        "starttls" => Ok(Security::StartTls),
+        "plain" => Ok(Security::Plain),
+        other => Err(rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("unknown security {other}").into(),
+        )),
+    }
+}
+
+fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
+    let state: String = row.get(1)?;
+    let state = JobState::parse(&state).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, format!("unknown state {state}").into())
+    })?;
+    Ok(Job {
+        id: row.get(0)?,
+        state,
+        source_address: row.get(2)?,
+        source: AccountSpec {
+            host: row.get(3)?,
+            port: row.get(4)?,
+            security: parse_security(&row.get::<_, String>(5)?)?,
+            login: row.get(6)?,
+        },
+        destination: AccountSpec {
+            host: row.get(7)?,
+            port: row.get(8)?,
+            security: parse_security(&row.get::<_, String>(9)?)?,
+            login: row.get(10)?,
+        },
+        lang: row.get(11)?,
+        report_to: row.get(12)?,
+        created_at: row.get(13)?,
+        started_at: row.get(14)?,
+        finished_at: row.get(15)?,
+        attempts: row.get(16)?,
+        cancel_requested: row.get::<_, i64>(17)? != 0,
+        progress: row.get(18)?,
+        last_error: row.get(19)?,
+        error_kind: row.get(20)?,
+        outcome: row.get(21)?,
+        result: row.get(22)?,
+        report_state: row.get(23)?,
+        report_error: row.get(24)?,
+        has_secrets: row.get(25)?,
+    })
+}
+
+fn new_job_id() -> String {
+    let mut bytes = [0u8; 18];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn aad(id: &str, side: &str) -> Vec<u8> {
+    format!("job:{id}:{side}").into_bytes()
+}
+
+impl Store {
+    pub fn new(conn: Connection, sealer: Sealer, clock: Arc<dyn Clock>) -> Store {
+        Store { conn: Mutex::new(conn), sealer, clock }
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Queues a job; refused while another job for the same source account is queued or running.
+    pub fn insert(&self, job: NewJob) -> Result<String, InsertError> {
+        let id = new_job_id();
+        let source_secret = self.sealer.seal(&aad(&id, "source"), job.source_password.expose_secret().as_bytes());
+        let dest_secret = self.sealer.seal(&aad(&id, "destination"), job.destination_password.expose_secret().as_bytes());
+        let now = self.now_ms();
+        let conn = self.conn();
+        let result = conn.execute(
+            "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, source_security, \
+             source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at) \
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                id,
+                job.source.address(),
+                job.source.account_key(),
+                job.lang,
+                job.source.host,
+                job.source.port,
+                security_str(job.source.security),
+                job.source.login,
+                source_secret,
+                job.destination.host,
+                job.destination.port,
+                security_str(job.destination.security),
+                job.destination.login,
+                dest_secret,
+                job.report_to,
+                now,
+            ],
+        );
+        match result {
+            Ok(_) => Ok(id),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(InsertError::TaskExists)
+            }
+            Err(e) => Err(InsertError::Db(anyhow::Error::new(e).context("inserting a job"))),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
+        let conn = self.conn();
+        conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), [id], job_from_row)
+            .optional()
+            .context("reading a job")
+    }
+
+    /// The most recent job for a source address.
+    pub fn latest_for_address(&self, address: &str) -> anyhow::Result<Option<Job>> {
+        let conn = self.conn();
+        conn.query_row(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE source_address = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1"),
+            [address.trim().to_lowercase()],
+            job_from_row,
+        )
+        .optional()
+        .context("looking a job up by address")
+    }
+
+    pub fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1"))?;
+        let rows = stmt.query_map([limit as i64], job_from_row)?;
+        rows.collect::<Result<Vec<_>, _>>().context("listing jobs")
+    }
+
+    /// Takes the oldest claimable queued job for `owner` with a lease of `lease_ms`.
+    pub fn claim(&self, owner: &str, lease_ms: i64) -> anyhow::Result<Option<Job>> {
+        debug_assert_eq!(transition(JobState::Queued, JobEvent::Claim).ok(), Some(JobState::Running));
+        let now = self.now_ms();
+        let conn = self.conn();
+        conn.query_row(
+            &format!(
+                "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
+                 started_at = coalesce(started_at, ?3), attempts = attempts + 1, not_before = NULL \
+                 WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3) \
+                             ORDER BY created_at, rowid LIMIT 1) \
+                 RETURNING {JOB_COLUMNS}"
+            ),
+            params![owner, now + lease_ms, now],
+            job_from_row,
+        )
+        .optional()
+        .context("claiming a job")
+    }
+
+    /// Opens the sealed credentials of a job (None once wiped).
+    pub fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>> {
+        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = {
+            let conn = self.conn();
+            conn.query_row("SELECT source_secret, dest_secret FROM jobs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+        };
+        let Some((Some(source), Some(destination))) = row else { return Ok(None) };
+        let open = |side: &str, sealed: &[u8]| -> anyhow::Result<SecretString> {
+            let bytes = self.sealer.open(&aad(id, side), sealed)?;
+            let text = std::str::from_utf8(&bytes).context("sealed password is not UTF-8")?;
+            Ok(SecretString::from(text.to_string()))
+        };
+        Ok(Some(JobSecrets { source: open("source", &source)?, destination: open("destination", &destination)? }))
+    }
+
+    /// Renews the lease and stores progress. False when the lease is no longer ours (the job
+    /// was taken back or cancelled): the runner must stop working on it.
+    pub fn heartbeat(&self, id: &str, owner: &str, lease_ms: i64, progress: Option<&str>) -> anyhow::Result<bool> {
+        let now = self.now_ms();
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE jobs SET lease_expires_at = ?3, heartbeat_at = ?4, progress = coalesce(?5, progress) \
+             WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",
+            params![id, owner, now + lease_ms, now, progress],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn cancel_requested(&self, id: &str) -> anyhow::Result<bool> {
+        let conn = self.conn();
+        let v: Option<i64> =
+            conn.query_row("SELECT cancel_requested FROM jobs WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        Ok(v.unwrap_or(0) != 0)
+    }
+
+    /// Applies `event` to the job if `owner` holds it (or unconditionally when `owner` is None),
+    /// through the pure transition function. Returns the new state, or None when the job is
+    /// not in a state that takes the event (or not ours).
+    fn apply(
+        &self,
+        id: &str,
+        owner: Option<&str>,
+        event: JobEvent,
+        set: &[(&str, rusqlite::types::Value)],
+    ) -> anyhow::Result<Option<JobState>> {
+        let now = self.now_ms();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: Option<(String, Option<String>)> = tx
+            .query_row("SELECT state, lease_owner FROM jobs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((state, lease_owner)) = current else { return Ok(None) };
+        let Some(state) = JobState::parse(&state) else { return Ok(None) };
+        if let Some(owner) = owner {
+            if lease_owner.as_deref() != Some(owner) {
+                return Ok(None);
+            }
+        }
+        let Ok(next) = transition(state, event) else { return Ok(None) };
+        let mut sql = String::from("UPDATE jobs SET state = ?2");
+        let mut values: Vec<rusqlite::types::Value> = vec![id.to_string().into(), next.as_str().to_string().into()];
+        if next.is_final() {
+            sql.push_str(", finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL");
+            values.push(now.into());
+        } else if next == JobState::Queued {
+            sql.push_str(", lease_owner = NULL, lease_expires_at = NULL");
+        }
+        for (column, value) in set {
+            values.push(value.clone());
+            sql.push_str(&format!(", {column} = ?{}", values.len()));
+        }
+        sql.push_str(" WHERE id = ?1");
+        tx.execute(&sql, rusqlite::params_from_iter(values))?;
+        tx.commit()?;
+        Ok(Some(next))
+    }
+
+    /// The copy ended: finished, with its outcome and completeness table.
+    pub fn complete(&self, id: &str, owner: &str, outcome: &str, result_json: &str) -> anyhow::Result<Option<JobState>> {
+        self.apply(
+            id,
+            Some(owner),
+            JobEvent::Complete,
+            &[("outcome", outcome.to_string().into()), ("result", result_json.to_string().into()), ("last_error", rusqlite::types::Value::Null)],
+        )
+    }
+
+    /// The copy stopped for good.
+    pub fn fail(&self, id: &str, owner: &str, kind: &str, error: &str, result_json: Option<&str>) -> anyhow::Result<Option<JobState>> {
+        let result = result_json.map(|r| rusqlite::types::Value::from(r.to_string())).unwrap_or(rusqlite::types::Value::Null);
+        self.apply(
+            id,
+            Some(owner),
+            JobEvent::Fail,
+            &[
+                ("outcome", "incomplete".to_string().into()),
+                ("error_kind", kind.to_string().into()),
+                ("last_error", error.to_string().into()),
+                ("result", result),
+            ],
+        )
+    }
+
+    /// A transient failure: back to the queue, claimable again at `not_before`.
+    pub fn retry(&self, id: &str, owner: &str, not_before: i64, kind: &str, error: &str) -> anyhow::Result<Option<JobState>> {
+        self.apply(
+            id,
+            Some(owner),
+            JobEvent::Retry,
+            &[
+                ("not_before", not_before.into()),
+                ("error_kind", kind.to_string().into()),
+                ("last_error", error.to_string().into()),
+            ],
+        )
+    }
+
+    /// Operator cancel: a queued job ends at once; a running one is flagged and its runner
+    /// stops at the next check, then reports the cancellation through [`Store::cancelled`].
+    pub fn cancel(&self, id: &str) -> anyhow::Result<Option<JobState>> {
+        let state = self.get(id)?.map(|j| j.state);
+        match state {
+            Some(JobState::Queued) => self.apply(id, None, JobEvent::Cancel, &[]),
+            Some(JobState::Running) => {
+                let conn = self.conn();
+                conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 'running'", [id])?;
+                Ok(Some(JobState::Running))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The runner stopped a job whose cancellation was requested.
+    pub fn cancelled(&self, id: &str, owner: &str, result_json: Option<&str>) -> anyhow::Result<Option<JobState>> {
+        let result = result_json.map(|r| rusqlite::types::Value::from(r.to_string())).unwrap_or(rusqlite::types::Value::Null);
+        self.apply(id, Some(owner), JobEvent::Cancel, &[("result", result), ("outcome", "incomplete".to_string().into())])
+    }
+
+    /// Start-up of the single node: every job left running by a previous process is its own
+    /// and goes back to the queue at once (no waiting for leases to expire).
+    pub fn take_back_all_running(&self) -> anyhow::Result<usize> {
+        let ids = self.ids_where("state = 'running'", params![])?;
+        let mut n = 0;
+        for id in ids {
+            if self.apply(&id, None, JobEvent::Abandon, &[])?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Jobs whose lease ran out (their runner died or hung) go back to the queue.
+    pub fn requeue_expired(&self) -> anyhow::Result<usize> {
+        let now = self.now_ms();
+        let ids = self.ids_where("state = 'running' AND lease_expires_at < ?1", params![now])?;
+        let mut n = 0;
+        for id in ids {
+            if self.apply(&id, None, JobEvent::Abandon, &[])?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn ids_where(&self, condition: &str, params: &[&dyn rusqlite::ToSql]) -> anyhow::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!("SELECT id FROM jobs WHERE {condition}"))?;
+        let ids = stmt.query_map(params, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(ids)
+    }
+
+    /// Records the outcome of a report delivery attempt.
+    pub fn report_attempt(&self, id: &str, delivered: bool, error: Option<&str>, give_up: bool) -> anyhow::Result<()> {
+        let state = if delivered {
+            "sent"
+        } else if give_up {
+            "failed"
+        } else {
+            "pending"
+        };
+        let conn = self.conn();
+        conn.execute(
+            "UPDATE jobs SET report_state = ?2, report_attempts = report_attempts + 1, report_error = ?3 WHERE id = ?1",
+            params![id, state, error],
+        )?;
+        Ok(())
+    }
+
+    /// Erases the sealed passwords of a final job (overwritten on disk thanks to secure_delete).
+    pub fn wipe_secrets(&self, id: &str) -> anyhow::Result<bool> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "UPDATE jobs SET source_secret = NULL, dest_secret = NULL WHERE id = ?1 AND state IN ('finished', 'failed', 'cancelled')",
+            [id],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Final jobs that still hold secrets and whose report is settled (startup clean-up).
+    pub fn final_jobs_with_secrets(&self) -> anyhow::Result<Vec<String>> {
+        self.ids_where(
+            "state IN ('finished', 'failed', 'cancelled') AND (source_secret IS NOT NULL OR dest_secret IS NOT NULL)",
+            params![],
+        )
+    }
+
+    /// Writes the WAL into the main file and truncates it (used after wiping secrets).
+    pub fn checkpoint_wal(&self) -> anyhow::Result<()> {
+        let conn = self.conn();
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    #[derive(Default)]
+    struct TestClock(AtomicI64);
+    impl Clock for TestClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+    impl TestClock {
+        fn advance(&self, ms: i64) {
+            self.0.fetch_add(ms, Ordering::SeqCst);
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store, Arc<TestClock>) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::db::open(dir.path()).unwrap();
+        let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
+        (dir, Store::new(conn, Sealer::ephemeral(), clock.clone()), clock)
+    }
+
+    fn account(login: &str, host: &str, port: u16) -> AccountSpec {
+        AccountSpec { host: host.into(), port, security: Security::Tls, login: login.into() }
+    }
+
+    fn new_job(login: &str) -> NewJob {
+        NewJob {
+            source: account(login, "imap.source.test", 993),
+            source_password: SecretString::from("src-pass"),
+            destination: account("dest@example.test", "imap.dest.test", 993),
+            destination_password: SecretString::from("dst-pass"),
+            lang: "es".into(),
+            report_to: None,
+        }
+    }
+
+    #[test]
+    fn address_rule() {
+        assert_eq!(source_address("Support@OVH.net", "ssl0.ovh.net"), "support@ovh.net");
+        assert_eq!(source_address("support", "SSL0.ovh.net"), "support@ssl0.ovh.net");
+        assert_eq!(account("A@b.c", "H.test", 993).account_key(), "a@b.c|h.test|993");
+    }
+
+    #[test]
+    fn one_active_job_per_source_account() {
+        let (_dir, store, _clock) = store();
+        let id = store.insert(new_job("user@example.test")).unwrap();
+        // Same account, other case: refused with the original wording.
+        let err = store.insert(new_job("USER@example.test")).unwrap_err();
+        assert!(matches!(err, InsertError::TaskExists));
+        assert_eq!(err.to_string(), "A task for sync this account exists.");
+        // Another port is another account.
+        let mut other = new_job("user@example.test");
+        other.source.port = 143;
+        store.insert(other).unwrap();
+        // Still refused while running; allowed again once final.
+        let claimed = store.claim("node-a", 60_000).unwrap().unwrap();
+        assert_eq!(claimed.id, id);
+        assert!(matches!(store.insert(new_job("user@example.test")), Err(InsertError::TaskExists)));
+        store.complete(&id, "node-a", "complete", "{}").unwrap();
+        let again = store.insert(new_job("user@example.test")).unwrap();
+        assert_eq!(store.latest_for_address("User@Example.test").unwrap().unwrap().id, again);
+    }
+
+    #[test]
+    fn claim_lease_heartbeat_and_takeover() {
+        let (_dir, store, clock) = store();
+        let first = store.insert(new_job("a@example.test")).unwrap();
+        clock.advance(1);
+        let second = store.insert(new_job("b@example.test")).unwrap();
+        let job = store.claim("node-a", 10_000).unwrap().unwrap();
+        assert_eq!((job.id.as_str(), job.state, job.attempts), (first.as_str(), JobState::Running, 1));
+        assert_eq!(store.claim("node-b", 10_000).unwrap().unwrap().id, second);
+        assert!(store.claim("node-b", 10_000).unwrap().is_none());
+
+        // Heartbeats renew the lease and store progress; others cannot heartbeat our job.
+        clock.advance(5_000);
+        assert!(store.heartbeat(&first, "node-a", 10_000, Some("{\"messages_done\":3}")).unwrap());
+        assert!(!store.heartbeat(&first, "node-b", 10_000, None).unwrap());
+        clock.advance(9_000);
+        assert_eq!(store.requeue_expired().unwrap(), 1, "only the second job's lease ran out");
+        assert_eq!(store.get(&second).unwrap().unwrap().state, JobState::Queued);
+        // The old owner lost it: its heartbeat and completion are refused.
+        assert!(!store.heartbeat(&second, "node-b", 10_000, None).unwrap());
+        assert_eq!(store.complete(&second, "node-b", "complete", "{}").unwrap(), None);
+        let again = store.claim("node-c", 10_000).unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), (second.as_str(), 2));
+
+        // Start-up takeover: everything running goes back to the queue at once.
+        assert_eq!(store.take_back_all_running().unwrap(), 2);
+        assert!(store.list(10).unwrap().iter().all(|j| j.state == JobState::Queued));
+        assert_eq!(store.get(&first).unwrap().unwrap().progress.as_deref(), Some("{\"messages_done\":3}"));
+    }
+
+    #[test]
+    fn retry_backoff_fail_cancel() {
+        let (_dir, store, clock) = store();
+        let id = store.insert(new_job("a@example.test")).unwrap();
+        store.claim("n", 10_000).unwrap().unwrap();
+        let now = store.now_ms();
+        assert_eq!(store.retry(&id, "n", now + 5_000, "timed_out", "timed out").unwrap(), Some(JobState::Queued));
+        assert!(store.claim("n", 10_000).unwrap().is_none(), "not before the back-off");
+        clock.advance(5_000);
+        store.claim("n", 10_000).unwrap().unwrap();
+        assert_eq!(store.fail(&id, "n", "auth_failed", "authentication failed", None).unwrap(), Some(JobState::Failed));
+        let job = store.get(&id).unwrap().unwrap();
+        assert_eq!(job.last_error.as_deref(), Some("authentication failed"));
+        assert!(job.finished_at.is_some());
+        // Final jobs take no more events.
+        assert_eq!(store.complete(&id, "n", "complete", "{}").unwrap(), None);
+
+        let queued = store.insert(new_job("b@example.test")).unwrap();
+        assert_eq!(store.cancel(&queued).unwrap(), Some(JobState::Cancelled));
+        let running = store.insert(new_job("c@example.test")).unwrap();
+        store.claim("n", 10_000).unwrap().unwrap();
+        assert_eq!(store.cancel(&running).unwrap(), Some(JobState::Running));
+        assert!(store.cancel_requested(&running).unwrap());
+        assert_eq!(store.cancelled(&running, "n", None).unwrap(), Some(JobState::Cancelled));
+    }
+
+    #[test]
+    fn secrets_are_sealed_opened_and_wiped() {
+        let (dir, store, _clock) = store();
+        let id = store.insert(new_job("a@example.test")).unwrap();
+        let secrets = store.secrets(&id).unwrap().unwrap();
+        assert_eq!(secrets.source.expose_secret(), "src-pass");
+        assert_eq!(secrets.destination.expose_secret(), "dst-pass");
+        assert!(!store.wipe_secrets(&id).unwrap(), "an active job keeps its secrets");
+        store.claim("n", 10_000).unwrap();
+        store.complete(&id, "n", "complete", "{}").unwrap();
+        assert_eq!(store.final_jobs_with_secrets().unwrap(), vec![id.clone()]);
+        assert!(store.wipe_secrets(&id).unwrap());
+        assert!(store.secrets(&id).unwrap().is_none());
+        assert!(!store.get(&id).unwrap().unwrap().has_secrets);
+        store.checkpoint_wal().unwrap();
+        for file in ["imapcopy.sqlite3", "imapcopy.sqlite3-wal"] {
+            let path = dir.path().join(file);
+            if let Ok(bytes) = std::fs::read(&path) {
+                assert!(!bytes.windows(8).any(|w| w == b"src-pass" || w == b"dst-pass"), "{file} holds a password");
+            }
+        }
+    }
+}
