@@ -129,11 +129,19 @@ impl SideView {
 pub struct WizardView {
     pub source: SideView,
     pub destination: SideView,
+    /// Why the last Synchronize was refused (the specific English cause), if it was.
+    pub sync_error: Option<String>,
 }
 
 impl Default for WizardView {
     fn default() -> Self {
-        WizardView { source: SideView::empty(Side::Source), destination: SideView::empty(Side::Destination) }
+        WizardView { source: SideView::empty(Side::Source), destination: SideView::empty(Side::Destination), sync_error: None }
+    }
+}
+
+impl WizardView {
+    pub fn ready_to_sync(&self) -> bool {
+        self.source.is_established() && self.destination.is_established()
     }
 }
 
@@ -161,4 +169,67 @@ impl std::fmt::Debug for AccountForm {
             .field("ssl", &self.ssl)
             .finish()
     }
+}
+
+/// Coarse state of a job, the only thing a lookup by address reveals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PublicState {
+    NotFound,
+    Queued,
+    Running { percent: u8 },
+    Finished,
+    Failed,
+}
+
+/// Progress numbers of a running or ended job (private link only).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgressView {
+    pub current_folder: Option<String>,
+    pub folders_done: u64,
+    pub folders_total: u64,
+    pub messages_done: u64,
+    pub messages_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub bytes_per_second: u64,
+}
+
+impl ProgressView {
+    pub fn percent(&self) -> u8 {
+        if self.bytes_total > 0 {
+            ((self.bytes_done.min(self.bytes_total) * 100) / self.bytes_total) as u8
+        } else if self.messages_total > 0 {
+            ((self.messages_done.min(self.messages_total) * 100) / self.messages_total) as u8
+        } else {
+            0
+        }
+    }
+}
+
+/// One row of the completeness table shown on the private job page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderRow {
+    pub source: String,
+    pub destination: String,
+    pub source_count: u64,
+    pub destination_count: u64,
+    pub copied: u64,
+    pub already_present: u64,
+    pub skipped: u64,
+    pub rejected: u64,
+}
+
+/// Everything about one job, for its private link.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    pub id: String,
+    pub state: PublicState,
+    pub source_address: String,
+    pub destination_address: String,
+    pub progress: ProgressView,
+    pub folders: Vec<FolderRow>,
+    pub outcome: Option<String>,
+    /// The specific English cause of a failure (shown after the general sentence).
+    pub error: Option<String>,
+    pub report_state: String,
 }

@@ -2,10 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 use crate::i18n::{Lang, T};
+use crate::routes::status::{JobPage, StatusPage};
 use crate::routes::wizard::WizardPage;
 
 /// The HTML document around the app (server only).
@@ -53,6 +54,17 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page (wizard state included) is rendered before it is sent,
                     // so it works with JavaScript disabled.
                     <Route path=StaticSegment("") view=WizardPage ssr=SsrMode::Async />
+                    <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("status"), ParamSegment("address"))
+                        view=StatusPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=(StaticSegment("jobs"), ParamSegment("id"))
+                        view=JobPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
             <footer class="site-footer">

@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Directory holding the built site (pkg/ with JS, WASM and CSS; public assets).
     #[arg(long, env = "IMAPCOPY_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
+    /// The 32-byte key that seals passwords at rest (created on first start, mode 0600).
+    /// Default: `<data-dir>/secret.key`. Keep it apart from the database in production.
+    #[arg(long, env = "IMAPCOPY_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     /// Extra CA certificates (PEM) trusted for IMAP servers, besides the public web PKI roots.
     #[arg(long, env = "IMAPCOPY_CA_FILE")]
     pub ca_file: Option<PathBuf>,
@@ -44,6 +48,10 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
     pub fn connect_options(&self) -> anyhow::Result<ConnectOptions> {
         let resolver: Arc<dyn Resolver> = match &self.static_hosts {
             Some(path) => Arc::new(load_hosts(path)?),

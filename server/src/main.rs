@@ -66,11 +66,14 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let connect = Arc::new(args.connect_options()?);
-    let _db = imapcopy::db::open(&args.data_dir)?;
+    let db = imapcopy::db::open(&args.data_dir)?;
+    let sealer = imapcopy::seal::Sealer::from_key_file(&args.key_file())?;
+    let jobs = Arc::new(imapcopy::jobs::store::Store::new(db, sealer, Arc::new(imapcopy::jobs::store::SystemClock)));
 
     let cookie_attributes = if args.secure_cookies { "; Secure".to_string() } else { String::new() };
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(app::api::backend::DRAFT_MAX_AGE_SECS)),
+        jobs: jobs.clone(),
         connect,
         validate_limit: RateLimiter::new(args.validate_per_minute, Duration::from_secs(60)),
         check_timeout: Duration::from_secs(args.check_timeout_secs),

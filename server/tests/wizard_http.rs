@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
+use imapcopy::jobs::store::{Store, SystemClock};
 use imapcopy::web::{self, drafts::DraftStore, ratelimit::RateLimiter, wizard::WizardService};
 use leptos::config::LeptosOptions;
 use mailcopy::net::{AddressPolicy, StaticResolver};
@@ -15,17 +16,32 @@ use mailcopy::ConnectOptions;
 use tower::ServiceExt;
 
 fn router(dovecot: &testkit::Dovecot, policy: AddressPolicy, per_minute: u32) -> axum::Router {
+    router_with_store(dovecot, policy, per_minute).0
+}
+
+fn router_with_store(
+    dovecot: &testkit::Dovecot,
+    policy: AddressPolicy,
+    per_minute: u32,
+) -> (axum::Router, Arc<Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::new(
+        imapcopy::db::open(dir.path()).unwrap(),
+        imapcopy::seal::Sealer::ephemeral(),
+        Arc::new(SystemClock),
+    ));
     let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
     let connect = ConnectOptions::new(Arc::new(resolver)).with_policy(policy).with_ca_pem(dovecot.ca_pem()).unwrap();
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(600)),
+        jobs: store.clone(),
         connect: Arc::new(connect),
         validate_limit: RateLimiter::new(per_minute, Duration::from_secs(60)),
         check_timeout: Duration::from_secs(10),
         cookie_attributes: String::new(),
     };
     let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
-    web::router(options, web::shared(service))
+    (web::router(options, web::shared(service)), store, dir)
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -146,4 +162,89 @@ async fn malformed_posts_get_an_answer_not_a_crash() {
     let body = form(&[("side", "source"), ("preset", "other"), ("login", &long), ("password", "p"), ("host", "h\u{1}.test"), ("ssl", "on")]);
     let json = body_text(app.clone().oneshot(validate_request(body, false, None)).await.unwrap()).await;
     assert!(json.contains("FieldTooLong") && json.contains("FieldControlChars"), "{json}");
+}
+
+async fn get_page(app: &axum::Router, path: &str, cookie: Option<&str>) -> String {
+    let mut request = Request::get(path).header(header::ACCEPT_LANGUAGE, "es-ES,es;q=0.9");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    body_text(response).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_state() {
+    let pair = testkit::DovecotPair::start().unwrap();
+    pair.slash.add_user("erin@example.test", "from-pass").unwrap();
+    pair.dot.add_user("erin@new.test", "to-pass").unwrap();
+    // One CA file trusting both instances.
+    let (app, store, _dir) = {
+        let mut both = pair.slash.ca_pem();
+        both.push_str(&pair.dot.ca_pem());
+        let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
+        let connect = ConnectOptions::new(Arc::new(resolver)).with_policy(AddressPolicy::AllowAll).with_ca_pem(both).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::new(imapcopy::db::open(dir.path()).unwrap(), imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock)));
+        let service = WizardService {
+            drafts: DraftStore::new(Duration::from_secs(600)),
+            jobs: store.clone(),
+            connect: Arc::new(connect),
+            validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
+            check_timeout: Duration::from_secs(10),
+            cookie_attributes: String::new(),
+        };
+        let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
+        (web::router(options, web::shared(service)), store, dir)
+    };
+    let source_host = format!("localhost:{}", pair.slash.imaps_port());
+    let dest_host = format!("localhost:{}", pair.dot.imap_port());
+
+    let mut job_ids = Vec::new();
+    for round in 0..2 {
+        // Validate both sides (no JavaScript: plain posts, cookie carried by hand).
+        let body = form(&[("side", "source"), ("preset", "other"), ("login", "erin@example.test"), ("password", "from-pass"), ("host", &source_host), ("ssl", "on")]);
+        let response = app.clone().oneshot(validate_request(body, true, None)).await.unwrap();
+        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+        let body = form(&[("side", "destination"), ("preset", "other"), ("login", "erin@new.test"), ("password", "to-pass"), ("host", &dest_host)]);
+        let response = app.clone().oneshot(validate_request(body, true, Some(&cookie))).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let page = get_page(&app, "/", Some(&cookie)).await;
+        assert!(page.contains("Sincronizar"), "both validated: the Synchronize button shows");
+
+        let request = Request::post("/api/synchronize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, "http://127.0.0.1/")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND);
+        let location = response.headers()[header::LOCATION].to_str().unwrap().to_string();
+        if round == 0 {
+            assert!(location.starts_with("/jobs/"), "{location}");
+            job_ids.push(location.trim_start_matches("/jobs/").to_string());
+            let page = get_page(&app, &location, None).await;
+            assert!(page.contains("Se está procesando la sincronización de las cuentas."), "{page}");
+            assert!(page.contains("erin@example.test"));
+        } else {
+            // The same source again while the first job is queued: the seed's error format.
+            let page = get_page(&app, "/", Some(&cookie)).await;
+            assert!(page.contains("Se ha producido un error en la sincronización."), "{page}");
+            assert!(page.contains("A task for sync this account exists."), "{page}");
+        }
+    }
+    assert_eq!(store.list(10).unwrap().len(), 1, "exactly one job queued");
+
+    // Public lookup: coarse state only; nothing about hosts, ports or the destination.
+    let page = get_page(&app, "/status?address=ERIN%40example.test", None).await;
+    assert!(page.contains("La sincronización aún no ha comenzado. Por favor, espere."), "{page}");
+    let port = pair.slash.imaps_port().to_string();
+    for secret in ["localhost", port.as_str(), "erin@new.test", job_ids[0].as_str()] {
+        assert!(!page.contains(secret), "the public lookup reveals {secret}");
+    }
+    let page = get_page(&app, "/status/nobody%40example.test", None).await;
+    assert!(page.contains("No hay ninguna sincronización"), "{page}");
 }

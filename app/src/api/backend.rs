@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use crate::error::ApiError;
-use crate::model::{AccountForm, WizardView};
+use crate::i18n::Lang;
+use crate::model::{AccountForm, JobView, PublicState, WizardView};
 
 /// A draft identifier as carried by the wizard cookie.
 pub type DraftId = String;
@@ -22,6 +23,16 @@ pub trait Backend: Send + Sync + 'static {
         draft: Option<&str>,
         form: AccountForm,
     ) -> Result<(DraftId, WizardView), ApiError>;
+
+    /// Queues the copy of a draft whose two accounts are established. `Ok(Some(job id))` when
+    /// queued (the draft is gone); `Ok(None)` when refused, the reason stored in the draft.
+    async fn synchronize(&self, client: ClientInfo, draft: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError>;
+
+    /// The coarse state of the most recent job for a source address.
+    async fn public_status(&self, address: &str) -> PublicState;
+
+    /// Everything about one job, by its private id.
+    async fn job(&self, id: &str) -> Option<JobView>;
 
     /// The `Set-Cookie` attributes suffix (e.g. `; Secure`) chosen by the operator's config.
     fn cookie_attributes(&self) -> &str;
@@ -66,6 +77,15 @@ pub async fn client_info() -> ClientInfo {
         .ok()
         .map(|ci| ci.0.ip());
     ClientInfo { ip }
+}
+
+/// Drops the draft cookie (the draft became a job).
+pub fn clear_draft_cookie(backend: &dyn Backend) {
+    let cookie = format!("{DRAFT_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", backend.cookie_attributes());
+    if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
+        let options = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
+        options.append_header(axum::http::header::SET_COOKIE, value);
+    }
 }
 
 /// Keeps the draft cookie on the response (HttpOnly, SameSite=Strict, short lifetime).

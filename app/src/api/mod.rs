@@ -1,10 +1,12 @@
 //! Server functions: the typed contract between the page and the server. Each body is thin:
 //! take the backend from context, call it, map the result. The backend (the `server` crate)
-//! implements [`Backend`].
+//! implements [`backend::Backend`].
 
+pub mod jobs;
 pub mod wizard;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
 
+pub use jobs::{job_details, public_status, synchronize, JobDetails, PublicStatus, SyncAnswer, Synchronize};
 pub use wizard::{get_wizard, validate_account, GetWizard, ValidateAccount};

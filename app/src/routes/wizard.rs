@@ -1,9 +1,12 @@
-//! The home page: the copy wizard (source account, then destination account).
+//! The home page: the copy wizard (source account, destination account, Synchronize) and the
+//! status lookup by source address.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use crate::api::{get_wizard, ValidateAccount};
+use crate::api::{get_wizard, Synchronize, ValidateAccount};
 use crate::components::account_form::AccountForm;
+use crate::components::status_lookup::StatusLookup;
 use crate::i18n::{Lang, T};
 use crate::model::WizardView;
 
@@ -11,15 +14,24 @@ use crate::model::WizardView;
 pub fn WizardPage() -> impl IntoView {
     let lang = expect_context::<Lang>();
     let validate = ServerAction::<ValidateAccount>::new();
+    let synchronize = ServerAction::<Synchronize>::new();
     let stored = Resource::new(|| (), |_| get_wizard());
 
-    // The newest answer wins: a finished Validate (with JavaScript) or the stored draft.
-    let wizard = move || -> Option<Result<WizardView, crate::error::ApiError>> {
-        match validate.value().get() {
-            Some(result) => Some(result),
-            None => stored.get(),
+    // The newest answer wins: a finished action (with JavaScript) or the stored draft.
+    let latest = RwSignal::new(None::<WizardView>);
+    Effect::new(move |_| {
+        if let Some(Ok(view)) = validate.value().get() {
+            latest.set(Some(view));
         }
-    };
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(answer)) = synchronize.value().get() {
+            if answer.job_id.is_none() {
+                latest.set(Some(answer.wizard));
+            }
+        }
+    });
+    let wizard = move || latest.get().map(Ok).or_else(|| stored.get());
 
     view! {
         <section class="intro">
@@ -32,11 +44,41 @@ pub fn WizardPage() -> impl IntoView {
                     .map(|result| match result {
                         Ok(view) => {
                             let show_destination = view.source.is_established();
+                            let ready = view.ready_to_sync();
+                            let sync_error = view.sync_error.clone();
                             view! {
                                 <AccountForm view=view.source action=validate />
                                 <Show when=move || show_destination>
                                     <AccountForm view=view.destination.clone() action=validate />
                                 </Show>
+                                <Show when=move || ready>
+                                    <section class="step sync" aria-labelledby="sync-heading">
+                                        <h2 id="sync-heading" class="visually-hidden">
+                                            {T::Synchronize.get(lang)}
+                                        </h2>
+                                        <ActionForm action=synchronize>
+                                            <button
+                                                type="submit"
+                                                class="primary"
+                                                disabled=move || synchronize.pending().get()
+                                            >
+                                                {T::Synchronize.get(lang)}
+                                            </button>
+                                        </ActionForm>
+                                    </section>
+                                </Show>
+                                {sync_error
+                                    .map(|cause| {
+                                        view! {
+                                            <div class="status error" role="alert">
+                                                <p>
+                                                    <strong>{T::SyncErrorGeneral.get(lang)}</strong>
+                                                    " "
+                                                    <span lang="en">{cause}</span>
+                                                </p>
+                                            </div>
+                                        }
+                                    })}
                             }
                                 .into_any()
                         }
@@ -51,5 +93,6 @@ pub fn WizardPage() -> impl IntoView {
                     })
             }}
         </Transition>
+        <StatusLookup />
     }
 }

@@ -14,12 +14,22 @@ use app::model::{SideView, WizardView};
 use app::presets::Side;
 
 use crate::seal::Sealer;
+use mailcopy::Endpoint;
 
 pub const MAX_DRAFTS: usize = 10_000;
 
 #[derive(Clone, Default)]
 struct SideSecret {
     sealed_password: Option<Vec<u8>>,
+    /// Where the last successful Validate connected (server-side only).
+    endpoint: Option<Endpoint>,
+}
+
+/// One validated account taken out of a draft to become a job.
+pub struct ValidatedAccount {
+    pub endpoint: Endpoint,
+    pub login: String,
+    pub password: Zeroizing<String>,
 }
 
 struct Draft {
@@ -85,7 +95,7 @@ impl DraftStore {
 
     /// Stores one side's view (and password, when given), creating the draft when `id` is
     /// unknown or expired. Returns the draft id, which is new when the draft was created.
-    pub fn save(&self, id: Option<&str>, view: SideView, password: Option<&str>) -> String {
+    pub fn save(&self, id: Option<&str>, view: SideView, password: Option<&str>, endpoint: Option<Endpoint>) -> String {
         let now = Instant::now();
         let mut drafts = self.lock();
         if drafts.len() >= MAX_DRAFTS {
@@ -116,6 +126,7 @@ impl DraftStore {
             if let Some(sealed) = sealed {
                 secret.sealed_password = Some(sealed);
             }
+            secret.endpoint = if view.is_established() { endpoint } else { None };
             view.has_password = secret.sealed_password.is_some();
             match side {
                 Side::Source => draft.view.source = view,
@@ -123,6 +134,35 @@ impl DraftStore {
             }
         }
         id
+    }
+
+    /// Both accounts, when both are validated (passwords opened).
+    pub fn validated(&self, id: &str) -> Option<(ValidatedAccount, ValidatedAccount)> {
+        let take = |side: Side| -> Option<ValidatedAccount> {
+            let (endpoint, login, host) = {
+                let now = Instant::now();
+                let drafts = self.lock();
+                let draft = drafts.get(id).filter(|d| d.expires > now)?;
+                let (view, secret) = match side {
+                    Side::Source => (&draft.view.source, &draft.source),
+                    Side::Destination => (&draft.view.destination, &draft.destination),
+                };
+                if !view.is_established() {
+                    return None;
+                }
+                (secret.endpoint.clone()?, view.login.clone(), view.host.clone())
+            };
+            let password = self.password(id, side, &login, &host)?;
+            Some(ValidatedAccount { endpoint, login, password })
+        };
+        Some((take(Side::Source)?, take(Side::Destination)?))
+    }
+
+    /// Records why Synchronize was refused, for the page to show.
+    pub fn set_sync_error(&self, id: &str, error: Option<String>) {
+        if let Some(draft) = self.lock().get_mut(id) {
+            draft.view.sync_error = error;
+        }
     }
 
     pub fn remove(&self, id: &str) {
@@ -150,7 +190,7 @@ mod tests {
     #[test]
     fn save_then_read_back_without_the_password_in_the_view() {
         let store = DraftStore::new(Duration::from_secs(60));
-        let id = store.save(None, side_view("a@b", "h"), Some("s3cret"));
+        let id = store.save(None, side_view("a@b", "h"), Some("s3cret"), None);
         let view = store.view(&id).unwrap();
         assert!(view.source.has_password);
         assert!(!format!("{view:?}").contains("s3cret"));
@@ -159,7 +199,7 @@ mod tests {
         assert!(store.password(&id, Side::Source, "x@b", "h").is_none());
         assert!(store.password(&id, Side::Source, "a@b", "other").is_none());
         // Saving without a password keeps the sealed one.
-        let same = store.save(Some(&id), side_view("a@b", "h"), None);
+        let same = store.save(Some(&id), side_view("a@b", "h"), None, None);
         assert_eq!(same, id);
         assert!(store.password(&id, Side::Source, "a@b", "h").is_some());
     }
@@ -167,12 +207,12 @@ mod tests {
     #[test]
     fn unknown_and_expired_drafts_start_afresh() {
         let store = DraftStore::new(Duration::from_millis(0));
-        let id = store.save(None, side_view("a", "h"), Some("p"));
+        let id = store.save(None, side_view("a", "h"), Some("p"), None);
         assert!(store.view(&id).is_none());
-        let again = store.save(Some(&id), side_view("a", "h"), None);
+        let again = store.save(Some(&id), side_view("a", "h"), None, None);
         assert_ne!(again, id);
         let store = DraftStore::new(Duration::from_secs(60));
-        let fresh = store.save(Some("forged-id"), side_view("a", "h"), None);
+        let fresh = store.save(Some("forged-id"), side_view("a", "h"), None, None);
         assert_ne!(fresh, "forged-id");
         store.sweep();
         assert_eq!(store.len(), 1);

@@ -5,7 +5,12 @@ use std::time::Duration;
 
 use app::api::backend::{Backend, ClientInfo, DraftId};
 use app::error::ApiError;
-use app::model::{AccountForm, FailureKind, SideStatus, SideView, WizardView};
+use app::i18n::Lang;
+use app::model::{AccountForm, FailureKind, FolderRow, JobView, ProgressView, PublicState, SideStatus, SideView, WizardView};
+use secrecy::SecretString;
+
+use crate::jobs::state::JobState;
+use crate::jobs::store::{AccountSpec, InsertError, Job, NewJob, Store};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind};
 
 use super::drafts::DraftStore;
@@ -14,6 +19,7 @@ use super::ratelimit::RateLimiter;
 
 pub struct WizardService {
     pub drafts: DraftStore,
+    pub jobs: Arc<Store>,
     pub connect: Arc<ConnectOptions>,
     pub validate_limit: RateLimiter,
     /// Time limit of one Validate (connect, login, LIST, STATUS).
@@ -66,7 +72,7 @@ impl Backend for WizardService {
             Ok(valid) => valid,
             Err(errors) => {
                 view.status = SideStatus::Invalid(errors);
-                let id = self.drafts.save(draft, view, None);
+                let id = self.drafts.save(draft, view, None, None);
                 return Ok((id.clone(), self.wizard(Some(&id)).await));
             }
         };
@@ -84,7 +90,7 @@ impl Backend for WizardService {
                 field: app::model::Field::Password,
                 message: app::i18n::T::FieldRequired,
             }]);
-            let id = self.drafts.save(draft, view, None);
+            let id = self.drafts.save(draft, view, None, None);
             return Ok((id.clone(), self.wizard(Some(&id)).await));
         };
         let creds = Credentials::new(valid.login.clone(), password.clone());
@@ -105,12 +111,109 @@ impl Backend for WizardService {
         );
         // The password is kept (sealed) even when the check failed, so that changing only the
         // server or the SSL box does not require typing it again.
-        let id = self.drafts.save(draft, view, typed);
+        let id = self.drafts.save(draft, view, typed, Some(valid.endpoint.clone()));
         drop(password);
         Ok((id.clone(), self.wizard(Some(&id)).await))
     }
 
+    async fn synchronize(&self, client: ClientInfo, draft: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError> {
+        if !self.validate_limit.check(client.ip) {
+            return Err(ApiError::RateLimited);
+        }
+        let draft = draft.ok_or(ApiError::SessionExpired)?;
+        let (source, destination) = self.drafts.validated(draft).ok_or(ApiError::SessionExpired)?;
+        let spec = |a: &super::drafts::ValidatedAccount| AccountSpec {
+            host: a.endpoint.host.clone(),
+            port: a.endpoint.port,
+            security: a.endpoint.security,
+            login: a.login.clone(),
+        };
+        let job = NewJob {
+            source: spec(&source),
+            source_password: SecretString::from(source.password.to_string()),
+            destination: spec(&destination),
+            destination_password: SecretString::from(destination.password.to_string()),
+            lang: lang.code().to_string(),
+            report_to: None,
+        };
+        match self.jobs.insert(job) {
+            Ok(id) => {
+                tracing::info!(job = %id, "job queued");
+                self.drafts.remove(draft);
+                Ok(Some(id))
+            }
+            Err(InsertError::TaskExists) => {
+                self.drafts.set_sync_error(draft, Some(InsertError::TaskExists.to_string()));
+                Ok(None)
+            }
+            Err(InsertError::Db(e)) => {
+                tracing::error!(error = %e, "queueing a job failed");
+                Err(ApiError::Internal)
+            }
+        }
+    }
+
+    async fn public_status(&self, address: &str) -> PublicState {
+        let address = address.trim();
+        if address.is_empty() || address.len() > 320 {
+            return PublicState::NotFound;
+        }
+        match self.jobs.latest_for_address(address) {
+            Ok(Some(job)) => public_state(&job, &progress_of(&job)),
+            Ok(None) => PublicState::NotFound,
+            Err(e) => {
+                tracing::error!(error = %e, "status lookup failed");
+                PublicState::NotFound
+            }
+        }
+    }
+
+    async fn job(&self, id: &str) -> Option<JobView> {
+        if id.is_empty() || id.len() > 64 {
+            return None;
+        }
+        let job = self.jobs.get(id).ok().flatten()?;
+        let progress = progress_of(&job);
+        let folders = job
+            .result
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<StoredResult>(r).ok())
+            .map(|r| r.folders)
+            .unwrap_or_default();
+        Some(JobView {
+            id: job.id.clone(),
+            state: public_state(&job, &progress),
+            source_address: job.source_address.clone(),
+            destination_address: crate::jobs::store::source_address(&job.destination.login, &job.destination.host),
+            progress,
+            folders,
+            outcome: job.outcome.clone(),
+            error: job.last_error.clone().filter(|_| job.state.is_final() && job.state != JobState::Finished),
+            report_state: job.report_state.clone(),
+        })
+    }
+
     fn cookie_attributes(&self) -> &str {
         &self.cookie_attributes
+    }
+}
+
+/// The part of a job's stored result the pages show.
+#[derive(serde::Deserialize, Default)]
+struct StoredResult {
+    #[serde(default)]
+    folders: Vec<FolderRow>,
+}
+
+fn progress_of(job: &Job) -> ProgressView {
+    job.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
+}
+
+fn public_state(job: &Job, progress: &ProgressView) -> PublicState {
+    match job.state {
+        JobState::Queued => PublicState::Queued,
+        JobState::Running => PublicState::Running { percent: progress.percent() },
+        JobState::Finished => PublicState::Finished,
+        JobState::Failed | JobState::Cancelled => PublicState::Failed,
     }
 }

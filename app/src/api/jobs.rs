@@ -1,0 +1,41 @@
+use leptos::prelude::*;
+
+use crate::error::ApiError;
+use crate::model::{JobView, PublicState, WizardView};
+
+/// What Synchronize answers: the job's id when queued, else the wizard with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SyncAnswer {
+    pub job_id: Option<String>,
+    pub wizard: WizardView,
+}
+
+/// Synchronize: queues the copy of the two validated accounts of this browser's draft.
+#[server(endpoint = "synchronize")]
+pub async fn synchronize() -> Result<SyncAnswer, ApiError> {
+    use super::backend::{backend, clear_draft_cookie, client_info, draft_cookie};
+    let backend = backend()?;
+    let draft = draft_cookie().await;
+    match backend.synchronize(client_info().await, draft.as_deref(), crate::lang::current()).await? {
+        Some(job_id) => {
+            clear_draft_cookie(backend.as_ref());
+            leptos_axum::redirect(&format!("/jobs/{job_id}"));
+            Ok(SyncAnswer { job_id: Some(job_id), wizard: WizardView::default() })
+        }
+        None => Ok(SyncAnswer { job_id: None, wizard: backend.wizard(draft.as_deref()).await }),
+    }
+}
+
+/// The coarse state for a source address (anyone may ask; nothing else is revealed).
+#[server(endpoint = "status")]
+pub async fn public_status(address: String) -> Result<PublicState, ApiError> {
+    let backend = super::backend::backend()?;
+    Ok(backend.public_status(&address).await)
+}
+
+/// Everything about a job, for the holder of its private link.
+#[server(endpoint = "job")]
+pub async fn job_details(id: String) -> Result<Option<JobView>, ApiError> {
+    let backend = super::backend::backend()?;
+    Ok(backend.job(&id).await)
+}

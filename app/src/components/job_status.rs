@@ -1,0 +1,107 @@
+//! Presentational pieces of the status pages: the coarse state sentence and the progress bar.
+
+use leptos::prelude::*;
+
+use crate::i18n::{fill, Lang, T};
+use crate::model::{JobView, ProgressView, PublicState};
+
+pub fn state_sentence(state: PublicState) -> T {
+    match state {
+        PublicState::NotFound => T::StateUnknown,
+        PublicState::Queued => T::StateNotStarted,
+        PublicState::Running { .. } => T::StateRunning,
+        PublicState::Finished => T::StateFinished,
+        PublicState::Failed => T::StateFailed,
+    }
+}
+
+#[component]
+pub fn ProgressBar(percent: u8) -> impl IntoView {
+    view! {
+        <div class="progress">
+            <progress max="100" value=percent.to_string() aria-label="%">
+                {format!("{percent} %")}
+            </progress>
+            <span class="percent">{format!("{percent} %")}</span>
+        </div>
+    }
+}
+
+/// Human-readable byte count (binary units).
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[component]
+pub fn ProgressNumbers(progress: ProgressView) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    view! {
+        <p>
+            {fill(
+                T::ProgressMessages.get(lang),
+                &[("done", progress.messages_done.to_string()), ("total", progress.messages_total.to_string())],
+            )}
+            " · "
+            {fill(
+                T::ProgressBytes.get(lang),
+                &[("done", bytes(progress.bytes_done)), ("total", bytes(progress.bytes_total))],
+            )}
+        </p>
+        {progress
+            .current_folder
+            .map(|folder| view! { <p>{T::CurrentFolder.get(lang)} " " <span class="folder">{folder}</span></p> })}
+    }
+}
+
+#[component]
+pub fn FolderTable(job: JobView) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let rows = job
+        .folders
+        .into_iter()
+        .map(|row| {
+            view! {
+                <tr>
+                    <td>{row.source}</td>
+                    <td>{row.destination}</td>
+                    <td class="num">{row.source_count}</td>
+                    <td class="num">{row.destination_count}</td>
+                    <td class="num">{row.copied}</td>
+                    <td class="num">{row.already_present}</td>
+                    <td class="num">{row.skipped}</td>
+                    <td class="num">{row.rejected}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table>
+                <thead>
+                    <tr>
+                        <th scope="col">{T::TableFolder.get(lang)}</th>
+                        <th scope="col">{T::TableDestination.get(lang)}</th>
+                        <th scope="col">{T::TableSource.get(lang)}</th>
+                        <th scope="col">{T::TableAtDestination.get(lang)}</th>
+                        <th scope="col">{T::TableCopied.get(lang)}</th>
+                        <th scope="col">{T::TablePresent.get(lang)}</th>
+                        <th scope="col">{T::TableSkipped.get(lang)}</th>
+                        <th scope="col">{T::TableRejected.get(lang)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}

@@ -1,0 +1,36 @@
+//! "Check the status": a plain GET form to `/status?address=…` (works without JavaScript; the
+//! router handles it in place when hydrated).
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+
+use crate::i18n::{Lang, T};
+
+#[component]
+pub fn StatusLookup(#[prop(optional, into)] value: String) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    view! {
+        <section class="step lookup" aria-labelledby="lookup-heading">
+            <h2 id="lookup-heading">{T::StatusHeading.get(lang)}</h2>
+            <Form action="/status" method="GET">
+                <div class="field">
+                    <label for="lookup-address">{T::SourceAddress.get(lang)}</label>
+                    <input
+                        id="lookup-address"
+                        name="address"
+                        type="text"
+                        inputmode="email"
+                        autocomplete="email"
+                        autocapitalize="none"
+                        spellcheck="false"
+                        maxlength="320"
+                        value=value
+                    />
+                </div>
+                <div class="actions">
+                    <button type="submit" class="secondary">{T::Send.get(lang)}</button>
+                </div>
+            </Form>
+        </section>
+    }
+}

@@ -1,0 +1,143 @@
+//! Status pages: the public lookup by source address (coarse state only) and the private job
+//! page (everything). Both refresh themselves while the job is active.
+
+use leptos::prelude::*;
+use leptos_meta::Meta;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use crate::api::{job_details, public_status};
+use crate::components::job_status::{state_sentence, FolderTable, ProgressBar, ProgressNumbers};
+use crate::components::status_lookup::StatusLookup;
+use crate::i18n::{Lang, T};
+use crate::model::PublicState;
+
+/// Seconds between refreshes of an active job's page.
+const REFRESH_SECS: u32 = 2;
+
+/// Keeps an active job's page fresh: re-fetches with JavaScript; without it, the server adds a
+/// `<meta http-equiv="refresh">`.
+fn refresh_while(active: impl Fn() -> bool + Send + Sync + 'static, tick: RwSignal<u32>) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                tick.update(|t| *t += 1);
+            },
+            std::time::Duration::from_secs(REFRESH_SECS as u64),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    let _ = tick;
+    // Rendered only on the server: browsers without JavaScript reload the page.
+    move || {
+        (active() && cfg!(feature = "ssr"))
+            .then(|| view! { <Meta http_equiv="refresh" content=REFRESH_SECS.to_string() /> })
+    }
+}
+
+#[component]
+pub fn StatusPage() -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let query = use_query_map();
+    let params = use_params_map();
+    let address = move || {
+        params.with(|p| p.get("address")).or_else(|| query.with(|q| q.get("address"))).unwrap_or_default()
+    };
+    let tick = RwSignal::new(0u32);
+    let status = Resource::new(move || (address(), tick.get()), |(address, _)| public_status(address));
+    let active = move || matches!(status.get(), Some(Ok(PublicState::Queued | PublicState::Running { .. })));
+    view! {
+        {refresh_while(active, tick)}
+        <Transition fallback=|| ()>
+            {move || {
+                status
+                    .get()
+                    .map(|state| {
+                        let state = state.unwrap_or(PublicState::NotFound);
+                        view! {
+                            <section class="step" aria-labelledby="status-heading">
+                                <h1 id="status-heading">{T::StatusHeading.get(lang)}</h1>
+                                <div class="status" role="status" aria-live="polite">
+                                    <p>{state_sentence(state).get(lang)}</p>
+                                    {match state {
+                                        PublicState::Running { percent } => {
+                                            Some(view! { <ProgressBar percent /> })
+                                        }
+                                        _ => None,
+                                    }}
+                                </div>
+                            </section>
+                        }
+                    })
+            }}
+        </Transition>
+        <StatusLookup value=address() />
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id")).unwrap_or_default();
+    let tick = RwSignal::new(0u32);
+    let job = Resource::new(move || (id(), tick.get()), |(id, _)| job_details(id));
+    let active = move || {
+        matches!(job.get(), Some(Ok(Some(ref j))) if matches!(j.state, PublicState::Queued | PublicState::Running { .. }))
+    };
+    view! {
+        {refresh_while(active, tick)}
+        <Transition fallback=|| ()>
+            {move || {
+                job.get()
+                    .map(|job| match job {
+                        Ok(Some(job)) => {
+                            let state = job.state;
+                            let outcome = match job.outcome.as_deref() {
+                                Some("complete") => Some(T::OutcomeComplete),
+                                Some("complete_with_rejections") => Some(T::OutcomeRejections),
+                                Some("incomplete") => Some(T::OutcomeIncomplete),
+                                _ => None,
+                            };
+                            let link = format!("/jobs/{}", job.id);
+                            view! {
+                                <section class="step" aria-labelledby="job-heading">
+                                    <h1 id="job-heading">{T::JobHeading.get(lang)}</h1>
+                                    <p class="accounts">
+                                        <span>{job.source_address.clone()}</span>
+                                        " → "
+                                        <span>{job.destination_address.clone()}</span>
+                                    </p>
+                                    <div class="status" role="status" aria-live="polite">
+                                        {matches!(state, PublicState::Queued)
+                                            .then(|| view! { <p>{T::SyncQueued.get(lang)}</p> })}
+                                        <p>
+                                            <strong>{state_sentence(state).get(lang)}</strong>
+                                            {job
+                                                .error
+                                                .clone()
+                                                .map(|e| view! { " " <span lang="en">{e}</span> })}
+                                        </p>
+                                        {matches!(state, PublicState::Running { .. } | PublicState::Finished)
+                                            .then(|| view! { <ProgressBar percent=job.progress.percent() /> })}
+                                        <ProgressNumbers progress=job.progress.clone() />
+                                        {outcome.map(|o| view! { <p>{o.get(lang)}</p> })}
+                                    </div>
+                                    <p class="hint">
+                                        {T::PrivateLink.get(lang)} " " <a href=link.clone()>{link.clone()}</a>
+                                    </p>
+                                    {(!job.folders.is_empty()).then(|| view! { <FolderTable job=job.clone() /> })}
+                                </section>
+                            }
+                                .into_any()
+                        }
+                        Ok(None) => view! { <p class="notice">{T::StateUnknown.get(lang)}</p> }.into_any(),
+                        Err(e) => view! { <p class="error-box" role="alert">{e.message().get(lang)}</p> }.into_any(),
+                    })
+            }}
+        </Transition>
+        <StatusLookup />
+    }
+}
