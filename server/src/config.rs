@@ -42,6 +42,33 @@ pub struct ServeArgs {
     /// Validate attempts allowed per client address and minute (0: unlimited).
     #[arg(long, env = "IMAPCOPY_VALIDATE_PER_MINUTE", default_value_t = 20)]
     pub validate_per_minute: u32,
+    /// Copy jobs run at the same time.
+    #[arg(long, env = "IMAPCOPY_JOBS", default_value_t = 2)]
+    pub jobs: usize,
+    /// IMAP connections per side of one copy.
+    #[arg(long, env = "IMAPCOPY_CONNECTIONS", default_value_t = 2)]
+    pub connections: usize,
+    /// Base URL of this service as users reach it (for links in report e-mails).
+    /// Default: `http://<listen address>`.
+    #[arg(long, env = "IMAPCOPY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `From:` of report e-mails.
+    #[arg(long, env = "IMAPCOPY_REPORT_FROM", default_value = "IMAPCopy <imapcopy@localhost>")]
+    pub report_from: String,
+    /// SMTP relay for report e-mails. Without it, reports are delivered by IMAP APPEND into
+    /// the destination INBOX.
+    #[arg(long, env = "IMAPCOPY_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "IMAPCOPY_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    /// `starttls` (default), `tls` (implicit) or `plain` (local relays only).
+    #[arg(long, env = "IMAPCOPY_SMTP_SECURITY", default_value = "starttls")]
+    pub smtp_security: String,
+    #[arg(long, env = "IMAPCOPY_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// File holding the SMTP password (never given on the command line).
+    #[arg(long, env = "IMAPCOPY_SMTP_PASSWORD_FILE")]
+    pub smtp_password_file: Option<PathBuf>,
     /// Time limit of one Validate, in seconds.
     #[arg(long, env = "IMAPCOPY_CHECK_TIMEOUT_SECS", default_value_t = 20)]
     pub check_timeout_secs: u64,
@@ -50,6 +77,33 @@ pub struct ServeArgs {
 impl ServeArgs {
     pub fn key_file(&self) -> PathBuf {
         self.key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    pub fn delivery(&self) -> anyhow::Result<crate::report::Delivery> {
+        let Some(host) = &self.smtp_host else { return Ok(crate::report::Delivery::ImapAppend) };
+        if !matches!(self.smtp_security.as_str(), "starttls" | "tls" | "plain") {
+            bail!("--smtp-security must be starttls, tls or plain");
+        }
+        let password = match &self.smtp_password_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            None => None,
+        };
+        Ok(crate::report::Delivery::Smtp(crate::report::SmtpRelay {
+            host: host.clone(),
+            port: self.smtp_port,
+            security: self.smtp_security.clone(),
+            username: self.smtp_username.clone(),
+            password,
+        }))
     }
 
     pub fn connect_options(&self) -> anyhow::Result<ConnectOptions> {

@@ -3,5 +3,6 @@
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod report;
 pub mod seal;
 pub mod web;

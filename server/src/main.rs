@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use tracing_subscriber::EnvFilter;
 
 use imapcopy::config::ServeArgs;
+use imapcopy::jobs::runner::{Runner, RunnerConfig};
 use imapcopy::web::{self, drafts::DraftStore, ratelimit::RateLimiter, wizard::WizardService};
 
 #[derive(Debug, Parser)]
@@ -20,8 +21,30 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the web application (the default).
+    /// Serve the web application and run copy jobs (the default).
     Serve(ServeArgs),
+    /// List jobs, or cancel one.
+    Jobs(JobsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct JobsArgs {
+    /// Directory of the SQLite database.
+    #[arg(long, env = "IMAPCOPY_DATA_DIR", default_value = "data", global = true)]
+    data_dir: std::path::PathBuf,
+    #[command(subcommand)]
+    action: Option<JobsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsAction {
+    /// List the most recent jobs (the default).
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Cancel a queued job, or ask a running one to stop.
+    Cancel { id: String },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +56,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Jobs(args)) => jobs(args),
         None => runtime.block_on(serve(ServeArgs::parse_from_env())),
     }
 }
@@ -70,6 +94,28 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     let sealer = imapcopy::seal::Sealer::from_key_file(&args.key_file())?;
     let jobs = Arc::new(imapcopy::jobs::store::Store::new(db, sealer, Arc::new(imapcopy::jobs::store::SystemClock)));
 
+    let shutdown = mailcopy::copy::CancellationToken::new();
+    let reporter = imapcopy::report::Reporter {
+        store: jobs.clone(),
+        connect: connect.clone(),
+        delivery: args.delivery()?,
+        public_url: args.public_url(),
+        from: args.report_from.parse().with_context(|| format!("--report-from {:?}", args.report_from))?,
+        attempts: 3,
+        retry_delay: Duration::from_secs(10),
+    };
+    let runner = Arc::new(Runner {
+        store: jobs.clone(),
+        connect: connect.clone(),
+        config: RunnerConfig {
+            concurrency: args.jobs.max(1),
+            copy: mailcopy::copy::CopyOptions { connections: args.connections.max(1), ..Default::default() },
+            ..RunnerConfig::default()
+        },
+        after: Some(Arc::new(reporter)),
+    });
+    let runner_task = tokio::spawn(runner.run(shutdown.clone()));
+
     let cookie_attributes = if args.secure_cookies { "; Secure".to_string() } else { String::new() };
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(app::api::backend::DRAFT_MAX_AGE_SECS)),
@@ -102,7 +148,49 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         "IMAPCopy serving on http://{}",
         listener.local_addr()?
     );
-    web::serve(listener, app, shutdown_signal()).await
+    let stop = shutdown.clone();
+    web::serve(listener, app, async move {
+        shutdown_signal().await;
+        stop.cancel();
+    })
+    .await?;
+    shutdown.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(9), runner_task).await;
+    Ok(())
+}
+
+fn jobs(args: JobsArgs) -> anyhow::Result<()> {
+    use imapcopy::jobs::store::{Store, SystemClock};
+    let db = imapcopy::db::open(&args.data_dir)?;
+    // Listing and cancelling never open secrets: an ephemeral key is enough here.
+    let store = Store::new(db, imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock));
+    match args.action.unwrap_or(JobsAction::List { limit: 50 }) {
+        JobsAction::List { limit } => {
+            println!("{:<24}  {:<9}  {:>9}  {:<19}  {:<32}  destination", "id", "state", "progress", "created (UTC)", "source");
+            for job in store.list(limit)? {
+                let progress: app::model::ProgressView =
+                    job.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+                let created = imapcopy::report::format_time(job.created_at);
+                println!(
+                    "{:<24}  {:<9}  {:>8}%  {:<19}  {:<32}  {}",
+                    job.id,
+                    job.state.as_str(),
+                    progress.percent(),
+                    created.get(..19).unwrap_or(&created),
+                    job.source_address,
+                    imapcopy::jobs::store::source_address(&job.destination.login, &job.destination.host)
+                );
+            }
+            Ok(())
+        }
+        JobsAction::Cancel { id } => match store.cancel(&id)? {
+            Some(state) => {
+                println!("{id}: {}", if state == imapcopy::jobs::state::JobState::Running { "stop requested" } else { state.as_str() });
+                Ok(())
+            }
+            None => anyhow::bail!("no job {id}"),
+        },
+    }
 }
 
 async fn shutdown_signal() {

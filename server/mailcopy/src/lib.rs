@@ -4,13 +4,26 @@
 //! TLS, STARTTLS or (only when asked for) plain TCP, after checking every resolved address
 //! against an [`net::AddressPolicy`]. [`check_account`] is the "does this account work" probe.
 
+pub mod copy;
 mod connect;
 mod error;
+mod imap_ext;
+pub mod mutf7;
 pub mod net;
+pub mod plan;
 mod session;
+mod session_ext;
 mod stream;
 
 pub use connect::{connect, ConnectOptions, Credentials, Endpoint, Security};
+pub use copy::{
+    copy_mailbox, render_table, CancellationToken, CopyOptions, CopyReport, FolderReport, Outcome,
+    Progress, ProgressSink,
+};
 pub use error::{ConnectError, ErrorKind};
 pub use session::{check_account, AccountCheck, Folder, FolderStatus, ImapSession, Namespace};
+pub use plan::{
+    plan_folders, render_plan, FolderMapping, FolderPlan, MappingNote, PlanOptions, Side,
+    SkipReason, SkippedFolder, SpecialUse,
+};
 pub use stream::MailStream;

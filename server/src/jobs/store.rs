@@ -405,6 +405,11 @@ impl Store {
         )
     }
 
+    /// Shutdown: a running job goes back to the queue to resume at the next start.
+    pub fn release(&self, id: &str, owner: &str) -> anyhow::Result<Option<JobState>> {
+        self.apply(id, Some(owner), JobEvent::Abandon, &[])
+    }
+
     /// Operator cancel: a queued job ends at once; a running one is flagged and its runner
     /// stops at the next check, then reports the cancellation through [`Store::cancelled`].
     pub fn cancel(&self, id: &str) -> anyhow::Result<Option<JobState>> {

@@ -198,7 +198,7 @@ impl Backend for WizardService {
     }
 }
 
-/// The part of a job's stored result the pages show.
+/// The part of a job's stored result the pages show (see `jobs::runner::StoredResult`).
 #[derive(serde::Deserialize, Default)]
 struct StoredResult {
     #[serde(default)]

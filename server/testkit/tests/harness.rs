@@ -349,3 +349,34 @@ fn cli_serve_writes_state_and_stops_on_sigterm() {
     }
     assert!(!state_file.exists());
 }
+
+#[test]
+fn smtp_server_accepts_and_stores_a_message() {
+    use std::io::{BufRead, BufReader, Write};
+    let smtp = testkit::smtp::Smtp::start().unwrap();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", smtp.port())).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut line = String::new();
+    let mut expect = |code: &str, reader: &mut BufReader<std::net::TcpStream>| {
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            assert!(line.starts_with(code), "expected {code}, got {line}");
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        }
+    };
+    expect("220", &mut reader);
+    for (cmd, code) in [("EHLO t", "250"), ("MAIL FROM:<a@x.test>", "250"), ("RCPT TO:<b@y.test>", "250"), ("DATA", "354")] {
+        write!(writer, "{cmd}\r\n").unwrap();
+        expect(code, &mut reader);
+    }
+    write!(writer, "Subject: hello\r\n\r\nbody\r\n.\r\n").unwrap();
+    expect("250", &mut reader);
+    let messages = smtp.wait_for(1, std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(messages.len(), 1);
+    assert!(String::from_utf8_lossy(&messages[0]).contains("Subject: hello"));
+}

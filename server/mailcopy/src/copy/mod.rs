@@ -1,0 +1,78 @@
+//! The exact message copier.
+//!
+//! [`copy_mailbox`] copies every folder and message of one account into another:
+//!
+//! 1. **Connect**: `connections` sessions per side ([`CopyOptions::connections`]), paired into
+//!    *lanes* (one source + one destination session each). Only the first lane is required;
+//!    lanes the servers refuse are logged and done without.
+//! 2. **List and plan**: LIST, NAMESPACE and LSUB on both sides, then the folder plan
+//!    ([`crate::plan`]): source name → destination name, whether to create, subscribe.
+//! 3. **Prepare the destination**: CREATE missing folders (parents first, empty ones too;
+//!    `[ALREADYEXISTS]` tolerated), SUBSCRIBE as planned.
+//! 4. **Scan**: per folder, EXAMINE (read-only) and `UID FETCH 1:* (UID FLAGS INTERNALDATE
+//!    RFC822.SIZE)`. Then [`Progress::Scanned`] gives the totals for the ETA.
+//! 5. **Copy**: lanes take whole folders, largest first (one folder is copied by one lane,
+//!    so the destination keeps the source's order). Per message in UID order: `\Deleted` →
+//!    skipped; over the size limit (APPENDLIMIT or [`CopyOptions::max_message_size`]) →
+//!    rejected without fetching; else `UID FETCH n (FLAGS INTERNALDATE BODY.PEEK[])` (never
+//!    sets `\Seen`) and `APPEND` with the flags minus `\Recent` and the INTERNALDATE exactly as
+//!    the source sent it. One body is in memory per lane at a time.
+//! 6. **Verify**: STATUS MESSAGES of every destination folder fills
+//!    [`FolderReport::destination_count`]; fewer messages than expected makes the copy
+//!    incomplete.
+//!
+//! Failures: a message the destination refuses (NO, `[LIMIT]`/`[TOOBIG]`, too large) or the
+//! source cannot deliver twice is listed in [`FolderReport::rejected`] and the copy goes on.
+//! Keywords the destination cannot store (PERMANENTFLAGS without `\*`, or an APPEND refused
+//! while keywords were present) are dropped and counted in
+//! [`FolderReport::keywords_dropped`]; the message itself is never lost for a flag. A full
+//! destination (`[OVERQUOTA]`), a login refused on reconnect, or a connection that keeps
+//! failing stop the whole copy once, with one error in [`Outcome::Incomplete`].
+//!
+//! Per-message results, including the destination's `[APPENDUID]`, travel in
+//! [`Progress::Message`] events (checkpoints are built from them), not in the report.
+//!
+//! The IMAP commands are the engine's own ([`crate::imap_ext`]); pipelining and a connection
+//! limiter shared across jobs can be added there and in the lane pool without changing this
+//! module's API.
+
+mod executor;
+mod message;
+mod progress;
+mod report;
+
+use serde::{Deserialize, Serialize};
+
+pub use executor::copy_mailbox;
+pub use progress::{MessageResult, NoProgress, Progress, ProgressSink};
+pub use report::{
+    human_bytes, render_table, CopyReport, FolderReport, MessageSummary, Outcome, RejectReason,
+    RejectedMessage, SkipReason, SkippedMessage, Totals,
+};
+pub use tokio_util::sync::CancellationToken;
+
+/// How to copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyOptions {
+    /// Connections per side (at least 1). Default 2.
+    pub connections: usize,
+    /// Messages larger than this (RFC822.SIZE, bytes) are not copied and are listed as
+    /// rejected. The destination's APPENDLIMIT applies as well.
+    pub max_message_size: Option<u64>,
+    /// List, plan and scan only: nothing is created or appended; `copied` counts what would be.
+    pub dry_run: bool,
+    /// Also copy Gmail's virtual folders (`\All`, `\Important`, `\Flagged`), which would
+    /// otherwise duplicate every message held in a label.
+    pub include_gmail_virtual: bool,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            connections: 2,
+            max_message_size: None,
+            dry_run: false,
+            include_gmail_virtual: false,
+        }
+    }
+}

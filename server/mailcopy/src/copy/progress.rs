@@ -1,0 +1,78 @@
+//! Progress events: what the status page and the ETA are computed from.
+
+use serde::{Deserialize, Serialize};
+
+use super::report::{Outcome, SkipReason};
+
+/// What happened to one source message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MessageResult {
+    /// Appended. `appended_uid` is the destination's `[APPENDUID uidvalidity uid]` when it
+    /// sent one (checkpoints use it); `keywords_dropped` counts keywords it was copied without.
+    Copied {
+        appended_uid: Option<(u32, u32)>,
+        keywords_dropped: u32,
+    },
+    /// Not copied on purpose.
+    Skipped { reason: SkipReason },
+    /// Not copied: refused by the destination, too large, or unreadable at the source.
+    Rejected,
+}
+
+/// One progress event. Cheap: at most one per message, never per byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Progress {
+    /// Folders are planned, connections open.
+    Planned { folders: u64 },
+    /// The metadata scan is done: what there is to copy.
+    Scanned { folders: u64, messages: u64, bytes: u64 },
+    FolderStarted { source: String, destination: String },
+    /// One message done. The counters are totals over the whole copy so far; `failed`
+    /// counts rejected messages.
+    Message {
+        source: String,
+        uid: u32,
+        result: MessageResult,
+        copied: u64,
+        skipped: u64,
+        failed: u64,
+        bytes_done: u64,
+    },
+    FolderDone {
+        source: String,
+        destination: String,
+        copied: u32,
+        skipped: u32,
+        failed: u32,
+    },
+    Finished { outcome: Outcome },
+}
+
+/// Where progress goes. Called from the copy task; must not block for long.
+pub trait ProgressSink: Send + Sync {
+    fn event(&self, progress: Progress);
+}
+
+/// Discards every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl ProgressSink for NoProgress {
+    fn event(&self, _progress: Progress) {}
+}
+
+/// A channel: events are dropped when the receiver is gone.
+impl ProgressSink for tokio::sync::mpsc::UnboundedSender<Progress> {
+    fn event(&self, progress: Progress) {
+        let _ = self.send(progress);
+    }
+}
+
+/// Any closure.
+impl<F: Fn(Progress) + Send + Sync> ProgressSink for F {
+    fn event(&self, progress: Progress) {
+        self(progress)
+    }
+}

@@ -1,0 +1,438 @@
+//! The result of a copy: per-folder completeness rows, the outcome, and the plain-text table.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// Enough to recognise a message that was not copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSummary {
+    /// The `Date:` header, or the INTERNALDATE when there is none.
+    pub date: Option<String>,
+    /// The `From:` header as it is (encoded words not decoded).
+    pub from: Option<String>,
+    /// The `Subject:` header as it is.
+    pub subject: Option<String>,
+    /// RFC822.SIZE in bytes.
+    pub size: u64,
+}
+
+/// Why a message was deliberately not copied. Policy skips: they do not make a copy
+/// incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    /// Flagged `\Deleted` at the source (waiting for EXPUNGE).
+    Deleted,
+    /// Expunged at the source between the scan and its turn.
+    Vanished,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedMessage {
+    /// Source UID.
+    pub uid: u32,
+    pub reason: SkipReason,
+    pub summary: MessageSummary,
+}
+
+/// Why a message is not at the destination although it should be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The destination answered NO (or BAD) to its APPEND; `server_text` says why.
+    Refused,
+    /// Larger than the destination's APPENDLIMIT or the configured
+    /// [`CopyOptions::max_message_size`](super::CopyOptions::max_message_size): not sent.
+    TooLarge { size: u64, limit: u64 },
+    /// The source could not deliver it (FETCH refused, or an answer that could not be
+    /// parsed), twice.
+    Unreadable,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedMessage {
+    /// Source UID.
+    pub uid: u32,
+    pub reason: RejectReason,
+    /// The server's words (response code included), or ours for `TooLarge`.
+    pub server_text: String,
+    pub summary: MessageSummary,
+}
+
+/// One row of the completeness table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderReport {
+    /// Source name as the server sent it (modified UTF-7).
+    pub source: String,
+    /// Destination name as sent to the server (modified UTF-7).
+    pub destination: String,
+    /// Messages in the source folder at scan time, and their RFC822.SIZE sum.
+    pub source_count: u32,
+    pub source_bytes: u64,
+    /// Messages in the destination folder before this copy wrote to it.
+    pub destination_before: u32,
+    /// STATUS MESSAGES of the destination folder after the copy (`None`: not re-listed).
+    pub destination_count: Option<u32>,
+    /// Messages appended by this copy (in a dry run: that would be appended).
+    pub copied: u32,
+    pub copied_bytes: u64,
+    /// Messages found already at the destination and not copied again (resume: a later
+    /// part of the engine; always 0 today).
+    pub already_present: u32,
+    pub skipped: Vec<SkippedMessage>,
+    pub rejected: Vec<RejectedMessage>,
+    /// Keyword instances the destination refused (the messages were copied without them).
+    pub keywords_dropped: u32,
+    /// Which keywords those were.
+    pub keywords_refused: Vec<String>,
+    /// Set when the folder could not be copied to the end (not created, not selectable,
+    /// connection lost, copy stopped): the copy is then incomplete.
+    pub error: Option<String>,
+}
+
+impl FolderReport {
+    /// Messages that should be at the destination once the copy is done.
+    pub fn expected_at_destination(&self) -> u64 {
+        u64::from(self.destination_before) + u64::from(self.copied) + u64::from(self.already_present)
+    }
+}
+
+/// How the copy ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything that should be at the destination is there (policy skips are listed).
+    Complete,
+    /// Everything is there except messages the destination refused or the source could not
+    /// deliver, each listed.
+    CompleteWithRejections,
+    /// The copy stopped (or folders could not be copied): `error` says why, once.
+    Incomplete { error: String },
+}
+
+impl Outcome {
+    /// CLI exit status: 0 complete, 3 complete with rejections, 1 incomplete.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::CompleteWithRejections => 3,
+            Outcome::Incomplete { .. } => 1,
+        }
+    }
+
+    pub fn is_complete(&self) -> bool {
+        !matches!(self, Outcome::Incomplete { .. })
+    }
+}
+
+/// Sums over all folders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub folders: u64,
+    pub messages: u64,
+    pub bytes: u64,
+    pub copied: u64,
+    pub copied_bytes: u64,
+    pub already_present: u64,
+    pub skipped: u64,
+    pub rejected: u64,
+    pub keywords_dropped: u64,
+}
+
+/// Everything a copy run produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyReport {
+    pub outcome: Outcome,
+    /// One row per planned folder, in plan order.
+    pub folders: Vec<FolderReport>,
+    /// The folder plan the copy followed (`None` if the copy stopped before planning).
+    pub plan: Option<crate::plan::FolderPlan>,
+    pub totals: Totals,
+    pub dry_run: bool,
+}
+
+impl CopyReport {
+    pub(crate) fn compute_totals(folders: &[FolderReport]) -> Totals {
+        let mut t = Totals {
+            folders: folders.len() as u64,
+            ..Totals::default()
+        };
+        for f in folders {
+            t.messages += u64::from(f.source_count);
+            t.bytes += f.source_bytes;
+            t.copied += u64::from(f.copied);
+            t.copied_bytes += f.copied_bytes;
+            t.already_present += u64::from(f.already_present);
+            t.skipped += f.skipped.len() as u64;
+            t.rejected += f.rejected.len() as u64;
+            t.keywords_dropped += u64::from(f.keywords_dropped);
+        }
+        t
+    }
+}
+
+/// A folder name for people: modified UTF-7 decoded where possible.
+fn display_name(raw: &str) -> String {
+    crate::mutf7::decode_lossy(raw)
+}
+
+/// Bytes in a short human unit (1 KB = 1024 bytes).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+fn outcome_line(o: &Outcome) -> String {
+    match o {
+        Outcome::Complete => "complete".to_string(),
+        Outcome::CompleteWithRejections => "complete with rejections".to_string(),
+        Outcome::Incomplete { error } => format!("incomplete: {error}"),
+    }
+}
+
+fn summary_line(s: &MessageSummary) -> String {
+    let mut parts = Vec::new();
+    if let Some(d) = &s.date {
+        parts.push(d.clone());
+    }
+    if let Some(f) = &s.from {
+        parts.push(format!("from {f}"));
+    }
+    if let Some(sub) = &s.subject {
+        parts.push(format!("\"{sub}\""));
+    }
+    parts.push(human_bytes(s.size));
+    parts.join(", ")
+}
+
+/// The completeness table as plain text (for the CLI and the report e-mail).
+pub fn render_table(report: &CopyReport) -> String {
+    let headers = [
+        "Folder", "Source", "Size", "Dest.", "Copied", "Present", "Skipped", "Rejected",
+    ];
+    let mut rows: Vec<[String; 8]> = Vec::new();
+    for f in &report.folders {
+        let (src, dst) = (display_name(&f.source), display_name(&f.destination));
+        let name = if src == dst {
+            src
+        } else {
+            format!("{src} → {dst}")
+        };
+        rows.push([
+            if f.error.is_some() {
+                format!("{name} (!)")
+            } else {
+                name
+            },
+            f.source_count.to_string(),
+            human_bytes(f.source_bytes),
+            f.destination_count
+                .map_or_else(|| "?".to_string(), |n| n.to_string()),
+            f.copied.to_string(),
+            f.already_present.to_string(),
+            f.skipped.len().to_string(),
+            f.rejected.len().to_string(),
+        ]);
+    }
+    let t = &report.totals;
+    rows.push([
+        "Total".to_string(),
+        t.messages.to_string(),
+        human_bytes(t.bytes),
+        report
+            .folders
+            .iter()
+            .map(|f| f.destination_count.map(u64::from))
+            .sum::<Option<u64>>()
+            .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        t.copied.to_string(),
+        t.already_present.to_string(),
+        t.skipped.to_string(),
+        t.rejected.to_string(),
+    ]);
+    let mut widths = headers.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r.iter()) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &[String]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i].saturating_sub(c.chars().count());
+            if i == 0 {
+                l.push_str(c);
+                l.push_str(&" ".repeat(pad));
+            } else {
+                l.push_str("  ");
+                l.push_str(&" ".repeat(pad));
+                l.push_str(c);
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut out, &headers.map(String::from));
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let n = rows.len();
+    for (i, r) in rows.iter().enumerate() {
+        if i + 1 == n {
+            line(&mut out, &rule);
+        }
+        line(&mut out, r);
+    }
+    let _ = writeln!(
+        out,
+        "\nResult: {}{} (exit status {})",
+        outcome_line(&report.outcome),
+        if report.dry_run { " (dry run: nothing was written)" } else { "" },
+        report.outcome.exit_code()
+    );
+    if t.keywords_dropped > 0 {
+        let _ = writeln!(
+            out,
+            "Keywords the destination refused: {} (messages copied without them)",
+            t.keywords_dropped
+        );
+    }
+    let mut details = String::new();
+    for f in &report.folders {
+        let name = display_name(&f.source);
+        if let Some(e) = &f.error {
+            let _ = writeln!(details, "  {name}: not copied in full: {e}");
+        }
+        for r in &f.rejected {
+            let why = match &r.reason {
+                RejectReason::Refused => "refused by the destination",
+                RejectReason::TooLarge { .. } => "too large",
+                RejectReason::Unreadable => "unreadable at the source",
+            };
+            let _ = writeln!(
+                details,
+                "  {name} UID {}: {why}: {} ({})",
+                r.uid,
+                r.server_text,
+                summary_line(&r.summary)
+            );
+        }
+        for s in &f.skipped {
+            let why = match s.reason {
+                SkipReason::Deleted => "skipped, flagged \\Deleted at the source",
+                SkipReason::Vanished => "skipped, expunged at the source during the copy",
+            };
+            let _ = writeln!(
+                details,
+                "  {name} UID {}: {why} ({})",
+                s.uid,
+                summary_line(&s.summary)
+            );
+        }
+        if !f.keywords_refused.is_empty() {
+            let _ = writeln!(
+                details,
+                "  {name}: keywords refused by the destination: {}",
+                f.keywords_refused.join(" ")
+            );
+        }
+    }
+    if !details.is_empty() {
+        out.push_str("\nDetails:\n");
+        out.push_str(&details);
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Outcome::Complete.exit_code(), 0);
+        assert_eq!(Outcome::CompleteWithRejections.exit_code(), 3);
+        assert_eq!(
+            Outcome::Incomplete {
+                error: "x".into()
+            }
+            .exit_code(),
+            1
+        );
+    }
+
+    #[test]
+    fn bytes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KB");
+        assert_eq!(human_bytes(3 * 1024 * 1024), "3.0 MB");
+    }
+
+    #[test]
+    fn table() {
+        let folders = vec![
+            FolderReport {
+                source: "INBOX".into(),
+                destination: "INBOX".into(),
+                source_count: 3,
+                source_bytes: 3000,
+                destination_count: Some(2),
+                copied: 2,
+                copied_bytes: 2000,
+                skipped: vec![SkippedMessage {
+                    uid: 3,
+                    reason: SkipReason::Deleted,
+                    summary: MessageSummary {
+                        subject: Some("old".into()),
+                        size: 1000,
+                        ..Default::default()
+                    },
+                }],
+                ..Default::default()
+            },
+            FolderReport {
+                source: "Donn&AOk-es/Big".into(),
+                destination: "INBOX.Donn&AOk-es.Big".into(),
+                source_count: 1,
+                source_bytes: 5_000_000,
+                destination_count: Some(0),
+                rejected: vec![RejectedMessage {
+                    uid: 1,
+                    reason: RejectReason::Refused,
+                    server_text: "[LIMIT] Mail size is larger".into(),
+                    summary: MessageSummary::default(),
+                }],
+                ..Default::default()
+            },
+        ];
+        let report = CopyReport {
+            outcome: Outcome::CompleteWithRejections,
+            totals: CopyReport::compute_totals(&folders),
+            folders,
+            plan: None,
+            dry_run: false,
+        };
+        let t = render_table(&report);
+        assert!(t.contains("Données/Big → INBOX.Données.Big"), "{t}");
+        assert!(t.contains("complete with rejections (exit status 3)"), "{t}");
+        assert!(t.contains("UID 1: refused by the destination: [LIMIT] Mail size"), "{t}");
+        assert!(t.contains("UID 3: skipped, flagged \\Deleted"), "{t}");
+        let total = t.lines().find(|l| l.starts_with("Total")).unwrap();
+        assert_eq!(
+            total.split_whitespace().collect::<Vec<_>>(),
+            ["Total", "4", "4.8", "MB", "2", "2", "0", "1", "1"]
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! Shared helpers of the copy tests: connection options, seeding a generated mailbox into
+//! Dovecot, and the exactness check (snapshots compared per folder as multisets).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod gen;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use mailcopy::net::{AddressPolicy, StaticResolver};
+use mailcopy::{ConnectOptions, Credentials, Endpoint, Progress, ProgressSink, Security};
+use sha2::{Digest, Sha256};
+use testkit::Dovecot;
+
+use gen::{GenMailbox, GenMessage};
+
+/// `localhost` → 127.0.0.1, nothing asked of real DNS; loopback allowed; every given CA
+/// trusted (one PEM blob may hold several certificates).
+pub fn connect_options(servers: &[&Dovecot]) -> ConnectOptions {
+    let resolver = Arc::new(StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]));
+    let pem: String = servers.iter().map(|d| d.ca_pem()).collect::<Vec<_>>().join("\n");
+    ConnectOptions::new(resolver)
+        .with_policy(AddressPolicy::AllowAll)
+        .with_timeouts(Duration::from_secs(5), Duration::from_secs(20))
+        .with_ca_pem(pem)
+        .unwrap()
+}
+
+pub fn endpoint(d: &Dovecot) -> Endpoint {
+    Endpoint::new("localhost", d.imaps_port(), Security::Tls)
+}
+
+pub fn account(d: &Dovecot, login: &str) -> (Endpoint, Credentials) {
+    let password = d.password(login).expect("user added");
+    (endpoint(d), Credentials::new(login, &password))
+}
+
+/// The full mailbox name of a generated path on `d`.
+pub fn full_name(d: &Dovecot, path: &[String]) -> String {
+    if path.len() == 1 && path[0] == "INBOX" {
+        return "INBOX".to_string();
+    }
+    let parts: Vec<&str> = path.iter().map(String::as_str).collect();
+    d.mailbox_name(&parts)
+}
+
+/// Creates the folders, APPENDs every message (flags, INTERNALDATE) over one connection, and
+/// subscribes what the generator says.
+pub fn seed(d: &Dovecot, login: &str, mailbox: &GenMailbox) {
+    for f in &mailbox.folders {
+        let name = full_name(d, &f.path);
+        if name != "INBOX" {
+            d.create_mailbox(login, &name).unwrap();
+        }
+    }
+    let mut c = d.login(login).unwrap();
+    for f in &mailbox.folders {
+        let name = full_name(d, &f.path);
+        for m in &f.messages {
+            let flags: Vec<&str> = m.flags.iter().map(String::as_str).collect();
+            c.append(&name, &flags, Some(&m.internaldate), &m.raw)
+                .unwrap_or_else(|e| panic!("seeding {name}: {e}"));
+        }
+        if f.subscribed {
+            let enc = testkit::imap::encode_mailbox_name(&name);
+            c.command(&format!("SUBSCRIBE \"{enc}\"")).unwrap();
+        }
+    }
+    c.logout();
+}
+
+/// One message as compared: digest of the full message, flags (sorted, `\Recent` dropped),
+/// INTERNALDATE as a UTC instant.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Msg {
+    pub sha256: String,
+    pub flags: Vec<String>,
+    pub utc: i64,
+    pub size: usize,
+}
+
+pub type Snapshot = BTreeMap<Vec<String>, Vec<Msg>>;
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn sorted_flags<'a>(flags: impl Iterator<Item = String>) -> Vec<String> {
+    let mut v: Vec<String> = flags.filter(|f| f != "\\Recent").collect();
+    v.sort();
+    v
+}
+
+impl Msg {
+    pub fn of(m: &GenMessage) -> Msg {
+        Msg {
+            sha256: sha256_hex(&m.raw),
+            flags: sorted_flags(m.flags.iter().cloned()),
+            utc: m.utc,
+            size: m.raw.len(),
+        }
+    }
+}
+
+/// What a server should hold for `mailbox`, keeping the messages `keep` accepts.
+pub fn expected(mailbox: &GenMailbox, keep: impl Fn(&GenMessage) -> bool) -> Snapshot {
+    let mut out = Snapshot::new();
+    for f in &mailbox.folders {
+        let mut v: Vec<Msg> = f.messages.iter().filter(|m| keep(m)).map(Msg::of).collect();
+        v.sort();
+        out.insert(f.path.clone(), v);
+    }
+    out
+}
+
+fn flag_string(f: async_imap::types::Flag<'_>) -> String {
+    use async_imap::types::Flag;
+    match f {
+        Flag::Seen => "\\Seen".into(),
+        Flag::Answered => "\\Answered".into(),
+        Flag::Flagged => "\\Flagged".into(),
+        Flag::Deleted => "\\Deleted".into(),
+        Flag::Draft => "\\Draft".into(),
+        Flag::Recent => "\\Recent".into(),
+        Flag::MayCreate => "\\*".into(),
+        Flag::Custom(c) => c.to_string(),
+    }
+}
+
+/// Path components of a raw name on `d` (prefix removed, modified UTF-7 decoded).
+pub fn path_of(d: &Dovecot, raw: &str) -> Vec<String> {
+    let name = mailcopy::mutf7::decode(raw).unwrap();
+    if name.eq_ignore_ascii_case("INBOX") {
+        return vec!["INBOX".to_string()];
+    }
+    let rel = name.strip_prefix(d.prefix()).unwrap_or(&name);
+    rel.split(d.separator()).map(str::to_string).collect()
+}
+
+/// Every selectable folder of `login` on `d`, fetched over IMAP with `BODY.PEEK[]`.
+pub async fn snapshot(d: &Dovecot, login: &str) -> Snapshot {
+    let (ep, creds) = account(d, login);
+    let mut s = mailcopy::connect(&ep, &creds, &connect_options(&[d])).await.unwrap();
+    let folders = s.list_folders().await.unwrap();
+    let mut out = Snapshot::new();
+    for f in folders.iter().filter(|f| f.is_selectable()) {
+        let mbox = s.inner_mut().examine(&f.name).await.unwrap();
+        let mut msgs = Vec::new();
+        if mbox.exists > 0 {
+            let fetches: Vec<_> = s
+                .inner_mut()
+                .uid_fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            for m in fetches {
+                let body = m.body().expect("body");
+                msgs.push(Msg {
+                    sha256: sha256_hex(body),
+                    flags: sorted_flags(m.flags().map(flag_string)),
+                    utc: m.internal_date().expect("internaldate").timestamp(),
+                    size: body.len(),
+                });
+            }
+        }
+        msgs.sort();
+        out.insert(path_of(d, &f.name), msgs);
+    }
+    s.logout().await.unwrap();
+    out
+}
+
+/// Subscribed folders (paths) of `login` on `d`.
+pub fn subscriptions(d: &Dovecot, login: &str) -> Vec<Vec<String>> {
+    let mut c = d.login(login).unwrap();
+    let lines = c.command("LSUB \"\" \"*\"").unwrap();
+    c.logout();
+    let mut out: Vec<Vec<String>> = lines
+        .iter()
+        .filter(|l| l.starts_with("* LSUB"))
+        .filter_map(|l| {
+            // `* LSUB () "." "name with spaces"` or `* LSUB () "." atom`
+            let name = if l.ends_with('"') {
+                let parts: Vec<&str> = l.split('"').collect();
+                parts[parts.len() - 2]
+            } else {
+                l.rsplit_once(' ')?.1
+            };
+            Some(path_of(d, name))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Compares two snapshots folder by folder with readable differences.
+pub fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
+    let a_keys: Vec<_> = actual.keys().collect();
+    let e_keys: Vec<_> = expected.keys().collect();
+    assert_eq!(a_keys, e_keys, "{what}: folder sets differ");
+    for (k, e) in expected {
+        let a = &actual[k];
+        if a != e {
+            let missing: Vec<_> = e.iter().filter(|m| !a.contains(m)).collect();
+            let extra: Vec<_> = a.iter().filter(|m| !e.contains(m)).collect();
+            panic!(
+                "{what}: folder {k:?} differs ({} vs {} messages)\n missing: {missing:#?}\n extra: {extra:#?}",
+                a.len(),
+                e.len()
+            );
+        }
+    }
+}
+
+/// Collects progress events.
+#[derive(Default)]
+pub struct Events(pub Mutex<Vec<Progress>>);
+
+impl ProgressSink for Events {
+    fn event(&self, progress: Progress) {
+        self.0.lock().unwrap().push(progress);
+    }
+}
+
+impl Events {
+    pub fn take(&self) -> Vec<Progress> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}

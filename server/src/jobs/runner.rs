@@ -1,0 +1,341 @@
+//! The job runner: claims queued jobs (up to a configured number at once), runs the copy
+//! engine on each, writes progress about once a second, and settles the job (finished, failed,
+//! retried with back-off, cancelled). Runs inside the web server process.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::model::{FolderRow, ProgressView};
+use mailcopy::copy::{copy_mailbox, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink};
+use mailcopy::{ConnectOptions, Credentials, Endpoint};
+use rand::Rng;
+use secrecy::ExposeSecret;
+use tokio::task::JoinSet;
+
+use super::store::{Job, Store};
+
+#[derive(Clone, Debug)]
+pub struct RunnerConfig {
+    /// Jobs copied at the same time.
+    pub concurrency: usize,
+    /// A claimed job is ours for this long without a heartbeat.
+    pub lease: Duration,
+    /// How often progress is written and the lease renewed.
+    pub heartbeat: Duration,
+    /// How often the queue is looked at when idle.
+    pub poll: Duration,
+    /// Attempts before a job fails for good (transient failures only).
+    pub max_attempts: i64,
+    /// First retry delay; doubled per attempt, with jitter.
+    pub retry_base: Duration,
+    pub copy: CopyOptions,
+    /// Identifies this process as lease owner.
+    pub owner: String,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            concurrency: 2,
+            lease: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(1),
+            poll: Duration::from_secs(1),
+            max_attempts: 4,
+            retry_base: Duration::from_secs(30),
+            copy: CopyOptions::default(),
+            owner: format!("node-{}", std::process::id()),
+        }
+    }
+}
+
+/// Runs after a job reached a final state (the report e-mail). Must not fail the job.
+#[async_trait::async_trait]
+pub trait AfterJob: Send + Sync {
+    async fn job_ended(&self, job: &Job, report: Option<&CopyReport>);
+}
+
+pub struct Runner {
+    pub store: Arc<Store>,
+    pub connect: Arc<ConnectOptions>,
+    pub config: RunnerConfig,
+    pub after: Option<Arc<dyn AfterJob>>,
+}
+
+/// Progress events folded into the numbers the status pages show.
+struct Tracker {
+    started: Instant,
+    view: Mutex<ProgressView>,
+}
+
+impl ProgressSink for Tracker {
+    fn event(&self, progress: Progress) {
+        let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        match progress {
+            Progress::Planned { folders } => view.folders_total = folders,
+            Progress::Scanned { folders, messages, bytes } => {
+                view.folders_total = folders;
+                view.messages_total = messages;
+                view.bytes_total = bytes;
+            }
+            Progress::FolderStarted { source, .. } => {
+                view.current_folder = Some(mailcopy::mutf7::decode_lossy(&source));
+            }
+            Progress::Message { copied, skipped, failed, bytes_done, .. } => {
+                view.messages_done = copied + skipped + failed;
+                view.bytes_done = bytes_done;
+                let secs = self.started.elapsed().as_secs_f64();
+                if secs > 0.5 {
+                    view.bytes_per_second = (bytes_done as f64 / secs) as u64;
+                }
+            }
+            Progress::FolderDone { .. } => view.folders_done += 1,
+            Progress::Finished { .. } => view.current_folder = None,
+        }
+    }
+}
+
+impl Tracker {
+    fn json(&self) -> Option<String> {
+        let view = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::to_string(&*view).ok()
+    }
+}
+
+/// The stored result of a job: rows for the pages, the whole report for the e-mail.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StoredResult {
+    pub folders: Vec<FolderRow>,
+    pub report: CopyReport,
+}
+
+pub fn stored_result(report: &CopyReport) -> StoredResult {
+    let folders = report
+        .folders
+        .iter()
+        .map(|f| FolderRow {
+            source: mailcopy::mutf7::decode_lossy(&f.source),
+            destination: mailcopy::mutf7::decode_lossy(&f.destination),
+            source_count: u64::from(f.source_count),
+            destination_count: u64::from(f.destination_count.unwrap_or(0)),
+            copied: u64::from(f.copied),
+            already_present: u64::from(f.already_present),
+            skipped: f.skipped.len() as u64,
+            rejected: f.rejected.len() as u64,
+        })
+        .collect();
+    StoredResult { folders, report: report.clone() }
+}
+
+fn outcome_name(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Complete => "complete",
+        Outcome::CompleteWithRejections => "complete_with_rejections",
+        Outcome::Incomplete { .. } => "incomplete",
+    }
+}
+
+impl Runner {
+    /// Runs until `shutdown` is cancelled: then claims nothing more, asks running copies to
+    /// stop, gives their jobs back to the queue (they resume on the next start) and returns.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        match self.store.take_back_all_running() {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "took back jobs left running by the previous process"),
+            Err(e) => tracing::error!(error = %e, "taking back running jobs failed"),
+        }
+        self.wipe_leftover_secrets();
+        let mut running: JoinSet<()> = JoinSet::new();
+        loop {
+            while running.try_join_next().is_some() {}
+            if let Err(e) = self.store.requeue_expired() {
+                tracing::error!(error = %e, "requeueing expired leases failed");
+            }
+            let mut claimed_any = false;
+            while running.len() < self.config.concurrency.max(1) {
+                match self.store.claim(&self.config.owner, self.config.lease.as_millis() as i64) {
+                    Ok(Some(job)) => {
+                        claimed_any = true;
+                        let me = self.clone();
+                        let stop = shutdown.child_token();
+                        running.spawn(async move { me.run_job(job, stop).await });
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming a job failed");
+                        break;
+                    }
+                }
+            }
+            if !claimed_any {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+        }
+        // Graceful stop: the copies see the cancelled token between two messages.
+        let deadline = tokio::time::sleep(Duration::from_secs(8));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                next = running.join_next() => if next.is_none() { break },
+                _ = &mut deadline => {
+                    tracing::warn!(jobs = running.len(), "copies did not stop in time; they resume at the next start");
+                    running.abort_all();
+                    break;
+                }
+            }
+        }
+    }
+
+    fn wipe_leftover_secrets(&self) {
+        // A previous process may have died between a job's end and the wipe.
+        if let Ok(ids) = self.store.final_jobs_with_secrets() {
+            for id in ids {
+                if let Ok(Some(job)) = self.store.get(&id) {
+                    if job.report_state != "pending" {
+                        let _ = self.store.wipe_secrets(&id);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn run_job(&self, job: Job, stop: CancellationToken) {
+        let owner = self.config.owner.clone();
+        tracing::info!(job = %job.id, attempt = job.attempts, "job started");
+        let secrets = match self.store.secrets(&job.id) {
+            Ok(Some(s)) => s,
+            other => {
+                let why = match other {
+                    Err(e) => format!("credentials could not be opened: {e}"),
+                    _ => "credentials are missing".to_string(),
+                };
+                let _ = self.store.fail(&job.id, &owner, "internal", &why, None);
+                self.ended(&job.id, None).await;
+                return;
+            }
+        };
+        let source_endpoint = Endpoint::new(job.source.host.clone(), job.source.port, job.source.security);
+        let dest_endpoint = Endpoint::new(job.destination.host.clone(), job.destination.port, job.destination.security);
+        let source_creds = Credentials::new(job.source.login.clone(), secrets.source.expose_secret().to_string());
+        let dest_creds = Credentials::new(job.destination.login.clone(), secrets.destination.expose_secret().to_string());
+        drop(secrets);
+
+        let tracker = Arc::new(Tracker { started: Instant::now(), view: Mutex::new(progress_seed(&job)) });
+        let cancel = stop.child_token();
+        let heartbeat = {
+            let store = self.store.clone();
+            let tracker = tracker.clone();
+            let cancel = cancel.clone();
+            let id = job.id.clone();
+            let owner = owner.clone();
+            let every = self.config.heartbeat;
+            let lease = self.config.lease.as_millis() as i64;
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(every);
+                loop {
+                    ticker.tick().await;
+                    match store.heartbeat(&id, &owner, lease, tracker.json().as_deref()) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!(job = %id, "lease lost: stopping this copy");
+                            cancel.cancel();
+                            return;
+                        }
+                        Err(e) => tracing::error!(job = %id, error = %e, "heartbeat failed"),
+                    }
+                    if store.cancel_requested(&id).unwrap_or(false) {
+                        cancel.cancel();
+                    }
+                }
+            })
+        };
+
+        let report = copy_mailbox(
+            (&source_endpoint, &source_creds),
+            (&dest_endpoint, &dest_creds),
+            &self.connect,
+            &self.config.copy,
+            tracker.as_ref(),
+            &cancel,
+        )
+        .await;
+        heartbeat.abort();
+        drop((source_creds, dest_creds));
+        let _ = self.store.heartbeat(&job.id, &owner, self.config.lease.as_millis() as i64, tracker.json().as_deref());
+
+        let result = serde_json::to_string(&stored_result(&report)).unwrap_or_default();
+        let settled = if stop.is_cancelled() {
+            // Shutting down: the job goes back to the queue and resumes at the next start.
+            tracing::info!(job = %job.id, "stopped for shutdown; will resume");
+            let _ = self.store.release(&job.id, &owner);
+            return;
+        } else if self.store.cancel_requested(&job.id).unwrap_or(false) {
+            self.store.cancelled(&job.id, &owner, Some(&result))
+        } else {
+            match &report.outcome {
+                Outcome::Complete | Outcome::CompleteWithRejections => {
+                    self.store.complete(&job.id, &owner, outcome_name(&report.outcome), &result)
+                }
+                Outcome::Incomplete { error } => {
+                    // Without the idempotent re-run a retry could append twice what was already
+                    // copied, so only a copy that copied nothing is retried automatically.
+                    let retryable = report.totals.copied == 0 && job.attempts < self.config.max_attempts;
+                    if retryable {
+                        let delay = self.backoff(job.attempts);
+                        tracing::warn!(job = %job.id, error = %error, retry_in_s = delay.as_secs(), "copy stopped; will retry");
+                        let not_before = self.store.now_ms() + delay.as_millis() as i64;
+                        match self.store.retry(&job.id, &owner, not_before, "incomplete", error) {
+                            Ok(_) => return,
+                            Err(e) => Err(e),
+                        }
+                    } else {
+                        self.store.fail(&job.id, &owner, "incomplete", error, Some(&result))
+                    }
+                }
+            }
+        };
+        match settled {
+            Ok(Some(state)) => tracing::info!(job = %job.id, state = state.as_str(), outcome = outcome_name(&report.outcome), "job ended"),
+            Ok(None) => {
+                tracing::warn!(job = %job.id, "job was no longer ours when it ended");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "recording the end of a job failed");
+                return;
+            }
+        }
+        self.ended(&job.id, Some(&report)).await;
+    }
+
+    /// Report, then wipe the credentials: they are not needed any more.
+    async fn ended(&self, id: &str, report: Option<&CopyReport>) {
+        if let (Some(after), Ok(Some(job))) = (&self.after, self.store.get(id)) {
+            after.job_ended(&job, report).await;
+        }
+        match self.store.wipe_secrets(id) {
+            Ok(_) => {
+                let _ = self.store.checkpoint_wal();
+            }
+            Err(e) => tracing::error!(job = %id, error = %e, "wiping credentials failed"),
+        }
+    }
+
+    fn backoff(&self, attempts: i64) -> Duration {
+        let base = self.config.retry_base.as_millis() as u64;
+        let factor = 1u64 << attempts.clamp(0, 6);
+        let jitter = rand::thread_rng().gen_range(0..=base / 2 + 1);
+        Duration::from_millis(base.saturating_mul(factor) + jitter)
+    }
+}
+
+/// A resumed job starts from the progress it had written.
+fn progress_seed(job: &Job) -> ProgressView {
+    job.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
+}
