@@ -48,6 +48,9 @@ export default async function globalSetup() {
       "--state-file", stateFile,
       "--user", "alice@example.test:alice-secret",
       "--user", 'bob@example.test:b"\\é§ secret',
+      "--user", "carol@example.test:carol-secret",
+      "--user", "dave@example.test:dave-secret",
+      "--seed-messages", "20",
     ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );

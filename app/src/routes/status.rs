@@ -111,7 +111,7 @@ pub fn JobPage() -> impl IntoView {
                                         <span>{job.destination_address.clone()}</span>
                                     </p>
                                     <div class="status" role="status" aria-live="polite">
-                                        {matches!(state, PublicState::Queued)
+                                        {matches!(state, PublicState::Queued | PublicState::Running { .. })
                                             .then(|| view! { <p>{T::SyncQueued.get(lang)}</p> })}
                                         <p>
                                             <strong>{state_sentence(state).get(lang)}</strong>

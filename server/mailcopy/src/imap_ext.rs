@@ -40,11 +40,7 @@ impl CmdError {
     /// A one-line description for reports and logs.
     pub(crate) fn describe(&self) -> String {
         match self {
-            CmdError::Refused {
-                command,
-                bad,
-                text,
-            } => format!(
+            CmdError::Refused { command, bad, text } => format!(
                 "the server answered {} to {command}: {text}",
                 if *bad { "BAD" } else { "NO" }
             ),
@@ -98,7 +94,9 @@ pub(crate) struct Appended {
 
 /// An IMAP quoted string for a mailbox name (raw modified UTF-7, as LIST gave it).
 pub(crate) fn quote(s: &str) -> Result<String, CmdError> {
-    if s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0 || !b.is_ascii()) {
+    if s.bytes()
+        .any(|b| b == b'\r' || b == b'\n' || b == 0 || !b.is_ascii())
+    {
         return Err(CmdError::Broken(ConnectError::InvalidInput {
             detail: format!("the mailbox name {s:?} cannot be sent as an IMAP quoted string"),
         }));
@@ -414,10 +412,14 @@ pub(crate) async fn append(
 ) -> Result<Appended, CmdError> {
     const CMD: &str = "APPEND";
     let mut command = format!("APPEND {} ({})", quote(mailbox)?, flags.join(" "));
-    if let Some(d) = internaldate.filter(|d| is_date_time(d)) {
-        command.push_str(" \"");
-        command.push_str(d);
-        command.push('"');
+    match internaldate {
+        Some(d) if is_date_time(d) => {
+            command.push_str(" \"");
+            command.push_str(d);
+            command.push('"');
+        }
+        Some(d) => tracing::warn!(date = %d, "INTERNALDATE not in IMAP syntax: APPEND without it"),
+        None => {}
     }
     command.push_str(&format!(" {{{}}}", body.len()));
     let id = s
@@ -430,7 +432,11 @@ pub(crate) async fn append(
     loop {
         let resp = match s.inner_mut().read_response().await {
             Ok(Some(r)) => r,
-            Ok(None) => return Err(CmdError::Broken(ConnectError::ClosedByServer { stage: CMD })),
+            Ok(None) => {
+                return Err(CmdError::Broken(ConnectError::ClosedByServer {
+                    stage: CMD,
+                }))
+            }
             Err(e) => return Err(CmdError::Broken(io_error(CMD, &e))),
         };
         match resp.parsed() {
@@ -497,7 +503,11 @@ pub(crate) async fn simple(
 }
 
 /// `UID STORE <uid> +FLAGS.SILENT (<flag>)` on the selected mailbox.
-pub(crate) async fn uid_store_add(s: &mut ImapSession, uid: u32, flag: &str) -> Result<(), CmdError> {
+pub(crate) async fn uid_store_add(
+    s: &mut ImapSession,
+    uid: u32,
+    flag: &str,
+) -> Result<(), CmdError> {
     const CMD: &str = "UID STORE";
     let id = s
         .inner_mut()
@@ -554,7 +564,10 @@ mod tests {
             "[OVERQUOTA] Quota exceeded"
         );
         assert_eq!(
-            outcome_text(Some(&ResponseCode::TryCreate), Some("Mailbox doesn't exist")),
+            outcome_text(
+                Some(&ResponseCode::TryCreate),
+                Some("Mailbox doesn't exist")
+            ),
             "[TRYCREATE] Mailbox doesn't exist"
         );
         assert_eq!(outcome_text(None, None), "(no text)");

@@ -3,9 +3,12 @@
 //! This part is the connection layer: [`connect`] opens an authenticated [`ImapSession`] over
 //! TLS, STARTTLS or (only when asked for) plain TCP, after checking every resolved address
 //! against an [`net::AddressPolicy`]. [`check_account`] is the "does this account work" probe.
+//!
+//! [`copy_mailbox`] ([`copy`]) copies every folder and message exactly and returns a
+//! [`CopyReport`] (completeness table: [`render_table`]).
 
-pub mod copy;
 mod connect;
+pub mod copy;
 mod error;
 mod imap_ext;
 pub mod mutf7;
@@ -21,9 +24,9 @@ pub use copy::{
     Progress, ProgressSink,
 };
 pub use error::{ConnectError, ErrorKind};
-pub use session::{check_account, AccountCheck, Folder, FolderStatus, ImapSession, Namespace};
 pub use plan::{
-    plan_folders, render_plan, FolderMapping, FolderPlan, MappingNote, PlanOptions, Side,
-    SkipReason, SkippedFolder, SpecialUse,
+    plan_folders, render_plan, FolderMapping, FolderPlan, MappingNote, MatchedBy, PlanOptions,
+    RenameReason, Side, SkipReason, SkippedFolder, SpecialUse,
 };
+pub use session::{check_account, AccountCheck, Folder, FolderStatus, ImapSession, Namespace};
 pub use stream::MailStream;

@@ -53,7 +53,10 @@ impl fmt::Display for Mutf7Error {
                 "byte {position}: the encoded section started by `&` does not end with `-`"
             ),
             Mutf7Error::InvalidBase64 { position, ch } => {
-                write!(f, "byte {position}: {ch:?} is not a modified BASE64 character")
+                write!(
+                    f,
+                    "byte {position}: {ch:?} is not a modified BASE64 character"
+                )
             }
             Mutf7Error::BadLength { position } => write!(
                 f,
@@ -173,7 +176,10 @@ pub fn decode(s: &str) -> Result<String, Mutf7Error> {
     let mut last_section_end = None;
     while let Some(&b) = bytes.get(i) {
         if !(0x20..=0x7e).contains(&b) {
-            let ch = s.get(i..).and_then(|r| r.chars().next()).unwrap_or('\u{fffd}');
+            let ch = s
+                .get(i..)
+                .and_then(|r| r.chars().next())
+                .unwrap_or('\u{fffd}');
             return Err(Mutf7Error::NotPrintableAscii { position: i, ch });
         }
         if b != b'&' {
@@ -189,7 +195,10 @@ pub fn decode(s: &str) -> Result<String, Mutf7Error> {
         let b64 = rest.get(..len).unwrap_or_default();
         if let Some(bad) = b64.iter().position(|c| base64_value(*c).is_none()) {
             let pos = start + bad;
-            let ch = s.get(pos..).and_then(|r| r.chars().next()).unwrap_or('\u{fffd}');
+            let ch = s
+                .get(pos..)
+                .and_then(|r| r.chars().next())
+                .unwrap_or('\u{fffd}');
             return Err(Mutf7Error::InvalidBase64 { position: pos, ch });
         }
         if b64.is_empty() {
@@ -294,12 +303,33 @@ mod tests {
     #[test]
     fn mutf7_strict_rejections() {
         let err = |s: &str| decode(s).unwrap_err();
-        assert!(matches!(err("Caf\u{e9}"), Mutf7Error::NotPrintableAscii { position: 3, ch: 'é' }));
+        assert!(matches!(
+            err("Caf\u{e9}"),
+            Mutf7Error::NotPrintableAscii {
+                position: 3,
+                ch: 'é'
+            }
+        ));
         assert!(matches!(err("a\tb"), Mutf7Error::NotPrintableAscii { .. }));
-        assert!(matches!(err("a&AOk"), Mutf7Error::Unterminated { position: 1 }));
-        assert!(matches!(err("Foo&Bar"), Mutf7Error::Unterminated { position: 3 }));
-        assert!(matches!(err("Foo&B.r-"), Mutf7Error::InvalidBase64 { position: 5, ch: '.' }));
-        assert!(matches!(err("&AO/-"), Mutf7Error::InvalidBase64 { position: 3, .. }));
+        assert!(matches!(
+            err("a&AOk"),
+            Mutf7Error::Unterminated { position: 1 }
+        ));
+        assert!(matches!(
+            err("Foo&Bar"),
+            Mutf7Error::Unterminated { position: 3 }
+        ));
+        assert!(matches!(
+            err("Foo&B.r-"),
+            Mutf7Error::InvalidBase64 {
+                position: 5,
+                ch: '.'
+            }
+        ));
+        assert!(matches!(
+            err("&AO/-"),
+            Mutf7Error::InvalidBase64 { position: 3, .. }
+        ));
         assert!(matches!(err("&A-"), Mutf7Error::BadLength { .. }));
         assert!(matches!(err("&AOl-"), Mutf7Error::BadLength { .. })); // non-zero padding bits
         assert!(matches!(err("&AOk1-"), Mutf7Error::BadLength { .. })); // 8 extra bits
@@ -308,7 +338,7 @@ mod tests {
         assert!(matches!(err("&2D0-"), Mutf7Error::UnpairedSurrogate { .. }));
         assert!(matches!(err("&AGE-"), Mutf7Error::NonCanonical { .. })); // "a" encoded
         assert!(matches!(err("&AOk-&AOk-"), Mutf7Error::NonCanonical { .. })); // null shift
-        // Every error formats to a sentence.
+                                                                               // Every error formats to a sentence.
         assert!(err("&AGE-").to_string().contains("canonical"));
     }
 

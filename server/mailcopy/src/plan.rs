@@ -38,7 +38,8 @@
 //! destination do *not* count as collisions: a second run must land in the same folders.
 //!
 //! **Refused names.** A destination name the destination refused to CREATE (the executor
-//! passes it in [`PlanOptions::refused`] and plans again) is avoided: the last component is
+//! passes it in [`PlanOptions::refused`] and plans again; e.g. Dovecot's Maildir++ refuses a
+//! `/` inside a name: "Name must not have '/' characters") is avoided: the last component is
 //! first reduced to letters, digits, space, `-` and `_` (others become `_`); if that is still
 //! refused or unchanged, the collision suffix applies.
 //!
@@ -405,9 +406,9 @@ impl fmt::Display for MappingNote {
                 f,
                 "{special_use}: the destination has no such folder, copied by name"
             ),
-            MappingNote::InboxChildLifted => {
-                f.write_str("child of INBOX: the destination's top-level folders are INBOX's children")
-            }
+            MappingNote::InboxChildLifted => f.write_str(
+                "child of INBOX: the destination's top-level folders are INBOX's children",
+            ),
             MappingNote::Renamed { reason } => f.write_str(match reason {
                 RenameReason::EmptyComponent => "renamed: empty name part replaced by '_'",
                 RenameReason::ControlCharacter => "renamed: control character replaced by '_'",
@@ -499,7 +500,10 @@ fn name_key(name: &str, delim: Option<char>) -> String {
     if let Some(rest) = delim.and_then(|d| strip_inbox_child(name, d)) {
         let mut key = String::with_capacity(name.len());
         key.push_str(INBOX);
-        key.push_str(name.get(INBOX.len()..name.len() - rest.len()).unwrap_or_default());
+        key.push_str(
+            name.get(INBOX.len()..name.len() - rest.len())
+                .unwrap_or_default(),
+        );
         key.push_str(rest);
         return key;
     }
@@ -551,6 +555,8 @@ impl SideCtx {
     fn new(side: &Side) -> SideCtx {
         let delim = side.effective_delimiter();
         let prefix = mutf7::decode_lossy(side.prefix());
+        // Courier, Cyrus without altnamespace and Dovecot's Maildir++ setups (testkit
+        // `DotInbox`): the personal namespace is `INBOX.`, every folder lives below INBOX.
         let root_is_inbox = delim.is_some_and(|d| strip_inbox_child(&prefix, d) == Some(""));
         SideCtx {
             delim,
@@ -571,6 +577,8 @@ impl SideCtx {
             return Place::Inbox;
         }
         if let Some(d) = self.delim {
+            // INBOX with children on a server whose root is not INBOX: Dovecot allows
+            // `INBOX/Sub` next to `Sub` (testkit `Slash`).
             if !self.root_is_inbox {
                 if let Some(rest) = strip_inbox_child(display, d) {
                     return Place::Path(PathKey {
@@ -579,6 +587,8 @@ impl SideCtx {
                     });
                 }
             }
+            // The namespace's own node (`INBOX.` or `INBOX` without the separator for a
+            // prefix `INBOX.`). Dovecot does not list it; kept total for servers that do.
             if !self.prefix.is_empty()
                 && strip_ns_prefix(&format!("{display}{d}"), &self.prefix) == Some("")
             {
@@ -607,7 +617,9 @@ impl SideCtx {
     }
 }
 
-/// Decoded name and whether the raw name was valid modified UTF-7.
+/// Decoded name and whether the raw name was valid modified UTF-7. Dovecot only sends valid
+/// names; a server that passes through what clients created (raw UTF-8, a bare `&`) gets the
+/// lenient decoding, and the destination the canonical encoding of that.
 fn decode_name(raw: &str) -> (String, bool) {
     match mutf7::decode(raw) {
         Ok(d) => (d, true),
@@ -716,6 +728,8 @@ fn escape_component(comp: &str, dest_delim: Option<char>, notes: &mut Vec<Mappin
                 separator_seen = true;
                 replacement
             } else if c.is_control() {
+                // Dovecot refuses them: "[CANNOT] Control characters not allowed in new
+                // mailbox names" (checked against testkit).
                 control_seen = true;
                 replacement
             } else {
@@ -744,7 +758,10 @@ fn escape_component(comp: &str, dest_delim: Option<char>, notes: &mut Vec<Mappin
 }
 
 fn needs_escape(comp: &str, dest_delim: Option<char>) -> bool {
-    comp.is_empty() || comp.chars().any(|c| Some(c) == dest_delim || c.is_control())
+    comp.is_empty()
+        || comp
+            .chars()
+            .any(|c| Some(c) == dest_delim || c.is_control())
 }
 
 /// Letters, digits, space, `-` and `_` only (for names the destination refused).
@@ -791,8 +808,9 @@ pub fn plan_folders(source: &Side, destination: &Side, options: &PlanOptions) ->
         .iter()
         .map(|s| name_key(s, sctx.delim))
         .collect();
-    let is_subscribed =
-        |f: &Folder| f.has_attribute("\\Subscribed") || subscribed.contains(&name_key(&f.name, sctx.delim));
+    let is_subscribed = |f: &Folder| {
+        f.has_attribute("\\Subscribed") || subscribed.contains(&name_key(&f.name, sctx.delim))
+    };
 
     // --- Source folders.
     let mut skipped = Vec::new();
@@ -826,6 +844,9 @@ pub fn plan_folders(source: &Side, destination: &Side, options: &PlanOptions) ->
                 });
             }
             Place::NamespaceRoot => skipped.push(skip(SkipReason::NamespaceRoot)),
+            // Other users' and shared folders some servers list with the personal ones
+            // (Cyrus: `user.<name>.…`, `shared.…` beside `INBOX.…`; Dovecot shared namespaces
+            // with `list = yes`).
             Place::Outside => skipped.push(skip(SkipReason::OutsidePersonalNamespace)),
             Place::Path(path) => {
                 all_paths.insert(path.clone());
@@ -883,7 +904,9 @@ pub fn plan_folders(source: &Side, destination: &Side, options: &PlanOptions) ->
             continue;
         }
         let display = mutf7::decode_lossy(&f.name);
-        dest_index.entry(name_key(&display, dest_delim)).or_insert(f);
+        dest_index
+            .entry(name_key(&display, dest_delim))
+            .or_insert(f);
         if let Place::Path(path) = dctx.place(&f.name, &display) {
             dest_items.push(SpecialItem {
                 path,
@@ -953,7 +976,9 @@ pub fn plan_folders(source: &Side, destination: &Side, options: &PlanOptions) ->
             continue;
         }
         taken.insert(key, node.raw.clone());
-        dest_of.entry(node.path.clone()).or_insert_with(|| display.clone());
+        dest_of
+            .entry(node.path.clone())
+            .or_insert_with(|| display.clone());
         if let Some(slot) = assigned.get_mut(si) {
             *slot = Some(Assigned {
                 display,
@@ -1001,7 +1026,11 @@ pub fn plan_folders(source: &Side, destination: &Side, options: &PlanOptions) ->
             Some(pp) => match dest_of.get(&pp) {
                 Some(d) => format!("{d}{joiner}"),
                 // Not reached: parents are named before their children. Kept total anyway.
-                None => format!("{}{}{joiner}", dctx.prefix, pp.comps.join(&joiner.to_string())),
+                None => format!(
+                    "{}{}{joiner}",
+                    dctx.prefix,
+                    pp.comps.join(&joiner.to_string())
+                ),
             },
             None if n.path.via_inbox && !dctx.root_is_inbox => format!("{INBOX}{joiner}"),
             None => dctx.prefix.clone(),
@@ -1124,11 +1153,13 @@ pub fn render_plan(plan: &FolderPlan) -> String {
                 what.push("subscribe".to_string());
             }
             if let Some(k) = m.special_use {
-                if !m
-                    .notes
-                    .iter()
-                    .any(|n| matches!(n, MappingNote::SpecialUseMatched { .. } | MappingNote::SpecialUseNotAtDestination { .. }))
-                {
+                if !m.notes.iter().any(|n| {
+                    matches!(
+                        n,
+                        MappingNote::SpecialUseMatched { .. }
+                            | MappingNote::SpecialUseNotAtDestination { .. }
+                    )
+                }) {
                     what.push(k.to_string());
                 }
             }
@@ -1237,7 +1268,11 @@ mod tests {
 
     #[test]
     fn plan_translates_separator_and_prefix() {
-        let src = slash(&[("Archive", NONE), ("Archive/2020", NONE), ("Work/A/B", NONE)]);
+        let src = slash(&[
+            ("Archive", NONE),
+            ("Archive/2020", NONE),
+            ("Work/A/B", NONE),
+        ]);
         let p = plan(&src, &dot(&[]));
         assert_eq!(d(&p, "INBOX"), "INBOX");
         assert_eq!(d(&p, "Archive"), "INBOX.Archive");
@@ -1301,7 +1336,10 @@ mod tests {
                 }
             ]
         );
-        assert_eq!(dest(&p, "INBOX/Only").notes, vec![MappingNote::InboxChildLifted]);
+        assert_eq!(
+            dest(&p, "INBOX/Only").notes,
+            vec![MappingNote::InboxChildLifted]
+        );
         // LIST order does not matter.
         let mut reversed = src.clone();
         reversed.folders.reverse();
@@ -1325,7 +1363,12 @@ mod tests {
 
     #[test]
     fn plan_escapes_foreign_separator() {
-        let src = slash(&[("v1.2", NONE), ("v1_2", NONE), ("Proj", NONE), ("Proj/a.b", NONE)]);
+        let src = slash(&[
+            ("v1.2", NONE),
+            ("v1_2", NONE),
+            ("Proj", NONE),
+            ("Proj/a.b", NONE),
+        ]);
         let p = plan(&src, &dot(&[]));
         assert_eq!(d(&p, "v1_2"), "INBOX.v1_2");
         assert_eq!(d(&p, "v1.2"), "INBOX.v1_2 (2)");
@@ -1384,7 +1427,10 @@ mod tests {
         assert_eq!(m.source, "&ANw-n&AO8-c&APY-d&AOk- &- Co");
         assert_eq!(m.destination, "INBOX.&ANw-n&AO8-c&APY-d&AOk- &- Co");
         assert_eq!(m.destination_display, "INBOX.Ünïcödé & Co");
-        assert_eq!(dest(&p, "Boîte d'envoi").destination, "INBOX.Bo&AO4-te d'envoi");
+        assert_eq!(
+            dest(&p, "Boîte d'envoi").destination,
+            "INBOX.Bo&AO4-te d'envoi"
+        );
         assert_eq!(
             dest(&p, "Проекты/日本").destination,
             "INBOX.&BB8EQAQ+BDUEOgRCBEs-.&ZeVnLA-"
@@ -1426,7 +1472,11 @@ mod tests {
 
     #[test]
     fn plan_special_use_by_attribute() {
-        let src = slash(&[("Sent", &["\\Sent"]), ("Sent/2019", NONE), ("Trash", &["\\Trash"])]);
+        let src = slash(&[
+            ("Sent", &["\\Sent"]),
+            ("Sent/2019", NONE),
+            ("Trash", &["\\Trash"]),
+        ]);
         let dst = dot(&[
             ("INBOX.Sent Items", &["\\Sent"]),
             ("INBOX.Deleted Items", &["\\Trash"]),
@@ -1514,7 +1564,10 @@ mod tests {
         );
         assert_eq!(d(&p, "Sent"), "INBOX.Sent Items");
         assert_eq!(d(&p, "Sent Messages"), "INBOX.Sent Messages");
-        assert_eq!(dest(&p, "Sent Messages").special_use, Some(SpecialUse::Sent));
+        assert_eq!(
+            dest(&p, "Sent Messages").special_use,
+            Some(SpecialUse::Sent)
+        );
         // Two by name: earlier in the list of known names wins.
         let p = plan(&slash(&[("Sent Items", NONE), ("Sent", NONE)]), &dst);
         assert_eq!(d(&p, "Sent"), "INBOX.Sent Items");
@@ -1553,8 +1606,11 @@ mod tests {
             ("INBOX.Trash", &["\\Trash"]),
         ]);
         let p = plan(&gmail(), &dst);
-        let skipped: Vec<(&str, SkipReason)> =
-            p.skipped.iter().map(|s| (s.source.as_str(), s.reason)).collect();
+        let skipped: Vec<(&str, SkipReason)> = p
+            .skipped
+            .iter()
+            .map(|s| (s.source.as_str(), s.reason))
+            .collect();
         assert_eq!(
             skipped,
             vec![
@@ -1567,7 +1623,10 @@ mod tests {
         assert_eq!(d(&p, "[Gmail]/Spam"), "INBOX.Junk");
         let container = dest(&p, "[Gmail]");
         assert!(!container.selectable);
-        assert!(!container.create, "created only through its children, if at all");
+        assert!(
+            !container.create,
+            "created only through its children, if at all"
+        );
         assert_eq!(d(&p, "Work"), "INBOX.Work");
 
         let all = plan_folders(
@@ -1580,7 +1639,10 @@ mod tests {
         );
         assert!(all.skipped.is_empty());
         assert_eq!(d(&all, "[Gmail]/All Mail"), "INBOX.[Gmail].All Mail");
-        assert_eq!(dest(&all, "[Gmail]/Starred").special_use, Some(SpecialUse::Flagged));
+        assert_eq!(
+            dest(&all, "[Gmail]/Starred").special_use,
+            Some(SpecialUse::Flagged)
+        );
 
         // Localized Google Mail, recognized by attribute.
         let de = slash(&[
@@ -1617,10 +1679,17 @@ mod tests {
 
     #[test]
     fn plan_skips_other_namespaces_and_the_namespace_root() {
-        let src = dot(&[("INBOX.", &["\\Noselect"]), ("#Public.news", NONE), ("INBOX.Real", NONE)]);
+        let src = dot(&[
+            ("INBOX.", &["\\Noselect"]),
+            ("#Public.news", NONE),
+            ("INBOX.Real", NONE),
+        ]);
         let p = plan(&src, &slash(&[]));
-        let skipped: Vec<(&str, SkipReason)> =
-            p.skipped.iter().map(|s| (s.source.as_str(), s.reason)).collect();
+        let skipped: Vec<(&str, SkipReason)> = p
+            .skipped
+            .iter()
+            .map(|s| (s.source.as_str(), s.reason))
+            .collect();
         assert_eq!(
             skipped,
             vec![
@@ -1633,7 +1702,11 @@ mod tests {
 
     #[test]
     fn plan_subscriptions_and_existing_folders() {
-        let mut src = slash(&[("Archive", NONE), ("Lists", NONE), ("Flagged", &["\\Subscribed"])]);
+        let mut src = slash(&[
+            ("Archive", NONE),
+            ("Lists", NONE),
+            ("Flagged", &["\\Subscribed"]),
+        ]);
         src.subscribed = vec!["inbox".into(), "Archive".into(), "Gone".into()];
         let dst = dot(&[("INBOX.Archive", NONE), ("INBOX.Lists", &["\\Noselect"])]);
         let p = plan(&src, &dst);
@@ -1680,7 +1753,10 @@ mod tests {
         ]);
         let p = plan(&src, &slash(&[]));
         let order: Vec<&str> = p.folders.iter().map(|m| m.destination.as_str()).collect();
-        assert_eq!(order, vec!["INBOX", "Alpha", "Alpha/Beta", "Alpha Beta", "Zeta"]);
+        assert_eq!(
+            order,
+            vec!["INBOX", "Alpha", "Alpha/Beta", "Alpha Beta", "Zeta"]
+        );
     }
 
     #[test]
@@ -1713,13 +1789,25 @@ mod tests {
         src.subscribed = vec!["Sent".into()];
         let p = plan(&src, &dot(&[("INBOX.Sent Items", &["\\Sent"])]));
         let text = render_plan(&p);
-        assert!(text.starts_with("Folders: 4 to copy (2 to create), 1 skipped\n"), "{text}");
+        assert!(
+            text.starts_with("Folders: 4 to copy (2 to create), 1 skipped\n"),
+            "{text}"
+        );
         assert!(text.contains("Source"), "{text}");
         assert!(text.contains("Boîte d'envoi"), "{text}");
         assert!(text.contains("→  INBOX.Boîte d'envoi"), "{text}");
-        assert!(text.contains("exists; subscribe; \\Sent: merged into"), "{text}");
-        assert!(text.contains("'.' (the destination's hierarchy separator) replaced by '_'"), "{text}");
-        assert!(text.contains("Skipped:\n  Ghost  (does not exist (\\NonExistent))"), "{text}");
+        assert!(
+            text.contains("exists; subscribe; \\Sent: merged into"),
+            "{text}"
+        );
+        assert!(
+            text.contains("'.' (the destination's hierarchy separator) replaced by '_'"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Skipped:\n  Ghost  (does not exist (\\NonExistent))"),
+            "{text}"
+        );
         // Columns line up (widths in characters).
         let arrows: Vec<usize> = text
             .lines()
@@ -1744,7 +1832,15 @@ mod tests {
 
     fn attributes() -> impl Strategy<Value = Vec<String>> {
         prop::sample::subsequence(
-            vec!["\\Noselect", "\\NonExistent", "\\Sent", "\\Trash", "\\Junk", "\\All", "\\Subscribed"],
+            vec![
+                "\\Noselect",
+                "\\NonExistent",
+                "\\Sent",
+                "\\Trash",
+                "\\Junk",
+                "\\All",
+                "\\Subscribed",
+            ],
             0..=2,
         )
         .prop_map(|v| v.into_iter().map(str::to_string).collect())
@@ -1759,8 +1855,12 @@ mod tests {
             any::<bool>(),
             prop::bool::weighted(0.05),
         );
-        (any::<bool>(), prop::collection::vec(entry, 0..10), any::<u16>()).prop_map(
-            |(is_slash, entries, sub_mask)| {
+        (
+            any::<bool>(),
+            prop::collection::vec(entry, 0..10),
+            any::<u16>(),
+        )
+            .prop_map(|(is_slash, entries, sub_mask)| {
                 let (delim, prefix) = if is_slash { ('/', "") } else { ('.', "INBOX.") };
                 let mut folders = vec![Folder {
                     name: "INBOX".into(),
@@ -1795,20 +1895,18 @@ mod tests {
                     subscribed,
                     delimiter: None,
                 }
-            },
-        )
+            })
     }
 
     fn shuffled(s: Side) -> impl Strategy<Value = (Side, Side)> {
         let folders = s.folders.clone();
-        (Just(s), Just(folders).prop_shuffle())
-            .prop_map(|(s, folders)| {
-                let shuffled = Side {
-                    folders,
-                    ..s.clone()
-                };
-                (s, shuffled)
-            })
+        (Just(s), Just(folders).prop_shuffle()).prop_map(|(s, folders)| {
+            let shuffled = Side {
+                folders,
+                ..s.clone()
+            };
+            (s, shuffled)
+        })
     }
 
     /// Number of path components of a source name, counting INBOX for INBOX's children when
@@ -1822,7 +1920,10 @@ mod tests {
                 None => display.split(delim).count(),
             }
         } else {
-            strip_ns_prefix(&display, src.prefix()).unwrap().split(delim).count()
+            strip_ns_prefix(&display, src.prefix())
+                .unwrap()
+                .split(delim)
+                .count()
         }
     }
 

@@ -9,7 +9,9 @@ mod support;
 use mailcopy::copy::{MessageResult, SkipReason};
 use mailcopy::{copy_mailbox, render_table, CancellationToken, CopyOptions, Outcome, Progress};
 use support::gen::{generate, GenOptions};
-use support::{account, assert_same, connect_options, expected, seed, snapshot, subscriptions, Events};
+use support::{
+    account, assert_same, connect_options, expected, seed, snapshot, subscriptions, Events,
+};
 use testkit::DovecotPair;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,9 +55,17 @@ async fn generated_mailbox_round_trip_is_exact() {
     assert_eq!(report.outcome.exit_code(), 0);
 
     let without_deleted = expected(&mailbox, |m| !m.is_deleted());
-    assert_same(&snapshot(dot, "alice@example.test").await, &without_deleted, "slash → dot");
+    assert_same(
+        &snapshot(dot, "alice@example.test").await,
+        &without_deleted,
+        "slash → dot",
+    );
     // The source is untouched (BODY.PEEK: no \Seen set).
-    assert_same(&snapshot(slash, "alice@example.test").await, &all, "source after the copy");
+    assert_same(
+        &snapshot(slash, "alice@example.test").await,
+        &all,
+        "source after the copy",
+    );
 
     // The report: per folder counts, \Deleted skipped and listed, identical messages copied
     // as many times as they appear.
@@ -64,7 +74,10 @@ async fn generated_mailbox_round_trip_is_exact() {
     assert_eq!(report.totals.skipped as usize, deleted);
     assert_eq!(report.totals.rejected, 0);
     assert_eq!(report.totals.messages as usize, mailbox.messages().count());
-    assert_eq!(report.totals.copied as usize, mailbox.messages().count() - deleted);
+    assert_eq!(
+        report.totals.copied as usize,
+        mailbox.messages().count() - deleted
+    );
     for f in &report.folders {
         assert!(f.error.is_none(), "{f:?}");
         assert!(f.skipped.iter().all(|s| s.reason == SkipReason::Deleted));
@@ -75,9 +88,11 @@ async fn generated_mailbox_round_trip_is_exact() {
     assert_eq!(inbox.destination, "INBOX");
     let skipped_inbox = &inbox.skipped;
     assert!(
-        skipped_inbox
-            .iter()
-            .any(|s| s.summary.subject.as_deref().is_some_and(|t| t.contains("#3"))),
+        skipped_inbox.iter().any(|s| s
+            .summary
+            .subject
+            .as_deref()
+            .is_some_and(|t| t.contains("#3"))),
         "the \\Deleted message is described: {skipped_inbox:?}"
     );
     let names: Vec<(&str, &str)> = report
@@ -86,7 +101,10 @@ async fn generated_mailbox_round_trip_is_exact() {
         .map(|f| (f.source.as_str(), f.destination.as_str()))
         .collect();
     for pair in [
-        ("Donn&AOk-es/&AMk-t&AOk- &AOA- Paris", "INBOX.Donn&AOk-es.&AMk-t&AOk- &AOA- Paris"),
+        (
+            "Donn&AOk-es/&AMk-t&AOk- &AOA- Paris",
+            "INBOX.Donn&AOk-es.&AMk-t&AOk- &AOA- Paris",
+        ),
         ("Q&-A", "INBOX.Q&-A"),
         ("Empty", "INBOX.Empty"),
         ("Work/Projects/2024", "INBOX.Work.Projects.2024"),
@@ -171,8 +189,17 @@ async fn generated_mailbox_round_trip_is_exact() {
         &CancellationToken::new(),
     )
     .await;
-    assert_eq!(report.outcome, Outcome::Complete, "{}", render_table(&report));
-    assert_same(&snapshot(slash, "back@example.test").await, &without_deleted, "dot → slash");
+    assert_eq!(
+        report.outcome,
+        Outcome::Complete,
+        "{}",
+        render_table(&report)
+    );
+    assert_same(
+        &snapshot(slash, "back@example.test").await,
+        &without_deleted,
+        "dot → slash",
+    );
     let back = report
         .folders
         .iter()

@@ -86,13 +86,20 @@ async fn message_over_the_destination_size_limit_is_rejected_and_listed() {
     assert_eq!(r.reason, RejectReason::Refused);
     assert!(r.server_text.contains("[LIMIT]"), "{}", r.server_text);
     assert!(r.summary.size > 3_000_000);
-    assert!(r.summary.subject.is_some() && r.summary.from.is_some(), "{r:?}");
+    assert!(
+        r.summary.subject.is_some() && r.summary.from.is_some(),
+        "{r:?}"
+    );
     let work = report.folders.iter().find(|f| f.source == "Work").unwrap();
     assert_eq!(work.rejected.len(), 1);
     assert_eq!(work.destination_count, Some(work.copied));
 
     let want = expected(mailbox, |m| !m.is_deleted() && !is_big(m));
-    assert_same(&snapshot(dst, "small@example.test").await, &want, "size limit");
+    assert_same(
+        &snapshot(dst, "small@example.test").await,
+        &want,
+        "size limit",
+    );
     let rejected_events = events
         .take()
         .into_iter()
@@ -132,7 +139,11 @@ async fn message_over_the_configured_cap_is_not_sent() {
         RejectReason::TooLarge { limit: 2_000_000, size } if size > 3_000_000
     ));
     let want = expected(mailbox, |m| !m.is_deleted() && !is_big(m));
-    assert_same(&snapshot(dst, "capped@example.test").await, &want, "size cap");
+    assert_same(
+        &snapshot(dst, "capped@example.test").await,
+        &want,
+        "size cap",
+    );
 }
 
 #[tokio::test]
@@ -153,11 +164,17 @@ async fn full_destination_stops_the_copy_once() {
     let Outcome::Incomplete { error } = &report.outcome else {
         panic!("expected incomplete: {:?}", report.outcome);
     };
-    assert!(error.contains("full") && error.contains("[OVERQUOTA]"), "{error}");
+    assert!(
+        error.contains("full") && error.contains("[OVERQUOTA]"),
+        "{error}"
+    );
     assert_eq!(report.outcome.exit_code(), 1);
     // One error, not one per message or per folder.
     assert_eq!(report.totals.rejected, 0);
-    assert!(report.folders.iter().all(|f| f.error.is_none() && f.rejected.is_empty()));
+    assert!(report
+        .folders
+        .iter()
+        .all(|f| f.error.is_none() && f.rejected.is_empty()));
     assert!(report.totals.copied < report.totals.messages);
     let events = events.take();
     assert!(!events.iter().any(|e| matches!(
@@ -197,11 +214,16 @@ async fn keywords_the_destination_refuses_are_dropped_and_counted() {
         vec![],
         vec!["\\Answered", long2, "NewShortKw"],
     ];
-    let mut mailbox = generate(5, &GenOptions {
-        big_attachment: false,
-        scale: 1,
-    });
-    mailbox.folders.retain(|f| f.path == ["INBOX"] || f.path == ["Work"]);
+    let mut mailbox = generate(
+        5,
+        &GenOptions {
+            big_attachment: false,
+            scale: 1,
+        },
+    );
+    mailbox
+        .folders
+        .retain(|f| f.path == ["INBOX"] || f.path == ["Work"]);
     for f in &mut mailbox.folders {
         f.messages.truncate(flag_sets.len());
         for (m, flags) in f.messages.iter_mut().zip(&flag_sets) {
@@ -229,7 +251,10 @@ async fn keywords_the_destination_refuses_are_dropped_and_counted() {
         refused.sort();
         assert_eq!(refused, vec![long2.to_string(), long1.to_string()]);
     }
-    assert_eq!(report.totals.keywords_dropped, 2 * u64::from(per_folder_drops));
+    assert_eq!(
+        report.totals.keywords_dropped,
+        2 * u64::from(per_folder_drops)
+    );
     // Messages all there; only the long keywords are missing.
     let mut want = expected(&mailbox, |_| true);
     for msgs in want.values_mut() {

@@ -81,7 +81,12 @@ impl Account<'_> {
     async fn open(&self) -> Result<ImapSession, String> {
         connect(self.endpoint, self.creds, self.opts)
             .await
-            .map_err(|e| format!("could not connect to the {} ({}): {e}", self.role, self.endpoint.host))
+            .map_err(|e| {
+                format!(
+                    "could not connect to the {} ({}): {e}",
+                    self.role, self.endpoint.host
+                )
+            })
     }
 
     /// A new session after the previous one broke. A refused login now means the password
@@ -264,16 +269,25 @@ impl Run<'_> {
         });
         let mut create_errors = BTreeMap::new();
         if !self.options.dry_run {
-            match self
-                .prepare_destination(&mut first, &source_side, &mut dest_side, &mut plan_options)
-                .await
-            {
+            let result = self
+                .prepare_destination(
+                    &mut first,
+                    plan,
+                    &source_side,
+                    &mut dest_side,
+                    &mut plan_options,
+                )
+                .await;
+            plan = match result {
                 Ok((p, errors)) => {
-                    plan = p;
                     create_errors = errors;
+                    p
                 }
-                Err(e) => self.stop(e),
-            }
+                Err((p, e)) => {
+                    self.stop(e);
+                    p
+                }
+            };
         }
         let jobs = plan.folders.clone();
         let mut reports: Vec<FolderReport> = jobs
@@ -282,6 +296,8 @@ impl Run<'_> {
                 source: j.source.clone(),
                 destination: j.destination.clone(),
                 error: create_errors.get(&j.destination).cloned(),
+                // Nothing to copy from a \Noselect folder.
+                finished: !j.selectable,
                 ..FolderReport::default()
             })
             .collect();
@@ -330,9 +346,9 @@ impl Run<'_> {
         let folder_errors: Vec<String> = folders
             .iter()
             .filter_map(|f| {
-                f.error.as_ref().map(|e| {
-                    format!("{}: {e}", crate::mutf7::decode_lossy(&f.source))
-                })
+                f.error
+                    .as_ref()
+                    .map(|e| format!("{}: {e}", crate::mutf7::decode_lossy(&f.source)))
             })
             .collect();
         let outcome = if let Some(error) = fatal {
@@ -383,13 +399,13 @@ impl Run<'_> {
     async fn prepare_destination(
         &self,
         lane: &mut Lane,
+        mut plan: FolderPlan,
         source: &Listing,
         dest: &mut Listing,
         options: &mut PlanOptions,
-    ) -> Result<(FolderPlan, BTreeMap<String, String>), String> {
+    ) -> Result<(FolderPlan, BTreeMap<String, String>), (FolderPlan, String)> {
         const ROUNDS: usize = 3;
         let mut refusals: BTreeMap<String, String> = BTreeMap::new();
-        let mut plan = plan_folders(source, dest, options);
         for round in 0..ROUNDS {
             let mut refused_now = false;
             let delimiter = dest.effective_delimiter();
@@ -417,7 +433,7 @@ impl Run<'_> {
                         }
                         false
                     }
-                    Err(Fail::Fatal(e)) => return Err(e),
+                    Err(Fail::Fatal(e)) => return Err((plan, e)),
                 };
                 if created {
                     refusals.remove(&name);
@@ -437,7 +453,12 @@ impl Run<'_> {
         let errors: BTreeMap<String, String> = refusals
             .into_iter()
             .filter(|(name, _)| plan.folders.iter().any(|m| &m.destination == name))
-            .map(|(name, text)| (name, format!("the destination refused to create it: {text}")))
+            .map(|(name, text)| {
+                (
+                    name,
+                    format!("the destination refused to create it: {text}"),
+                )
+            })
             .collect();
         let to_subscribe: Vec<String> = plan
             .to_subscribe()
@@ -454,7 +475,7 @@ impl Run<'_> {
                 Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
                     tracing::info!(folder = %name, %text, "SUBSCRIBE refused")
                 }
-                Err(Fail::Fatal(e)) => return Err(e),
+                Err(Fail::Fatal(e)) => return Err((plan, e)),
             }
         }
         Ok((plan, errors))
@@ -512,7 +533,9 @@ impl Run<'_> {
     ) -> Result<&'l mut ImapSession, Fail> {
         if lane.src.is_none() {
             if lane.src_reconnects >= MAX_RECONNECTS_IN_A_ROW {
-                return Err(Fail::Fatal("the source keeps closing the connection".to_string()));
+                return Err(Fail::Fatal(
+                    "the source keeps closing the connection".to_string(),
+                ));
             }
             lane.src_reconnects += 1;
             lane.src_box = None;
@@ -535,7 +558,9 @@ impl Run<'_> {
                     lane.src_selected = sel;
                 }
                 Err(CmdError::Refused { text, .. }) => {
-                    return Err(Fail::Folder(format!("the source refused to open it: {text}")))
+                    return Err(Fail::Folder(format!(
+                        "the source refused to open it: {text}"
+                    )))
                 }
                 Err(CmdError::Broken(e)) => {
                     lane.src = None;
@@ -548,7 +573,7 @@ impl Run<'_> {
             .ok_or_else(|| Fail::Fatal("no source connection".to_string()))
     }
 
-    /// Runs `work` for every job on every lane in parallel (a shared queue of job indices).
+    /// Scans every selectable folder, the lanes in parallel (a shared queue of job indices).
     async fn scan_all(
         &self,
         lanes: &mut [Lane],
@@ -584,8 +609,7 @@ impl Run<'_> {
             match r {
                 Ok(scan) => {
                     reports[i].source_count = scan.messages.len() as u32;
-                    reports[i].source_bytes =
-                        scan.messages.iter().map(|m| u64::from(m.size)).sum();
+                    reports[i].source_bytes = scan.messages.iter().map(|m| u64::from(m.size)).sum();
                     scans[i] = Some(scan);
                 }
                 Err(Fail::Fatal(e)) => self.stop(e),
@@ -698,7 +722,7 @@ impl Run<'_> {
         });
         let result = self.copy_messages(lane, job, scan, report).await;
         match result {
-            Ok(()) => {}
+            Ok(finished) => report.finished = finished,
             Err(Fail::Fatal(e)) => self.stop(e),
             Err(Fail::Folder(e)) | Err(Fail::Message(e)) => report.error = Some(e),
         }
@@ -736,7 +760,7 @@ impl Run<'_> {
         job: &FolderMapping,
         scan: &FolderScan,
         report: &mut FolderReport,
-    ) -> Result<(), Fail> {
+    ) -> Result<bool, Fail> {
         let mut dest = if self.options.dry_run {
             None
         } else {
@@ -750,7 +774,7 @@ impl Run<'_> {
         let limit = self.size_limit(lane);
         for meta in &scan.messages {
             if self.stopped() {
-                return Ok(());
+                return Ok(false);
             }
             let size = u64::from(meta.size);
             if is_deleted(&meta.flags) {
@@ -781,12 +805,25 @@ impl Run<'_> {
             let fetched = match self.fetch(lane, job, scan, meta.uid).await {
                 Ok(Some(f)) => f,
                 Ok(None) => {
-                    self.skip(report, job, meta, SkipReason::Vanished, summarize(b"", size, meta.internaldate.as_deref()));
+                    self.skip(
+                        report,
+                        job,
+                        meta,
+                        SkipReason::Vanished,
+                        summarize(b"", size, meta.internaldate.as_deref()),
+                    );
                     continue;
                 }
                 Err(Fail::Message(text)) => {
                     let summary = self.summary(lane, job, scan, meta).await;
-                    self.reject(report, job, meta.uid, RejectReason::Unreadable, text, summary);
+                    self.reject(
+                        report,
+                        job,
+                        meta.uid,
+                        RejectReason::Unreadable,
+                        text,
+                        summary,
+                    );
                     continue;
                 }
                 Err(other) => return Err(other),
@@ -813,7 +850,11 @@ impl Run<'_> {
                     report.copied_bytes += fetched.body.len() as u64;
                     report.keywords_dropped += dropped.len() as u32;
                     for k in dropped.iter() {
-                        if !report.keywords_refused.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                        if !report
+                            .keywords_refused
+                            .iter()
+                            .any(|x| x.eq_ignore_ascii_case(k))
+                        {
                             report.keywords_refused.push(k.clone());
                         }
                     }
@@ -834,7 +875,7 @@ impl Run<'_> {
                 Err(other) => return Err(other),
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     fn skip(
@@ -1010,7 +1051,8 @@ impl Run<'_> {
                     dest.policy.learn(&attempt);
                     if !unknown_dropped.is_empty() {
                         if let Some((_, uid)) = a.uid {
-                            self.restore_keywords(lane, dest, uid, &mut unknown_dropped).await;
+                            self.restore_keywords(lane, dest, uid, &mut unknown_dropped)
+                                .await;
                         }
                     }
                     let mut dropped = upfront;
@@ -1044,8 +1086,11 @@ impl Run<'_> {
                         } else {
                             attempt.iter().filter(|f| !is_keyword(f)).cloned().collect()
                         };
-                        let removed: Vec<String> =
-                            attempt.iter().filter(|f| !next.contains(f)).cloned().collect();
+                        let removed: Vec<String> = attempt
+                            .iter()
+                            .filter(|f| !next.contains(f))
+                            .cloned()
+                            .collect();
                         unknown_dropped.extend(removed);
                         attempt = next;
                     }
@@ -1123,9 +1168,11 @@ impl Run<'_> {
                 }
             }
             report.destination_count = count;
-            let fatal = lock(&self.state).fatal.is_some();
             if let Some(n) = count {
-                if report.error.is_none() && !fatal && u64::from(n) < report.expected_at_destination() {
+                if report.finished
+                    && report.error.is_none()
+                    && u64::from(n) < report.expected_at_destination()
+                {
                     report.error = Some(format!(
                         "the destination lists {n} messages where {} were expected",
                         report.expected_at_destination()
@@ -1146,9 +1193,12 @@ async fn listing(s: &mut ImapSession, role: &str) -> Result<Listing, String> {
         .namespace()
         .await
         .map_err(|e| format!("could not read the namespace of the {role}: {e}"))?;
-    let subscribed = imap_ext::lsub(s)
-        .await
-        .map_err(|e| format!("could not list the subscriptions of the {role}: {}", e.describe()))?;
+    let subscribed = imap_ext::lsub(s).await.map_err(|e| {
+        format!(
+            "could not list the subscriptions of the {role}: {}",
+            e.describe()
+        )
+    })?;
     Ok(Listing {
         folders,
         namespace,

@@ -46,17 +46,29 @@ impl KeywordPolicy {
             // RFC 3501 §7.1: without PERMANENTFLAGS the client assumes all FLAGS can be
             // changed permanently; a server that says nothing is given the benefit of the doubt.
             None => {
-                known.extend(flags.iter().filter(|f| is_keyword(f)).map(|f| f.to_ascii_lowercase()));
+                known.extend(
+                    flags
+                        .iter()
+                        .filter(|f| is_keyword(f))
+                        .map(|f| f.to_ascii_lowercase()),
+                );
                 true
             }
             Some(p) => {
-                known.extend(p.iter().filter(|f| is_keyword(f)).map(|f| f.to_ascii_lowercase()));
+                known.extend(
+                    p.iter()
+                        .filter(|f| is_keyword(f))
+                        .map(|f| f.to_ascii_lowercase()),
+                );
                 // FLAGS lists keywords that already exist in the mailbox: they are storable
                 // too when new ones may be created.
                 let allow = p.iter().any(|f| f == "\\*");
                 if allow {
                     known.extend(
-                        flags.iter().filter(|f| is_keyword(f)).map(|f| f.to_ascii_lowercase()),
+                        flags
+                            .iter()
+                            .filter(|f| is_keyword(f))
+                            .map(|f| f.to_ascii_lowercase()),
                     );
                 }
                 allow
@@ -88,8 +100,12 @@ impl KeywordPolicy {
     }
 
     pub(crate) fn learn(&mut self, flags: &[String]) {
-        self.known
-            .extend(flags.iter().filter(|f| is_keyword(f)).map(|f| f.to_ascii_lowercase()));
+        self.known.extend(
+            flags
+                .iter()
+                .filter(|f| is_keyword(f))
+                .map(|f| f.to_ascii_lowercase()),
+        );
     }
 }
 
@@ -206,7 +222,10 @@ mod tests {
             p.filter(&v(&["\\Seen", "New"])),
             (v(&["\\Seen", "New"]), vec![])
         );
-        assert_eq!(p.only_known(&v(&["\\Seen", "New", "old"])), v(&["\\Seen", "old"]));
+        assert_eq!(
+            p.only_known(&v(&["\\Seen", "New", "old"])),
+            v(&["\\Seen", "old"])
+        );
 
         // Exchange-style: no \* and no keywords at all.
         let p = KeywordPolicy::from_select(Some(&v(&["\\Seen", "\\Deleted"])), &v(&["\\Seen"]));
@@ -238,8 +257,14 @@ mod tests {
         );
         assert_eq!(classify_refusal("[TOOBIG] too big"), Refusal::TooBig);
         assert_eq!(classify_refusal("Over quota"), Refusal::QuotaFull);
-        assert_eq!(classify_refusal("[TRYCREATE] Mailbox doesn't exist: X"), Refusal::NoMailbox);
-        assert_eq!(classify_refusal("[CANNOT] Keyword length too long"), Refusal::Other);
+        assert_eq!(
+            classify_refusal("[TRYCREATE] Mailbox doesn't exist: X"),
+            Refusal::NoMailbox
+        );
+        assert_eq!(
+            classify_refusal("[CANNOT] Keyword length too long"),
+            Refusal::Other
+        );
     }
 
     #[test]
@@ -255,7 +280,11 @@ mod tests {
         assert_eq!(s.subject, None);
         let long = format!("Subject: {}\r\n\r\n", "x".repeat(500));
         assert_eq!(
-            summarize(long.as_bytes(), 1, None).subject.unwrap().chars().count(),
+            summarize(long.as_bytes(), 1, None)
+                .subject
+                .unwrap()
+                .chars()
+                .count(),
             SUMMARY_MAX + 1
         );
     }

@@ -32,9 +32,14 @@
 //! Per-message results, including the destination's `[APPENDUID]`, travel in
 //! [`Progress::Message`] events (checkpoints are built from them), not in the report.
 //!
-//! The IMAP commands are the engine's own ([`crate::imap_ext`]); pipelining and a connection
-//! limiter shared across jobs can be added there and in the lane pool without changing this
-//! module's API.
+//! The IMAP commands are the engine's own (module `imap_ext`: tagged commands over async-imap's
+//! `run_command`/`read_response`, typed results, every response code visible). Pipelining
+//! (several FETCH/APPEND in flight, LITERAL+) and a connection limiter shared across jobs can
+//! be added there and in the lane pool without changing this module's API.
+//!
+//! Memory: a lane holds one message body at a time (briefly twice: async-imap's response
+//! buffer and the engine's copy); the metadata of a folder (UID, size, flags, date) is kept
+//! for the folder being copied, never its bodies.
 
 mod executor;
 mod message;

@@ -25,10 +25,19 @@ pub enum MessageResult {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Progress {
     /// Folders are planned, connections open.
-    Planned { folders: u64 },
+    Planned {
+        folders: u64,
+    },
     /// The metadata scan is done: what there is to copy.
-    Scanned { folders: u64, messages: u64, bytes: u64 },
-    FolderStarted { source: String, destination: String },
+    Scanned {
+        folders: u64,
+        messages: u64,
+        bytes: u64,
+    },
+    FolderStarted {
+        source: String,
+        destination: String,
+    },
     /// One message done. The counters are totals over the whole copy so far; `failed`
     /// counts rejected messages.
     Message {
@@ -47,7 +56,9 @@ pub enum Progress {
         skipped: u32,
         failed: u32,
     },
-    Finished { outcome: Outcome },
+    Finished {
+        outcome: Outcome,
+    },
 }
 
 /// Where progress goes. Called from the copy task; must not block for long.

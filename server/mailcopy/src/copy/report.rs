@@ -86,15 +86,20 @@ pub struct FolderReport {
     pub keywords_dropped: u32,
     /// Which keywords those were.
     pub keywords_refused: Vec<String>,
-    /// Set when the folder could not be copied to the end (not created, not selectable,
-    /// connection lost, copy stopped): the copy is then incomplete.
+    /// Set when the folder could not be copied to the end (not created, refused by the
+    /// source, UIDVALIDITY changed, fewer messages at the destination than expected): the
+    /// copy is then incomplete.
     pub error: Option<String>,
+    /// Every message of the folder was dealt with (false when the copy stopped first).
+    pub finished: bool,
 }
 
 impl FolderReport {
     /// Messages that should be at the destination once the copy is done.
     pub fn expected_at_destination(&self) -> u64 {
-        u64::from(self.destination_before) + u64::from(self.copied) + u64::from(self.already_present)
+        u64::from(self.destination_before)
+            + u64::from(self.copied)
+            + u64::from(self.already_present)
     }
 }
 
@@ -193,6 +198,25 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Terminal columns of `s`: East Asian wide characters take two (enough for aligned folder
+/// names; no combining-character subtleties).
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match u32::from(c) {
+            0x1100..=0x115F
+            | 0x2E80..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1F64F
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
 fn outcome_line(o: &Outcome) -> String {
     match o {
         Outcome::Complete => "complete".to_string(),
@@ -232,6 +256,8 @@ pub fn render_table(report: &CopyReport) -> String {
         rows.push([
             if f.error.is_some() {
                 format!("{name} (!)")
+            } else if !f.finished && !report.dry_run {
+                format!("{name} (not finished)")
             } else {
                 name
             },
@@ -261,17 +287,17 @@ pub fn render_table(report: &CopyReport) -> String {
         t.skipped.to_string(),
         t.rejected.to_string(),
     ]);
-    let mut widths = headers.map(|h| h.chars().count());
+    let mut widths = headers.map(width);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(width(c));
         }
     }
     let mut out = String::new();
     let line = |out: &mut String, cells: &[String]| {
         let mut l = String::new();
         for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i].saturating_sub(c.chars().count());
+            let pad = widths[i].saturating_sub(width(c));
             if i == 0 {
                 l.push_str(c);
                 l.push_str(&" ".repeat(pad));
@@ -297,7 +323,11 @@ pub fn render_table(report: &CopyReport) -> String {
         out,
         "\nResult: {}{} (exit status {})",
         outcome_line(&report.outcome),
-        if report.dry_run { " (dry run: nothing was written)" } else { "" },
+        if report.dry_run {
+            " (dry run: nothing was written)"
+        } else {
+            ""
+        },
         report.outcome.exit_code()
     );
     if t.keywords_dropped > 0 {
@@ -363,13 +393,7 @@ mod tests {
     fn exit_codes() {
         assert_eq!(Outcome::Complete.exit_code(), 0);
         assert_eq!(Outcome::CompleteWithRejections.exit_code(), 3);
-        assert_eq!(
-            Outcome::Incomplete {
-                error: "x".into()
-            }
-            .exit_code(),
-            1
-        );
+        assert_eq!(Outcome::Incomplete { error: "x".into() }.exit_code(), 1);
     }
 
     #[test]
@@ -388,6 +412,7 @@ mod tests {
                 destination: "INBOX".into(),
                 source_count: 3,
                 source_bytes: 3000,
+                finished: true,
                 destination_count: Some(2),
                 copied: 2,
                 copied_bytes: 2000,
@@ -425,9 +450,20 @@ mod tests {
             dry_run: false,
         };
         let t = render_table(&report);
-        assert!(t.contains("Données/Big → INBOX.Données.Big"), "{t}");
-        assert!(t.contains("complete with rejections (exit status 3)"), "{t}");
-        assert!(t.contains("UID 1: refused by the destination: [LIMIT] Mail size"), "{t}");
+        assert!(
+            t.contains("Données/Big → INBOX.Données.Big (not finished)"),
+            "{t}"
+        );
+        assert!(t.contains("\nINBOX  "), "{t}");
+        assert_eq!(width("日本語"), 6);
+        assert!(
+            t.contains("complete with rejections (exit status 3)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("UID 1: refused by the destination: [LIMIT] Mail size"),
+            "{t}"
+        );
         assert!(t.contains("UID 3: skipped, flagged \\Deleted"), "{t}");
         let total = t.lines().find(|l| l.starts_with("Total")).unwrap();
         assert_eq!(

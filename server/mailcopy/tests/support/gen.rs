@@ -117,8 +117,23 @@ const MONTHS: &[&str] = &[
 ];
 const DAYS: &[&str] = &["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const WORDS: &[&str] = &[
-    "meeting", "budget", "report", "hello", "invoice", "lunch", "project", "deadline", "review",
-    "holiday", "draft", "minutes", "server", "backup", "migration", "question", "answer",
+    "meeting",
+    "budget",
+    "report",
+    "hello",
+    "invoice",
+    "lunch",
+    "project",
+    "deadline",
+    "review",
+    "holiday",
+    "draft",
+    "minutes",
+    "server",
+    "backup",
+    "migration",
+    "question",
+    "answer",
 ];
 const NAMES: &[&[u8]] = &[
     b"Alice Example <alice@example.test>",
@@ -189,20 +204,25 @@ impl Builder<'_> {
             if i > 0 {
                 s.push(' ');
             }
-            s.push_str(*self.rng.pick(WORDS));
+            s.push_str(self.rng.pick::<&str>(WORDS));
         }
         s
     }
 
     /// A message; `shared_id` forces the shared Message-ID.
-    fn message(&mut self, folder: &str, extra_body: Option<Vec<u8>>, shared_id: bool) -> GenMessage {
+    fn message(
+        &mut self,
+        folder: &str,
+        extra_body: Option<Vec<u8>>,
+        shared_id: bool,
+    ) -> GenMessage {
         self.serial += 1;
         let utc = self.rng.range(788_918_400, 1_767_139_199) as i64; // 1995-01-01 .. 2025-12-31
         let zone = *self.rng.pick(ZONES);
         let (internaldate, date_header) = format_dates(utc, zone);
         let mut h: Vec<u8> = Vec::new();
         h.extend_from_slice(b"From: ");
-        h.extend_from_slice(*self.rng.pick(NAMES));
+        h.extend_from_slice(self.rng.pick::<&[u8]>(NAMES));
         h.extend_from_slice(b"\r\nTo: Someone <someone@example.test>\r\n");
         let subject = match self.rng.below(5) {
             0 => b"Caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9e \xe6\x97\xa5\xe6\x9c\xac".to_vec(),
@@ -214,7 +234,11 @@ impl Builder<'_> {
         };
         h.extend_from_slice(b"Subject: ");
         h.extend_from_slice(&subject);
-        let _ = write!(h_str(&mut h), " #{}\r\nDate: {date_header}\r\n", self.serial);
+        let _ = write!(
+            h_str(&mut h),
+            " #{}\r\nDate: {date_header}\r\n",
+            self.serial
+        );
         if shared_id || self.rng.chance(12) {
             h.extend_from_slice(b"Message-ID: <shared-id@example.test>\r\n");
         } else if !self.rng.chance(15) {
@@ -242,7 +266,9 @@ Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\n",
                 h.extend_from_slice(b"--b-gen--\r\n");
             }
             None => {
-                h.extend_from_slice(b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+                h.extend_from_slice(
+                    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+                );
                 for _ in 0..self.rng.range(1, 25) {
                     let n = self.rng.range(1, 12);
                     let line = self.words(n);
@@ -287,8 +313,16 @@ pub fn base64_lines(data: &[u8]) -> Vec<u8> {
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             out.push(T[(n >> 18) as usize & 63]);
             out.push(T[(n >> 12) as usize & 63]);
-            out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] } else { b'=' });
-            out.push(if c.len() > 2 { T[n as usize & 63] } else { b'=' });
+            out.push(if c.len() > 1 {
+                T[(n >> 6) as usize & 63]
+            } else {
+                b'='
+            });
+            out.push(if c.len() > 2 {
+                T[n as usize & 63]
+            } else {
+                b'='
+            });
         }
         out.extend_from_slice(b"\r\n");
     }
@@ -335,7 +369,12 @@ pub fn generate(seed: u64, opts: &GenOptions) -> GenMailbox {
     {
         let inbox = mailbox.folder_mut(&["INBOX"]);
         inbox.messages[0].flags = vec!["\\Seen".into(), "\\Answered".into(), "$Forwarded".into()];
-        inbox.messages[1].flags = vec!["\\Flagged".into(), "\\Draft".into(), "$Label1".into(), "Work".into()];
+        inbox.messages[1].flags = vec![
+            "\\Flagged".into(),
+            "\\Draft".into(),
+            "$Label1".into(),
+            "Work".into(),
+        ];
         inbox.messages[2].flags = vec!["\\Deleted".into(), "\\Seen".into(), "todo".into()];
         inbox.messages[3].flags = KEYWORDS.iter().map(|k| k.to_string()).collect();
         inbox.messages[4].flags = Vec::new();
@@ -370,4 +409,54 @@ pub fn generate(seed: u64, opts: &GenOptions) -> GenMailbox {
         mailbox.folder_mut(&["Work"]).messages.push(m);
     }
     mailbox
+}
+
+/// Days since 1970-01-01 of a civil date.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `"dd-Mon-yyyy hh:mm:ss +zzzz"` (day may start with a space) → seconds since the epoch.
+pub fn parse_imap_date(s: &str) -> i64 {
+    let s = s.trim();
+    let (date, rest) = s.split_once(' ').expect("date time");
+    let (time, zone) = rest.split_once(' ').expect("time zone");
+    let mut dp = date.split('-');
+    let d: u32 = dp.next().unwrap().trim().parse().unwrap();
+    let mon = dp.next().unwrap();
+    let m = MONTHS
+        .iter()
+        .position(|x| x.eq_ignore_ascii_case(mon))
+        .unwrap() as u32
+        + 1;
+    let y: i64 = dp.next().unwrap().parse().unwrap();
+    let t: Vec<i64> = time.split(':').map(|x| x.parse().unwrap()).collect();
+    let z: i64 = zone[1..].parse().unwrap();
+    let offset = (z / 100) * 3600 + (z % 100) * 60;
+    let offset = if zone.starts_with('-') {
+        -offset
+    } else {
+        offset
+    };
+    days_from_civil(y, m, d) * 86_400 + t[0] * 3600 + t[1] * 60 + t[2] - offset
+}
+
+#[test]
+fn dates_round_trip() {
+    for (utc, zone) in [
+        (0i64, 0),
+        (1_000_000_000, 1345),
+        (788_918_400, -800),
+        (1_767_139_199, -330),
+    ] {
+        let (imap, _) = format_dates(utc, zone);
+        assert_eq!(parse_imap_date(&imap), utc, "{imap}");
+    }
+    assert_eq!(parse_imap_date(" 1-Jan-1970 00:00:00 +0000"), 0);
 }

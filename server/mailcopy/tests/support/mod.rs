@@ -3,6 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fake;
 pub mod gen;
 
 use std::collections::BTreeMap;
@@ -20,13 +21,21 @@ use gen::{GenMailbox, GenMessage};
 /// `localhost` → 127.0.0.1, nothing asked of real DNS; loopback allowed; every given CA
 /// trusted (one PEM blob may hold several certificates).
 pub fn connect_options(servers: &[&Dovecot]) -> ConnectOptions {
-    let resolver = Arc::new(StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]));
-    let pem: String = servers.iter().map(|d| d.ca_pem()).collect::<Vec<_>>().join("\n");
-    ConnectOptions::new(resolver)
+    let resolver =
+        Arc::new(StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]));
+    let pem: String = servers
+        .iter()
+        .map(|d| d.ca_pem())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let opts = ConnectOptions::new(resolver)
         .with_policy(AddressPolicy::AllowAll)
-        .with_timeouts(Duration::from_secs(5), Duration::from_secs(20))
-        .with_ca_pem(pem)
-        .unwrap()
+        .with_timeouts(Duration::from_secs(5), Duration::from_secs(20));
+    if servers.is_empty() {
+        opts
+    } else {
+        opts.with_ca_pem(pem).unwrap()
+    }
 }
 
 pub fn endpoint(d: &Dovecot) -> Endpoint {
@@ -91,7 +100,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-fn sorted_flags<'a>(flags: impl Iterator<Item = String>) -> Vec<String> {
+fn sorted_flags(flags: impl Iterator<Item = String>) -> Vec<String> {
     let mut v: Vec<String> = flags.filter(|f| f != "\\Recent").collect();
     v.sort();
     v
@@ -146,7 +155,9 @@ pub fn path_of(d: &Dovecot, raw: &str) -> Vec<String> {
 /// Every selectable folder of `login` on `d`, fetched over IMAP with `BODY.PEEK[]`.
 pub async fn snapshot(d: &Dovecot, login: &str) -> Snapshot {
     let (ep, creds) = account(d, login);
-    let mut s = mailcopy::connect(&ep, &creds, &connect_options(&[d])).await.unwrap();
+    let mut s = mailcopy::connect(&ep, &creds, &connect_options(&[d]))
+        .await
+        .unwrap();
     let folders = s.list_folders().await.unwrap();
     let mut out = Snapshot::new();
     for f in folders.iter().filter(|f| f.is_selectable()) {

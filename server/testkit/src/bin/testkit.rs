@@ -30,6 +30,10 @@ enum Cmd {
         /// alice-secret and bob@example.test / bob-secret.
         #[arg(long = "user", value_parser = parse_user)]
         users: Vec<User>,
+        /// Give every user on the Slash server this many small messages in INBOX and in
+        /// `Archive/2020`, plus an empty folder `Empty` (for end-to-end copies).
+        #[arg(long, default_value_t = 0)]
+        seed_messages: usize,
     },
 }
 
@@ -94,7 +98,22 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
 }
 
-fn serve(state_file: &Path, mut users: Vec<User>) -> Result<()> {
+fn seed(server: &Dovecot, user: &str, count: usize) -> Result<()> {
+    let archive = server.mailbox_name(&["Archive", "2020"]);
+    server.create_mailbox(user, &archive)?;
+    server.create_mailbox(user, "Empty")?;
+    for n in 0..count {
+        let folder = if n % 2 == 0 { "INBOX" } else { archive.as_str() };
+        let raw = format!(
+            "From: Seed {n} <seed{n}@example.test>\r\nTo: {user}\r\nSubject: Seeded message {n}\r\nMessage-ID: <seed{n}.{user}>\r\nDate: Tue, 2 Jan 2024 09:00:00 +0100\r\n\r\nHello {n}.\r\n{}\r\n",
+            "x".repeat(200 + n * 10)
+        );
+        server.append(user, folder, &["\\Seen"], Some("02-Jan-2024 09:00:00 +0100"), raw.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize) -> Result<()> {
     // Registered first: a signal during startup is queued and handled once started.
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).context("signal handlers")?;
     if users.is_empty() {
@@ -112,6 +131,9 @@ fn serve(state_file: &Path, mut users: Vec<User>) -> Result<()> {
     let pair = DovecotPair::start()?;
     for user in &users {
         pair.add_user(&user.login, &user.password)?;
+        if seed_messages > 0 {
+            seed(&pair.slash, &user.login, seed_messages)?;
+        }
     }
     let state = State {
         slash: Server::of(&pair.slash),
@@ -134,6 +156,6 @@ fn serve(state_file: &Path, mut users: Vec<User>) -> Result<()> {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Serve { state_file, users } => serve(&state_file, users),
+        Cmd::Serve { state_file, users, seed_messages } => serve(&state_file, users, seed_messages),
     }
 }

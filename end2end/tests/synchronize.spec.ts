@@ -1,0 +1,46 @@
+// The whole seed story in a browser: validate both accounts, Synchronize, follow the job on its
+// private page until it has finished, then look the status up by source address.
+import { test, expect } from "@playwright/test";
+import { harness, WizardPage } from "./wizard-page";
+
+test("validate both accounts, synchronize, watch it finish, look it up by address", async ({ page, javaScriptEnabled }) => {
+  const h = harness();
+  // A different source account per project: each run queues its own job.
+  const user = h.users.find((u) => u.login.startsWith(javaScriptEnabled ? "carol" : "dave"))!;
+  const wizard = new WizardPage(page, javaScriptEnabled);
+  await wizard.open();
+
+  const source = wizard.source();
+  await wizard.fill(source, { preset: "Other", login: user.login, password: user.password, host: `localhost:${h.slash.imaps_port}`, ssl: true });
+  await wizard.validate(source);
+  await expect(source.getByRole("status")).toContainText("Connection established.");
+  // No Synchronize before the destination is validated.
+  await expect(page.getByRole("button", { name: "Synchronize" })).toHaveCount(0);
+
+  const destination = wizard.destination();
+  await wizard.fill(destination, { preset: "Other", login: user.login, password: user.password, host: `localhost:${h.dot.imap_port}`, ssl: false });
+  await wizard.validate(destination);
+  await expect(destination.getByRole("status")).toContainText("Connection established.");
+
+  await page.getByRole("button", { name: "Synchronize" }).click();
+  await expect(page).toHaveURL(/\/jobs\/[A-Za-z0-9_-]{20,}$/);
+  const jobUrl = page.url();
+  // The page refreshes itself (polling with JavaScript, meta refresh without) until the end.
+  await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.", { timeout: 45_000 });
+  await expect(page.getByText("Complete: every message is at the destination.")).toBeVisible();
+  const table = page.getByRole("table");
+  await expect(table).toContainText("Archive/2020");
+  await expect(table).toContainText("INBOX.Archive.2020");
+  await expect(table).toContainText("INBOX.Empty");
+  await expect(page.getByRole("link", { name: new URL(jobUrl).pathname })).toBeVisible();
+
+  // Public lookup by source address: the coarse state and nothing else.
+  await page.goto("/");
+  await page.getByLabel("Source e-mail address").fill(user.login.toUpperCase());
+  await page.getByRole("button", { name: "Send" }).click();
+  await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.");
+  const html = await page.content();
+  for (const secret of ["localhost", String(h.slash.imaps_port), "Archive", new URL(jobUrl).pathname]) {
+    expect(html).not.toContain(secret);
+  }
+});

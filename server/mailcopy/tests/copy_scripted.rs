@@ -1,0 +1,371 @@
+//! Copy behaviour against a scripted in-process IMAP server (`support::fake`), for what
+//! Dovecot does not do on demand: a destination whose PERMANENTFLAGS lacks `\*` (Dovecot
+//! always offers `\*` on a writable mailbox), a source answer async-imap cannot parse, a
+//! connection lost after an APPEND was stored, a login refused on reconnect.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use mailcopy::copy::{MessageResult, RejectReason};
+use mailcopy::{
+    copy_mailbox, render_table, CancellationToken, CopyOptions, CopyReport, Credentials, Endpoint,
+    Outcome, Progress, Security,
+};
+use support::fake::{self, FakeState};
+use support::gen::{generate, parse_imap_date, GenOptions};
+use support::{
+    account, assert_same, connect_options, expected, seed, sha256_hex, snapshot, Events, Msg,
+    Snapshot,
+};
+use testkit::{Dovecot, Flavour};
+
+fn fake_account(port: u16) -> (Endpoint, Credentials) {
+    (
+        Endpoint::new("localhost", port, Security::Plain),
+        Credentials::new("user", "pw"),
+    )
+}
+
+async fn run(
+    src: &(Endpoint, Credentials),
+    dst: &(Endpoint, Credentials),
+    servers: &[&Dovecot],
+    connections: usize,
+    events: &Events,
+) -> CopyReport {
+    let report = copy_mailbox(
+        (&src.0, &src.1),
+        (&dst.0, &dst.1),
+        &connect_options(servers),
+        &CopyOptions {
+            connections,
+            ..CopyOptions::default()
+        },
+        events,
+        &CancellationToken::new(),
+    )
+    .await;
+    println!("{}", render_table(&report));
+    report
+}
+
+/// The fake's mailboxes as a snapshot (names are `/`-separated, no prefix).
+fn fake_snapshot(state: &Mutex<FakeState>) -> Snapshot {
+    let st = state.lock().unwrap();
+    st.mailboxes
+        .iter()
+        .map(|(name, mb)| {
+            let path: Vec<String> = if name == "INBOX" {
+                vec!["INBOX".into()]
+            } else {
+                mailcopy::mutf7::decode(name)
+                    .unwrap()
+                    .split('/')
+                    .map(str::to_string)
+                    .collect()
+            };
+            let mut msgs: Vec<Msg> = mb
+                .messages
+                .iter()
+                .map(|m| {
+                    let mut flags = m.flags.clone();
+                    flags.sort();
+                    Msg {
+                        sha256: sha256_hex(&m.body),
+                        flags,
+                        utc: parse_imap_date(&m.date),
+                        size: m.body.len(),
+                    }
+                })
+                .collect();
+            msgs.sort();
+            (path, msgs)
+        })
+        .collect()
+}
+
+fn seeded_dovecot(login: &str) -> (Dovecot, support::gen::GenMailbox) {
+    let d = Dovecot::start(Flavour::Slash).unwrap();
+    d.add_user(login, "pw").unwrap();
+    let mailbox = generate(
+        99,
+        &GenOptions {
+            big_attachment: false,
+            scale: 1,
+        },
+    );
+    seed(&d, login, &mailbox);
+    (d, mailbox)
+}
+
+#[tokio::test]
+async fn destination_without_new_keywords_gets_every_message_without_them() {
+    let (src, mailbox) = seeded_dovecot("kw@example.test");
+    let state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    // Exchange-like: system flags and one known keyword, no \* — and APPEND with another
+    // keyword would fail, so the engine must leave them out up front.
+    state.lock().unwrap().permanent_flags = [
+        "\\Seen",
+        "\\Answered",
+        "\\Flagged",
+        "\\Deleted",
+        "\\Draft",
+        "$Forwarded",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let port = fake::start(state.clone()).await;
+    let events = Events::default();
+    let report = run(
+        &account(&src, "kw@example.test"),
+        &fake_account(port),
+        &[&src],
+        2,
+        &events,
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Complete);
+
+    let is_dropped = |f: &str| !f.starts_with('\\') && f != "$Forwarded";
+    let copied: Vec<_> = mailbox.messages().filter(|m| !m.is_deleted()).collect();
+    let dropped: usize = copied
+        .iter()
+        .map(|m| m.flags.iter().filter(|f| is_dropped(f)).count())
+        .sum();
+    assert!(dropped > 5);
+    assert_eq!(report.totals.keywords_dropped as usize, dropped);
+    let mut want = expected(&mailbox, |m| !m.is_deleted());
+    for msgs in want.values_mut() {
+        for m in msgs.iter_mut() {
+            m.flags.retain(|f| !is_dropped(f));
+        }
+        msgs.sort();
+    }
+    assert_same(&fake_snapshot(&state), &want, "keywords refused up front");
+    // No APPEND was refused: nothing was sent that the server could not store.
+    assert!(!state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .any(|l| l.contains("$Label1")));
+    let per_message: u32 = events
+        .take()
+        .iter()
+        .map(|e| match e {
+            Progress::Message {
+                result:
+                    MessageResult::Copied {
+                        keywords_dropped, ..
+                    },
+                ..
+            } => *keywords_dropped,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(per_message as usize, dropped);
+}
+
+fn fake_source() -> Arc<Mutex<FakeState>> {
+    let mut st = FakeState::with_inbox();
+    for i in 1..=5u32 {
+        let body = format!(
+            "From: a@example.test\r\nSubject: message {i}\r\nMessage-ID: <{i}@x>\r\n\r\nbody {i}\r\n"
+        );
+        st.add(
+            "INBOX",
+            &["\\Seen", "$Label1"],
+            "07-Mar-2003 22:15:00 +0530",
+            body.as_bytes(),
+        );
+    }
+    Arc::new(Mutex::new(st))
+}
+
+#[tokio::test]
+async fn unparsable_fetch_is_retried_alone_then_listed() {
+    let state = fake_source();
+    {
+        let mut st = state.lock().unwrap();
+        st.garble_fetch.insert(2, 1); // once: the retry succeeds
+        st.garble_fetch.insert(4, 99); // always: listed, the copy goes on
+    }
+    let port = fake::start(state.clone()).await;
+    let dst = Dovecot::start(Flavour::DotInbox).unwrap();
+    dst.add_user("to@example.test", "pw").unwrap();
+    let report = run(
+        &fake_account(port),
+        &account(&dst, "to@example.test"),
+        &[&dst],
+        1,
+        &Events::default(),
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::CompleteWithRejections);
+    let inbox = &report.folders[0];
+    assert_eq!(inbox.copied, 4);
+    assert_eq!(inbox.rejected.len(), 1);
+    let r = &inbox.rejected[0];
+    assert_eq!((r.uid, &r.reason), (4, &RejectReason::Unreadable));
+    assert!(
+        r.server_text.contains("could not be understood"),
+        "{}",
+        r.server_text
+    );
+    assert_eq!(r.summary.subject.as_deref(), Some("message 4"));
+    let got = snapshot(&dst, "to@example.test").await;
+    let mut want: Vec<Msg> = fake_snapshot(&state)[&vec!["INBOX".to_string()]].clone();
+    let lost = sha256_hex(
+        b"From: a@example.test\r\nSubject: message 4\r\nMessage-ID: <4@x>\r\n\r\nbody 4\r\n",
+    );
+    want.retain(|m| m.sha256 != lost);
+    assert_eq!(got[&vec!["INBOX".to_string()]], want);
+}
+
+#[tokio::test]
+async fn connection_lost_after_a_stored_append_does_not_duplicate() {
+    let src_state = fake_source();
+    let src_port = fake::start(src_state.clone()).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    dst_state.lock().unwrap().drop_after_append = vec![2];
+    let dst_port = fake::start(dst_state.clone()).await;
+    let report = run(
+        &fake_account(src_port),
+        &fake_account(dst_port),
+        &[],
+        1,
+        &Events::default(),
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Complete);
+    assert_eq!(report.folders[0].copied, 5);
+    assert_eq!(report.folders[0].destination_count, Some(5));
+    assert_same(
+        &fake_snapshot(&dst_state),
+        &fake_snapshot(&src_state),
+        "no duplicate",
+    );
+}
+
+#[tokio::test]
+async fn login_refused_on_reconnect_stops_with_one_error() {
+    let src_state = fake_source();
+    let src_port = fake::start(src_state).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    {
+        let mut st = dst_state.lock().unwrap();
+        st.drop_after_append = vec![2];
+        st.max_logins = Some(1);
+    }
+    let dst_port = fake::start(dst_state.clone()).await;
+    let events = Events::default();
+    let report = run(
+        &fake_account(src_port),
+        &fake_account(dst_port),
+        &[],
+        1,
+        &events,
+    )
+    .await;
+    let Outcome::Incomplete { error } = &report.outcome else {
+        panic!("{:?}", report.outcome);
+    };
+    assert!(
+        error.contains("no longer accepts the login") && error.contains("AUTHENTICATIONFAILED"),
+        "{error}"
+    );
+    assert_eq!(report.totals.rejected, 0);
+    assert_eq!(
+        dst_state.lock().unwrap().mailboxes["INBOX"].messages.len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn cancelling_stops_between_messages() {
+    let src_port = fake::start(fake_source()).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    let dst_port = fake::start(dst_state.clone()).await;
+    let token = CancellationToken::new();
+    let canceller = token.clone();
+    let sink = move |p: Progress| {
+        if matches!(p, Progress::Message { .. }) {
+            canceller.cancel();
+        }
+    };
+    let (src, dst) = (fake_account(src_port), fake_account(dst_port));
+    let report = copy_mailbox(
+        (&src.0, &src.1),
+        (&dst.0, &dst.1),
+        &connect_options(&[]),
+        &CopyOptions::default(),
+        &sink,
+        &token,
+    )
+    .await;
+    assert_eq!(
+        report.outcome,
+        Outcome::Incomplete {
+            error: "the copy was cancelled".into()
+        }
+    );
+    assert_eq!(report.totals.copied, 1);
+    assert!(!report.folders[0].finished);
+    assert!(render_table(&report).contains("INBOX (not finished)"));
+    assert_eq!(
+        dst_state.lock().unwrap().mailboxes["INBOX"].messages.len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn dry_run_writes_nothing() {
+    let mut st = FakeState::with_inbox();
+    st.add(
+        "Archive/2001",
+        &["\\Seen"],
+        "01-Jan-2001 00:00:00 +0000",
+        b"Subject: a\r\n\r\nx\r\n",
+    );
+    st.add(
+        "Archive/2001",
+        &["\\Deleted"],
+        "01-Jan-2001 00:00:00 +0000",
+        b"Subject: b\r\n\r\ny\r\n",
+    );
+    let src_port = fake::start(Arc::new(Mutex::new(st))).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    let dst_port = fake::start(dst_state.clone()).await;
+    let (src, dst) = (fake_account(src_port), fake_account(dst_port));
+    let report = copy_mailbox(
+        (&src.0, &src.1),
+        (&dst.0, &dst.1),
+        &connect_options(&[]),
+        &CopyOptions {
+            dry_run: true,
+            ..CopyOptions::default()
+        },
+        &mailcopy::copy::NoProgress,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Complete);
+    assert!(report.dry_run);
+    let archive = report
+        .folders
+        .iter()
+        .find(|f| f.source == "Archive/2001")
+        .unwrap();
+    assert_eq!((archive.copied, archive.skipped.len()), (1, 1));
+    let st = dst_state.lock().unwrap();
+    assert_eq!(st.mailboxes.len(), 1);
+    assert!(!st.log.iter().any(|l| {
+        let l = l.to_ascii_uppercase();
+        l.contains("APPEND") || l.contains("CREATE") || l.contains("SUBSCRIBE")
+    }));
+    assert!(render_table(&report).contains("dry run"));
+}

@@ -1,0 +1,442 @@
+//! A small in-process IMAP server (plain TCP on 127.0.0.1) for behaviour Dovecot does not
+//! produce on demand: PERMANENTFLAGS without `\*`, FETCH answers async-imap cannot parse, a
+//! connection lost after an APPEND was stored, a login refused on reconnect.
+//!
+//! It keeps its mailboxes in memory and speaks just enough IMAP4rev1 for the copy engine
+//! (CAPABILITY, LOGIN, LIST, LSUB, NAMESPACE, CREATE, SUBSCRIBE, SELECT, EXAMINE, STATUS,
+//! UID FETCH, UID STORE, APPEND, NOOP, LOGOUT); every command line is logged.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeMsg {
+    pub uid: u32,
+    pub flags: Vec<String>,
+    pub date: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FakeMailbox {
+    pub messages: Vec<FakeMsg>,
+    pub uid_next: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub mailboxes: BTreeMap<String, FakeMailbox>,
+    /// Sent in SELECT as `PERMANENTFLAGS (...)`. Keywords in APPEND that are not listed (when
+    /// `\*` is absent) make the APPEND fail with `NO [CANNOT]`.
+    pub permanent_flags: Vec<String>,
+    /// UID → how many more times its body FETCH gets an unparsable answer.
+    pub garble_fetch: BTreeMap<u32, u32>,
+    /// APPEND numbers (1-based, over the server's life) after which the connection is closed
+    /// *after* the message was stored, before the tagged OK.
+    pub drop_after_append: Vec<u32>,
+    pub appends: u32,
+    /// Logins accepted; later ones get `NO [AUTHENTICATIONFAILED]`.
+    pub max_logins: Option<u32>,
+    pub logins: u32,
+    pub log: Vec<String>,
+}
+
+impl FakeState {
+    pub fn with_inbox() -> FakeState {
+        let mut s = FakeState {
+            permanent_flags: [
+                "\\Seen",
+                "\\Answered",
+                "\\Flagged",
+                "\\Deleted",
+                "\\Draft",
+                "\\*",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            ..FakeState::default()
+        };
+        s.mailboxes.insert(
+            "INBOX".into(),
+            FakeMailbox {
+                messages: Vec::new(),
+                uid_next: 1,
+            },
+        );
+        s
+    }
+
+    pub fn add(&mut self, mailbox: &str, flags: &[&str], date: &str, body: &[u8]) {
+        let mb = self
+            .mailboxes
+            .entry(mailbox.to_string())
+            .or_insert(FakeMailbox {
+                messages: Vec::new(),
+                uid_next: 1,
+            });
+        let uid = mb.uid_next;
+        mb.uid_next += 1;
+        mb.messages.push(FakeMsg {
+            uid,
+            flags: flags.iter().map(|s| s.to_string()).collect(),
+            date: date.to_string(),
+            body: body.to_vec(),
+        });
+    }
+}
+
+pub type Shared = Arc<Mutex<FakeState>>;
+
+/// Starts the server; returns its port. It runs until the test's runtime ends.
+pub async fn start(state: Shared) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                let _ = session(sock, state).await;
+            });
+        }
+    });
+    port
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Atom(String),
+    Str(String),
+    List(Vec<Tok>),
+    Literal(usize),
+}
+
+impl Tok {
+    fn text(&self) -> String {
+        match self {
+            Tok::Atom(s) | Tok::Str(s) => s.clone(),
+            Tok::List(v) => v.iter().map(Tok::text).collect::<Vec<_>>().join(" "),
+            Tok::Literal(n) => format!("{{{n}}}"),
+        }
+    }
+}
+
+fn tokens(line: &str) -> Vec<Tok> {
+    fn parse(
+        chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+        until: Option<char>,
+    ) -> Vec<Tok> {
+        let mut out = Vec::new();
+        while let Some(&c) = chars.peek() {
+            match c {
+                ' ' => {
+                    chars.next();
+                }
+                '(' => {
+                    chars.next();
+                    out.push(Tok::List(parse(chars, Some(')'))));
+                }
+                ')' if until == Some(')') => {
+                    chars.next();
+                    return out;
+                }
+                '"' => {
+                    chars.next();
+                    let mut s = String::new();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => s.extend(chars.next()),
+                            '"' => break,
+                            c => s.push(c),
+                        }
+                    }
+                    out.push(Tok::Str(s));
+                }
+                '{' => {
+                    chars.next();
+                    let n: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                    out.push(Tok::Literal(n.trim_end_matches('+').parse().unwrap_or(0)));
+                }
+                _ => {
+                    let mut s = String::new();
+                    let mut depth = 0;
+                    while let Some(&c) = chars.peek() {
+                        if c == '[' {
+                            depth += 1;
+                        } else if c == ']' {
+                            depth -= 1;
+                        } else if depth == 0 && (c == ' ' || c == ')' || c == '(') {
+                            break;
+                        }
+                        s.push(c);
+                        chars.next();
+                    }
+                    out.push(Tok::Atom(s));
+                }
+            }
+        }
+        out
+    }
+    parse(&mut line.chars().peekable(), None)
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
+    let (r, mut w) = sock.into_split();
+    let mut r = BufReader::new(r);
+    w.write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS NAMESPACE] fake ready\r\n")
+        .await?;
+    let mut selected: Option<String> = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_string();
+        state.lock().unwrap().log.push(line.clone());
+        let toks = tokens(&line);
+        let tag = toks.first().map(Tok::text).unwrap_or_default();
+        let cmd = toks
+            .get(1)
+            .map(Tok::text)
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let args = &toks[2.min(toks.len())..];
+        let mut out: Vec<u8> = Vec::new();
+        let ok = |out: &mut Vec<u8>, text: &str| {
+            out.extend_from_slice(format!("{tag} OK {text}\r\n").as_bytes())
+        };
+        match cmd.as_str() {
+            "CAPABILITY" => {
+                out.extend_from_slice(b"* CAPABILITY IMAP4rev1 UIDPLUS NAMESPACE\r\n");
+                ok(&mut out, "done");
+            }
+            "LOGIN" => {
+                let mut st = state.lock().unwrap();
+                st.logins += 1;
+                if st.max_logins.is_some_and(|m| st.logins > m) {
+                    out.extend_from_slice(
+                        format!("{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n")
+                            .as_bytes(),
+                    );
+                } else {
+                    ok(&mut out, "logged in");
+                }
+            }
+            "NAMESPACE" => {
+                out.extend_from_slice(b"* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n");
+                ok(&mut out, "done");
+            }
+            "LIST" => {
+                for name in state.lock().unwrap().mailboxes.keys() {
+                    out.extend_from_slice(
+                        format!("* LIST (\\HasNoChildren) \"/\" {}\r\n", quote(name)).as_bytes(),
+                    );
+                }
+                ok(&mut out, "done");
+            }
+            "LSUB" | "SUBSCRIBE" | "NOOP" => ok(&mut out, "done"),
+            "CREATE" => {
+                let name = args[0].text();
+                state
+                    .lock()
+                    .unwrap()
+                    .mailboxes
+                    .entry(name)
+                    .or_insert(FakeMailbox {
+                        messages: Vec::new(),
+                        uid_next: 1,
+                    });
+                ok(&mut out, "created");
+            }
+            "SELECT" | "EXAMINE" => {
+                let name = args[0].text();
+                let st = state.lock().unwrap();
+                match st.mailboxes.get(&name) {
+                    Some(mb) => {
+                        let pf = if cmd == "EXAMINE" {
+                            String::new()
+                        } else {
+                            st.permanent_flags.join(" ")
+                        };
+                        out.extend_from_slice(
+                            format!(
+                                "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n\
+                                 * OK [PERMANENTFLAGS ({pf})] ok\r\n* {} EXISTS\r\n* 0 RECENT\r\n\
+                                 * OK [UIDVALIDITY 42] ok\r\n* OK [UIDNEXT {}] ok\r\n",
+                                mb.messages.len(),
+                                mb.uid_next
+                            )
+                            .as_bytes(),
+                        );
+                        selected = Some(name);
+                        ok(&mut out, "[READ-WRITE] selected");
+                    }
+                    None => out.extend_from_slice(
+                        format!("{tag} NO [NONEXISTENT] Mailbox doesn't exist\r\n").as_bytes(),
+                    ),
+                }
+            }
+            "STATUS" => {
+                let name = args[0].text();
+                let st = state.lock().unwrap();
+                let mb = st.mailboxes.get(&name).cloned().unwrap_or_default();
+                out.extend_from_slice(
+                    format!(
+                        "* STATUS {} (MESSAGES {} UIDNEXT {} UIDVALIDITY 42)\r\n",
+                        quote(&name),
+                        mb.messages.len(),
+                        mb.uid_next
+                    )
+                    .as_bytes(),
+                );
+                ok(&mut out, "done");
+            }
+            "UID" => {
+                let sub = args[0].text().to_ascii_uppercase();
+                let set = args[1].text();
+                let items = args
+                    .get(2)
+                    .map(Tok::text)
+                    .unwrap_or_default()
+                    .to_ascii_uppercase();
+                let mut st = state.lock().unwrap();
+                let name = selected.clone().unwrap_or_default();
+                let msgs = st
+                    .mailboxes
+                    .get(&name)
+                    .map(|m| m.messages.clone())
+                    .unwrap_or_default();
+                let wanted: Vec<(usize, FakeMsg)> = msgs
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, m)| set == "1:*" || set == m.uid.to_string())
+                    .collect();
+                if sub == "STORE" {
+                    ok(&mut out, "stored");
+                } else {
+                    for (i, m) in wanted {
+                        let seq = i + 1;
+                        let flags = m.flags.join(" ");
+                        if items.contains("BODY.PEEK[]") {
+                            let garble = st.garble_fetch.get_mut(&m.uid);
+                            if let Some(n) = garble.filter(|n| **n > 0) {
+                                *n -= 1;
+                                // Not IMAP: async-imap cannot parse this, and its session is
+                                // unusable afterwards.
+                                out.extend_from_slice(
+                                    format!("* {seq} FETCH UID {} ((garbage\r\n", m.uid).as_bytes(),
+                                );
+                                continue;
+                            }
+                            out.extend_from_slice(
+                                format!(
+                                    "* {seq} FETCH (UID {} FLAGS ({flags}) INTERNALDATE \"{}\" BODY[] {{{}}}\r\n",
+                                    m.uid,
+                                    m.date,
+                                    m.body.len()
+                                )
+                                .as_bytes(),
+                            );
+                            out.extend_from_slice(&m.body);
+                            out.extend_from_slice(b")\r\n");
+                        } else if items.contains("HEADER.FIELDS") {
+                            let end = m
+                                .body
+                                .windows(4)
+                                .position(|w| w == b"\r\n\r\n")
+                                .map_or(m.body.len(), |p| p + 4);
+                            let head = &m.body[..end];
+                            out.extend_from_slice(
+                                format!(
+                                    "* {seq} FETCH (UID {} BODY[HEADER.FIELDS (DATE FROM SUBJECT)] {{{}}}\r\n",
+                                    m.uid,
+                                    head.len()
+                                )
+                                .as_bytes(),
+                            );
+                            out.extend_from_slice(head);
+                            out.extend_from_slice(b")\r\n");
+                        } else {
+                            out.extend_from_slice(
+                                format!(
+                                    "* {seq} FETCH (UID {} FLAGS ({flags}) INTERNALDATE \"{}\" RFC822.SIZE {})\r\n",
+                                    m.uid,
+                                    m.date,
+                                    m.body.len()
+                                )
+                                .as_bytes(),
+                            );
+                        }
+                    }
+                    ok(&mut out, "fetched");
+                }
+            }
+            "APPEND" => {
+                let name = args[0].text();
+                let flags: Vec<String> = match args.get(1) {
+                    Some(Tok::List(l)) => l.iter().map(Tok::text).collect(),
+                    _ => Vec::new(),
+                };
+                let date = match args.get(2) {
+                    Some(Tok::Str(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let Some(Tok::Literal(n)) = args.last() else {
+                    out.extend_from_slice(format!("{tag} BAD no literal\r\n").as_bytes());
+                    w.write_all(&out).await?;
+                    continue;
+                };
+                w.write_all(b"+ go ahead\r\n").await?;
+                let mut body = vec![0u8; *n];
+                r.read_exact(&mut body).await?;
+                let mut rest = String::new();
+                r.read_line(&mut rest).await?;
+                let mut st = state.lock().unwrap();
+                let allow_new = st.permanent_flags.iter().any(|f| f == "\\*");
+                let refused = flags.iter().find(|f| {
+                    !f.starts_with('\\') && !allow_new && !st.permanent_flags.contains(f)
+                });
+                if let Some(k) = refused {
+                    out.extend_from_slice(
+                        format!("{tag} NO [CANNOT] keyword {k} not allowed\r\n").as_bytes(),
+                    );
+                } else {
+                    st.appends += 1;
+                    let number = st.appends;
+                    let mb = st.mailboxes.entry(name).or_default();
+                    let uid = mb.uid_next.max(1);
+                    mb.uid_next = uid + 1;
+                    mb.messages.push(FakeMsg {
+                        uid,
+                        flags,
+                        date,
+                        body,
+                    });
+                    if st.drop_after_append.contains(&number) {
+                        // Stored, but the OK never comes: the connection just ends.
+                        return Ok(());
+                    }
+                    ok(&mut out, &format!("[APPENDUID 42 {uid}] appended"));
+                }
+            }
+            "LOGOUT" => {
+                out.extend_from_slice(b"* BYE bye\r\n");
+                ok(&mut out, "done");
+                w.write_all(&out).await?;
+                return Ok(());
+            }
+            _ => out.extend_from_slice(format!("{tag} BAD unknown command\r\n").as_bytes()),
+        }
+        w.write_all(&out).await?;
+    }
+}
