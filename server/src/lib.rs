@@ -1,5 +1,6 @@
 //! IMAPCopy server: configuration, web wiring, storage. See ARCHITECTURE.md.
 
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod jobs;

@@ -25,6 +25,10 @@ enum Command {
     Serve(ServeArgs),
     /// List jobs, or cancel one.
     Jobs(JobsArgs),
+    /// Copy one mailbox into another from the command line. Passwords come from
+    /// $IMAPCOPY_FROM_PASSWORD / $IMAPCOPY_TO_PASSWORD or password files, never argv.
+    /// Exit status: 0 complete, 3 complete with rejections, 1 incomplete.
+    Copy(imapcopy::cli::CopyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -57,6 +61,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Jobs(args)) => jobs(args),
+        Some(Command::Copy(args)) => {
+            let code = runtime.block_on(imapcopy::cli::run(args))?;
+            std::process::exit(code)
+        }
         None => runtime.block_on(serve(ServeArgs::parse_from_env())),
     }
 }

@@ -1,0 +1,219 @@
+//! `imapcopy copy`: the operator's command-line copy, on the same engine as the web service.
+//! It runs on the operator's own machine, so the outbound address guard does not apply.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mailcopy::copy::{copy_mailbox, render_table, CancellationToken, CopyOptions, Progress, ProgressSink};
+use mailcopy::net::{AddressPolicy, Resolver, SystemResolver};
+use mailcopy::{ConnectError, ConnectOptions, Credentials, Endpoint, Security};
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// Source account: `imaps://USER@HOST[:PORT]` (implicit TLS) or `imap://USER@HOST[:PORT]`
+    /// (STARTTLS). A login containing `@` may be written as is or percent-encoded.
+    #[arg(long)]
+    pub from: String,
+    /// Destination account, same form as --from.
+    #[arg(long)]
+    pub to: String,
+    /// File holding the source password (else $IMAPCOPY_FROM_PASSWORD).
+    #[arg(long)]
+    pub from_password_file: Option<PathBuf>,
+    /// File holding the destination password (else $IMAPCOPY_TO_PASSWORD).
+    #[arg(long)]
+    pub to_password_file: Option<PathBuf>,
+    /// Extra trusted CA certificates (PEM).
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// IMAP connections per side.
+    #[arg(long, default_value_t = 2)]
+    pub connections: usize,
+    /// Do not copy messages larger than this many bytes (they are listed as rejected).
+    #[arg(long)]
+    pub max_message_size: Option<u64>,
+    /// Also copy Gmail's virtual folders (All Mail, Important, Starred).
+    #[arg(long)]
+    pub include_gmail_virtual: bool,
+    /// Allow `imap://` without STARTTLS (password in clear text on the network).
+    #[arg(long)]
+    pub allow_plaintext: bool,
+    /// Resolve names only from this hosts-format file (no DNS).
+    #[arg(long)]
+    pub static_hosts: Option<PathBuf>,
+    /// Print the folder plan and what would be copied; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// An account given as a URL.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AccountUrl {
+    pub endpoint: Endpoint,
+    pub login: String,
+}
+
+pub fn parse_account_url(url: &str) -> anyhow::Result<AccountUrl> {
+    let (security, rest) = if let Some(rest) = url.strip_prefix("imaps://") {
+        (Security::Tls, rest)
+    } else if let Some(rest) = url.strip_prefix("imap://") {
+        (Security::StartTls, rest)
+    } else {
+        bail!("{url:?}: expected imaps://USER@HOST[:PORT] or imap://USER@HOST[:PORT]");
+    };
+    let rest = rest.trim_end_matches('/');
+    // The last `@` separates the login (which may itself contain `@`) from the host.
+    let (login, hostport) = rest.rsplit_once('@').with_context(|| format!("{url:?}: no USER@ before the host"))?;
+    let login = percent_encoding::percent_decode_str(login).decode_utf8().context("login is not valid UTF-8")?.to_string();
+    if login.is_empty() {
+        bail!("{url:?}: empty login");
+    }
+    let (host, port) = match hostport.strip_prefix('[') {
+        Some(v6) => {
+            let (host, after) = v6.split_once(']').with_context(|| format!("{url:?}: unclosed ["))?;
+            (host.to_string(), after.strip_prefix(':'))
+        }
+        None => match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (hostport.to_string(), None),
+        },
+    };
+    if host.is_empty() {
+        bail!("{url:?}: empty host");
+    }
+    let port = match port {
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).with_context(|| format!("{url:?}: bad port {p:?}"))?,
+        None => security.default_port(),
+    };
+    Ok(AccountUrl { endpoint: Endpoint::new(host, port, security), login })
+}
+
+fn password(file: &Option<PathBuf>, var: &str) -> anyhow::Result<String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+    }
+    std::env::var(var).with_context(|| format!("no password: set {var} or give a password file"))
+}
+
+/// Progress on stderr: a bar on a terminal, a line per folder otherwise.
+struct Reporter {
+    bar: Option<ProgressBar>,
+}
+
+impl ProgressSink for Reporter {
+    fn event(&self, progress: Progress) {
+        match (&self.bar, progress) {
+            (Some(bar), Progress::Scanned { messages, bytes, folders }) => {
+                bar.set_length(bytes.max(1));
+                bar.set_message(format!("{folders} folders, {messages} messages"));
+            }
+            (Some(bar), Progress::FolderStarted { source, .. }) => bar.set_message(mailcopy::mutf7::decode_lossy(&source)),
+            (Some(bar), Progress::Message { bytes_done, .. }) => bar.set_position(bytes_done),
+            (Some(bar), Progress::Finished { .. }) => bar.finish_and_clear(),
+            (None, Progress::Scanned { folders, messages, bytes }) => {
+                eprintln!("scanned: {folders} folders, {messages} messages, {bytes} bytes")
+            }
+            (None, Progress::FolderDone { source, copied, skipped, failed, .. }) => eprintln!(
+                "{}: {copied} copied, {skipped} skipped, {failed} rejected",
+                mailcopy::mutf7::decode_lossy(&source)
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Connects once to check the account (and, for `imap://` with --allow-plaintext, falls back
+/// to plain text when STARTTLS is not offered).
+async fn preflight(account: &mut AccountUrl, creds: &Credentials, opts: &ConnectOptions, allow_plaintext: bool) -> anyhow::Result<()> {
+    match mailcopy::connect(&account.endpoint, creds, opts).await {
+        Ok(session) => {
+            let _ = session.logout().await;
+            Ok(())
+        }
+        Err(ConnectError::StartTlsNotOffered) if allow_plaintext => {
+            eprintln!("warning: {} offers no STARTTLS; continuing in plain text (--allow-plaintext)", account.endpoint.host);
+            account.endpoint.security = Security::Plain;
+            let session = mailcopy::connect(&account.endpoint, creds, opts).await?;
+            let _ = session.logout().await;
+            Ok(())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("{}@{}", account.login, account.endpoint))),
+    }
+}
+
+/// Runs the copy; returns the process exit status (0 complete, 3 with rejections, 1 incomplete).
+pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
+    let mut from = parse_account_url(&args.from)?;
+    let mut to = parse_account_url(&args.to)?;
+    let from_creds = Credentials::new(from.login.clone(), password(&args.from_password_file, "IMAPCOPY_FROM_PASSWORD")?);
+    let to_creds = Credentials::new(to.login.clone(), password(&args.to_password_file, "IMAPCOPY_TO_PASSWORD")?);
+    let resolver: Arc<dyn Resolver> = match &args.static_hosts {
+        Some(path) => Arc::new(crate::config::load_hosts(path)?),
+        None => Arc::new(SystemResolver),
+    };
+    let mut opts = ConnectOptions::new(resolver).with_policy(AddressPolicy::AllowAll);
+    if let Some(ca) = &args.ca_file {
+        opts = opts.with_ca_file(ca)?;
+    }
+    preflight(&mut from, &from_creds, &opts, args.allow_plaintext).await?;
+    preflight(&mut to, &to_creds, &opts, args.allow_plaintext).await?;
+
+    let options = CopyOptions {
+        connections: args.connections.max(1),
+        max_message_size: args.max_message_size,
+        dry_run: args.dry_run,
+        include_gmail_virtual: args.include_gmail_virtual,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(1);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: stopping after the current messages");
+                cancel.cancel();
+            }
+        })
+    };
+    let report = copy_mailbox((&from.endpoint, &from_creds), (&to.endpoint, &to_creds), &opts, &options, &Reporter { bar }, &cancel).await;
+    on_ctrl_c.abort();
+    if let Some(plan) = &report.plan {
+        if args.dry_run {
+            println!("{}", mailcopy::render_plan(plan));
+        }
+    }
+    println!("{}", render_table(&report));
+    Ok(report.outcome.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_urls() {
+        let a = parse_account_url("imaps://user@example.com@imap.example.com").unwrap();
+        assert_eq!(a.login, "user@example.com");
+        assert_eq!(a.endpoint, Endpoint::new("imap.example.com", 993, Security::Tls));
+        let a = parse_account_url("imap://user%40example.com@127.0.0.1:1143/").unwrap();
+        assert_eq!(a.login, "user@example.com");
+        assert_eq!(a.endpoint, Endpoint::new("127.0.0.1", 1143, Security::StartTls));
+        let a = parse_account_url("imaps://me@[::1]:9993").unwrap();
+        assert_eq!(a.endpoint, Endpoint::new("::1", 9993, Security::Tls));
+        for bad in ["http://a@b", "imaps://b", "imaps://@b", "imaps://a@", "imaps://a@b:0", "imaps://a@b:x", "imaps://a@[::1"] {
+            assert!(parse_account_url(bad).is_err(), "{bad}");
+        }
+    }
+}
