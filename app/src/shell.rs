@@ -9,8 +9,26 @@ use crate::i18n::{Lang, T};
 use crate::routes::status::{JobPage, StatusPage};
 use crate::routes::wizard::WizardPage;
 
+/// The Content-Security-Policy of pages: scripts only from here or carrying this response's
+/// nonce (the hydration bootstrap), WASM allowed to compile, nothing framed, posted or embedded
+/// elsewhere.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    use axum::http::{header::CONTENT_SECURITY_POLICY, HeaderValue};
+    let nonce = leptos::nonce::use_nonce().map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let (Some(options), Ok(value)) = (use_context::<leptos_axum::ResponseOptions>(), HeaderValue::from_str(&policy)) {
+        options.insert_header(CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// The HTML document around the app (server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     let lang = crate::lang::current();
     view! {
         <!DOCTYPE html>
@@ -48,6 +66,25 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="site-header">
                 <a class="brand" href="/">"IMAPCopy"</a>
+                <nav class="languages" aria-label=T::Language.get(lang)>
+                    {Lang::ALL
+                        .into_iter()
+                        .map(|l| {
+                            let current = (l == lang).then_some("true");
+                            view! {
+                                <a
+                                    href=format!("/lang/{}", l.code())
+                                    rel="external"
+                                    hreflang=l.code()
+                                    lang=l.code()
+                                    aria-current=current
+                                >
+                                    {l.native_name()}
+                                </a>
+                            }
+                        })
+                        .collect_view()}
+                </nav>
             </header>
             <main id="main">
                 <Routes fallback=move || view! { <p class="notice">{T::PageNotFound.get(lang)}</p> }>

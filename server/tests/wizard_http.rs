@@ -248,3 +248,52 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
     let page = get_page(&app, "/status/nobody%40example.test", None).await;
     assert!(page.contains("No hay ninguna sincronización"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cross_origin_posts_are_refused_and_pages_carry_a_nonce_csp() {
+    let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
+    let app = router(&dovecot, AddressPolicy::AllowAll, 100);
+    let body = form(&[("side", "source"), ("preset", "other"), ("login", "a"), ("password", "b"), ("host", "h.test")]);
+    let mut request = validate_request(body.clone(), true, None);
+    request.headers_mut().insert(header::HOST, "imapcopy.example".parse().unwrap());
+    request.headers_mut().insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let mut request = validate_request(body, false, None);
+    request.headers_mut().insert(header::HOST, "imapcopy.example".parse().unwrap());
+    request.headers_mut().insert(header::ORIGIN, "http://imapcopy.example".parse().unwrap());
+    assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+
+    let response = app.clone().oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("nonce in CSP").to_string();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    let html = body_text(response).await;
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_language_is_chosen_switched_and_remembered() {
+    let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
+    let app = router(&dovecot, AddressPolicy::AllowAll, 100);
+    let page = get_page(&app, "/", None).await; // Accept-Language: es
+    assert!(page.contains("<html lang=\"es\"") && page.contains("Cuenta de origen"));
+    let response = app
+        .clone()
+        .oneshot(Request::get("/lang/fr").header(header::REFERER, "http://x/status?address=a%40b.c").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/status?address=a%40b.c");
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = get_page(&app, "/", Some(&cookie)).await;
+    assert!(page.contains("<html lang=\"fr\"") && page.contains("Compte source"), "{page}");
+    // No open redirect through the language switch.
+    let response = app
+        .clone()
+        .oneshot(Request::get("/lang/en").header(header::REFERER, "//evil.example/x").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::LOCATION], "/");
+}
