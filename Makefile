@@ -89,8 +89,10 @@ versions:
 	@echo "playwright: $$(cd end2end && npx --no-install playwright --version)"
 	@echo "dovecot: $$(dovecot --version 2>/dev/null || echo missing)"
 
+# The harness binary (target/debug/testkit) comes from the same build as the Rust tests (same
+# feature set: no rebuild when `test-rust` ran first).
 test-e2e: versions
-	$(CARGO) build --locked -p testkit --bin testkit
+	$(CARGO) test --locked -p mailcopy -p testkit -p imapcopy --no-run
 	cd end2end && npx --no-install playwright test
 
 # ---------------------------------------------------------------- quality
