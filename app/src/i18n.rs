@@ -382,7 +382,7 @@ impl T {
             ],
             T::ProgressBytes => ["{done} of {total}", "{done} de {total}", "{done} sur {total}"],
             T::CurrentFolder => ["Current folder:", "Carpeta actual:", "Dossier en cours :"],
-            T::TableFolder => ["Folders", "Carpetas", "Dossiers"],
+            T::TableFolder => ["Folder", "Carpeta", "Dossier"],
             T::TableDestination => ["Destination folder", "Carpeta de destino", "Dossier de destination"],
             T::TableSource => ["Source", "Origen", "Source"],
             T::TableAtDestination => ["At destination", "En destino", "À destination"],

@@ -1,0 +1,107 @@
+//! The report e-mail, rendered in Spanish, English and French, compared with reviewed snapshots
+//! (`tests/snapshots/`). Regenerate with `UPDATE_SNAPSHOTS=1 cargo test -p imapcopy --test
+//! report_snapshot` and review the diff.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use imapcopy::jobs::state::JobState;
+use imapcopy::jobs::store::{AccountSpec, Job};
+use mailcopy::copy::{CopyReport, FolderReport, MessageSummary, Outcome, RejectReason, RejectedMessage, SkipReason, SkippedMessage, Totals};
+use mailcopy::Security;
+
+fn job(lang: &str) -> Job {
+    Job {
+        id: "JOBID".into(),
+        state: JobState::Finished,
+        source_address: "support@ovh.net".into(),
+        source: AccountSpec { host: "ssl0.ovh.net".into(), port: 993, security: Security::Tls, login: "support@ovh.net".into() },
+        destination: AccountSpec { host: "ex.mail.ovh.net".into(), port: 993, security: Security::Tls, login: "exchange@ovh.net".into() },
+        lang: lang.into(),
+        report_to: None,
+        created_at: 1_700_000_000_000,
+        started_at: Some(1_700_000_001_000),
+        finished_at: Some(1_700_003_723_000),
+        attempts: 1,
+        cancel_requested: false,
+        progress: None,
+        last_error: None,
+        error_kind: None,
+        outcome: Some("complete_with_rejections".into()),
+        result: None,
+        report_state: "pending".into(),
+        report_error: None,
+        has_secrets: true,
+    }
+}
+
+fn report() -> CopyReport {
+    let summary = |subject: &str, size| MessageSummary {
+        date: Some("Tue, 2 Jan 2024 09:00:00 +0100".into()),
+        from: Some("Ana <ana@example.test>".into()),
+        subject: Some(subject.into()),
+        size,
+    };
+    let folders = vec![
+        FolderReport {
+            source: "INBOX".into(),
+            destination: "INBOX".into(),
+            source_count: 120,
+            source_bytes: 5_400_000,
+            destination_count: Some(119),
+            copied: 118,
+            copied_bytes: 1_200_000,
+            skipped: vec![SkippedMessage { uid: 7, reason: SkipReason::Deleted, summary: summary("old <draft>", 2_048) }],
+            rejected: vec![RejectedMessage {
+                uid: 42,
+                reason: RejectReason::TooLarge { size: 40 * 1024 * 1024, limit: 35 * 1024 * 1024 },
+                server_text: String::new(),
+                summary: summary("Holiday photos", 40 * 1024 * 1024),
+            }],
+            ..FolderReport::default()
+        },
+        FolderReport {
+            source: "Bo&AO4-te d'envoi".into(),
+            destination: "Sent Items".into(),
+            source_count: 3,
+            source_bytes: 9_000,
+            destination_count: Some(3),
+            copied: 3,
+            copied_bytes: 9_000,
+            keywords_dropped: 2,
+            ..FolderReport::default()
+        },
+    ];
+    let totals = Totals { folders: 2, messages: 123, bytes: 5_409_000, copied: 121, copied_bytes: 1_209_000, already_present: 0, skipped: 1, rejected: 1, keywords_dropped: 2 };
+    CopyReport { outcome: Outcome::CompleteWithRejections, folders, plan: None, totals, dry_run: false }
+}
+
+fn check(lang: &str) {
+    let rendered = imapcopy::report::render(&job(lang), Some(&report()), "https://imapcopy.example");
+    let actual = format!("Subject: {}\n\n{}\n----- HTML -----\n{}\n", rendered.subject, rendered.text, rendered.html);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/snapshots/report_{lang}.txt"));
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(actual, expected, "report_{lang} differs from its snapshot");
+}
+
+#[test]
+fn report_snapshots() {
+    for lang in ["es", "en", "fr"] {
+        check(lang);
+    }
+}
+
+#[test]
+fn the_report_escapes_html_and_names_the_failure() {
+    let mut failed = job("en");
+    failed.state = JobState::Failed;
+    failed.outcome = Some("incomplete".into());
+    failed.last_error = Some("destination quota full: NO [OVERQUOTA] Quota exceeded <x>".into());
+    let rendered = imapcopy::report::render(&failed, None, "https://imapcopy.example/");
+    assert_eq!(rendered.subject, "IMAPCopy: the synchronization of support@ovh.net failed");
+    assert!(rendered.text.starts_with("An error occurred in the synchronization. destination quota full"));
+    assert!(rendered.html.contains("Quota exceeded &lt;x&gt;"));
+    assert!(!rendered.html.contains("<x>"));
+    assert!(rendered.text.contains("https://imapcopy.example/jobs/JOBID"));
+}
