@@ -94,6 +94,11 @@ pub struct SideView {
     pub login: String,
     pub host: String,
     pub ssl: bool,
+    /// Advanced settings as entered.
+    #[serde(default)]
+    pub port: String,
+    #[serde(default)]
+    pub plaintext: bool,
     /// A password is stored (sealed) on the server for this side.
     pub has_password: bool,
     pub status: SideStatus,
@@ -107,6 +112,8 @@ impl SideView {
             login: String::new(),
             host: String::new(),
             ssl: true,
+            port: String::new(),
+            plaintext: false,
             has_password: false,
             status: SideStatus::NotChecked,
         }
@@ -156,6 +163,12 @@ pub struct AccountForm {
     pub host: String,
     /// Checkbox: present ("on") when ticked.
     pub ssl: Option<String>,
+    /// Advanced: a port other than the usual one (empty: 993 / 143).
+    #[serde(default)]
+    pub port: String,
+    /// Advanced: explicit consent to a plaintext connection when STARTTLS is not offered.
+    #[serde(default)]
+    pub plaintext: Option<String>,
 }
 
 impl std::fmt::Debug for AccountForm {
@@ -167,6 +180,8 @@ impl std::fmt::Debug for AccountForm {
             .field("password", &"[redacted]")
             .field("host", &self.host)
             .field("ssl", &self.ssl)
+            .field("port", &self.port)
+            .field("plaintext", &self.plaintext)
             .finish()
     }
 }

@@ -297,3 +297,58 @@ async fn the_language_is_chosen_switched_and_remembered() {
         .unwrap();
     assert_eq!(response.headers()[header::LOCATION], "/");
 }
+
+/// A scripted IMAP server that offers no encryption at all (no STARTTLS), as some old hosts do.
+async fn plaintext_only_server() -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] plain-only server ready\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut words = line.splitn(3, ' ');
+                    let tag = words.next().unwrap_or("*").to_string();
+                    let command = words.next().unwrap_or("").to_ascii_uppercase();
+                    let reply = match command.as_str() {
+                        "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n{tag} OK done\r\n"),
+                        "AUTHENTICATE" => {
+                            let _ = write.write_all(b"+ \r\n").await;
+                            let _ = lines.next_line().await;
+                            format!("{tag} OK logged in\r\n")
+                        }
+                        "LIST" => format!("* LIST () \"/\" INBOX\r\n{tag} OK done\r\n"),
+                        "STATUS" => format!("* STATUS INBOX (MESSAGES 3 UIDNEXT 4 UIDVALIDITY 7)\r\n{tag} OK done\r\n"),
+                        "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
+                        _ => format!("{tag} OK done\r\n"),
+                    };
+                    if write.write_all(reply.as_bytes()).await.is_err() || command == "LOGOUT" {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plaintext_needs_an_explicit_confirmation() {
+    let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
+    let app = router(&dovecot, AddressPolicy::AllowAll, 100);
+    let port = plaintext_only_server().await.to_string();
+    let base = [("side", "source"), ("preset", "other"), ("login", "old@host.test"), ("password", "pw"), ("host", "127.0.0.1"), ("port", port.as_str())];
+    // SSL unticked means STARTTLS: refused when the server does not offer it.
+    let json = body_text(app.clone().oneshot(validate_request(form(&base), false, None)).await.unwrap()).await;
+    assert!(json.contains("StartTlsNotOffered"), "{json}");
+    // With the explicit confirmation, the plain connection is accepted.
+    let mut confirmed = base.to_vec();
+    confirmed.push(("plaintext", "on"));
+    let json = body_text(app.clone().oneshot(validate_request(form(&confirmed), false, None)).await.unwrap()).await;
+    assert!(json.contains("Established"), "{json}");
+    assert!(json.contains("\"plaintext\":true"), "{json}");
+}

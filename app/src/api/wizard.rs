@@ -21,10 +21,12 @@ pub async fn validate_account(
     #[server(default)] password: String,
     host: String,
     #[server(default)] ssl: Option<String>,
+    #[server(default)] port: String,
+    #[server(default)] plaintext: Option<String>,
 ) -> Result<WizardView, ApiError> {
     use super::backend::{backend, client_info, draft_cookie, set_draft_cookie};
     let backend = backend()?;
-    let form = crate::model::AccountForm { side, preset, login, password, host, ssl };
+    let form = crate::model::AccountForm { side, preset, login, password, host, ssl, port, plaintext };
     let (draft, view) = backend.validate(client_info().await, draft_cookie().await.as_deref(), form).await?;
     set_draft_cookie(backend.as_ref(), &draft);
     Ok(view)

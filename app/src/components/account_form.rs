@@ -23,6 +23,7 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
     let host = RwSignal::new(view.host.clone());
     let ssl = RwSignal::new(view.ssl);
     let initial_host = view.host.clone();
+    let advanced_open = !view.port.is_empty() || view.plaintext || view.field_error(Field::Port).is_some();
     let initial_ssl = view.ssl;
 
     let on_preset = move |ev: leptos::ev::Event| {
@@ -202,6 +203,34 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
                     <label for=id("ssl")>{T::Ssl.get(lang)}</label>
                     <p class="hint">{T::SslHelp.get(lang)}</p>
                 </div>
+                <details class="advanced" open=advanced_open>
+                    <summary>{T::Advanced.get(lang)}</summary>
+                    <div class="field">
+                        <label for=id("port")>{T::Port.get(lang)}</label>
+                        <input
+                            id=id("port")
+                            name="port"
+                            type="text"
+                            inputmode="numeric"
+                            maxlength="5"
+                            value=view.port.clone()
+                            aria-invalid=view.field_error(Field::Port).map(|_| "true")
+                            aria-describedby=described(Field::Port)
+                        />
+                        <p class="hint">{T::PortHelp.get(lang)}</p>
+                        {field_error(Field::Port)}
+                    </div>
+                    <div class="field checkbox">
+                        <input
+                            id=id("plaintext")
+                            name="plaintext"
+                            type="checkbox"
+                            value="on"
+                            checked=view.plaintext
+                        />
+                        <label for=id("plaintext")>{T::AllowPlaintext.get(lang)}</label>
+                    </div>
+                </details>
                 <div class="actions">
                     <button type="submit" class="primary" disabled=pending_here>
                         {move || if pending_here() { T::Checking.get(lang) } else { T::Validate.get(lang) }}

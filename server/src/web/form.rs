@@ -21,7 +21,8 @@ pub struct ValidForm {
 
 /// The form values to show again after a failed validation (normalised where possible).
 pub fn echo(form: &AccountForm) -> (String, String, String, bool) {
-    (form.preset.clone(), form.login.trim().to_string(), form.host.trim().to_string(), form.ssl.is_some())
+    let clip = |s: &str, n: usize| s.trim().chars().take(n).collect::<String>();
+    (clip(&form.preset, 64), clip(&form.login, MAX_LOGIN), clip(&form.host, MAX_HOST + 6), form.ssl.is_some())
 }
 
 pub fn parse_side(form: &AccountForm) -> Option<Side> {
@@ -63,6 +64,16 @@ pub fn validate(side: Side, form: &AccountForm) -> Result<ValidForm, Vec<FieldEr
             host = p.default_host().to_string();
             port = Ok(None);
         }
+    }
+    let port_field = form.port.trim();
+    if !port_field.is_empty() {
+        port = match port_field.parse::<u16>() {
+            Ok(p) if p > 0 => Ok(Some(p)),
+            _ => {
+                err(Field::Port, T::FieldInvalidPort);
+                Ok(None)
+            }
+        };
     }
     if port.is_err() {
         err(Field::Host, T::FieldInvalidPort);
@@ -147,6 +158,7 @@ mod tests {
             password: password.into(),
             host: host.into(),
             ssl: ssl.then(|| "on".to_string()),
+            ..AccountForm::default()
         }
     }
 
@@ -216,6 +228,16 @@ mod tests {
             let errors = validate(Side::Source, &form("other", "a", "p", bad, true)).unwrap_err();
             assert_eq!(fields(errors), vec![(Field::Host, T::FieldInvalidPort)], "{bad}");
         }
+    }
+
+    #[test]
+    fn the_advanced_port_field_wins_and_is_checked() {
+        let mut f = form("other", "a", "p", "h.test:1000", true);
+        f.port = "2000".into();
+        assert_eq!(validate(Side::Source, &f).unwrap().endpoint.port, 2000);
+        f.port = "99999".into();
+        let errors = validate(Side::Source, &f).unwrap_err();
+        assert_eq!(fields(errors), vec![(Field::Port, T::FieldInvalidPort)]);
     }
 
     #[test]

@@ -66,7 +66,10 @@ impl Backend for WizardService {
         }
         let side = form::parse_side(&posted).ok_or(ApiError::Transport("unknown side".into()))?;
         let (preset, login, host, ssl) = form::echo(&posted);
-        let mut view = SideView { side, preset, login, host, ssl, has_password: false, status: SideStatus::NotChecked };
+        let plaintext = posted.plaintext.is_some();
+        let port: String = posted.port.trim().chars().take(5).collect();
+        let mut view =
+            SideView { side, preset, login, host, ssl, port, plaintext, has_password: false, status: SideStatus::NotChecked };
 
         let valid = match form::validate(side, &posted) {
             Ok(valid) => valid,
@@ -96,7 +99,13 @@ impl Backend for WizardService {
         let creds = Credentials::new(valid.login.clone(), password.clone());
 
         let started = std::time::Instant::now();
-        let outcome = mailcopy::check_account(&valid.endpoint, &creds, &self.connect, self.check_timeout).await;
+        let mut endpoint = valid.endpoint.clone();
+        let mut outcome = mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
+        if plaintext && matches!(outcome, Err(ConnectError::StartTlsNotOffered)) {
+            // The user confirmed it: this server offers no encryption at all.
+            endpoint.security = mailcopy::Security::Plain;
+            outcome = mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
+        }
         view.status = match &outcome {
             Ok(check) => SideStatus::Established { folders: check.folders as u64, messages: check.messages },
             Err(error) => failed(error),
@@ -111,7 +120,7 @@ impl Backend for WizardService {
         );
         // The password is kept (sealed) even when the check failed, so that changing only the
         // server or the SSL box does not require typing it again.
-        let id = self.drafts.save(draft, view, typed, Some(valid.endpoint.clone()));
+        let id = self.drafts.save(draft, view, typed, Some(endpoint));
         drop(password);
         Ok((id.clone(), self.wizard(Some(&id)).await))
     }
