@@ -155,6 +155,9 @@ pub enum T {
     ReportState,
     BackHome,
     Advanced,
+    ReportTo,
+    ReportToHelp,
+    ReportToInvalid,
     Port,
     PortHelp,
     AllowPlaintext,
@@ -412,6 +415,17 @@ impl T {
             T::ReportState => ["Report e-mail:", "Correo de informe:", "E-mail de rapport :"],
             T::BackHome => ["Start another copy", "Iniciar otra copia", "Lancer une autre copie"],
             T::Advanced => ["Advanced settings", "Opciones avanzadas", "Paramètres avancés"],
+            T::ReportTo => ["Send the report to", "Enviar el informe a", "Envoyer le rapport à"],
+            T::ReportToHelp => [
+                "The destination login is not an e-mail address: where should the end-of-copy report go?",
+                "El login de destino no es una dirección de correo: ¿a dónde enviamos el informe final?",
+                "L'identifiant de destination n'est pas une adresse e-mail : où envoyer le rapport de fin de copie ?",
+            ],
+            T::ReportToInvalid => [
+                "Enter an e-mail address such as name@example.com.",
+                "Introduzca una dirección de correo como nombre@example.com.",
+                "Saisissez une adresse e-mail comme nom@example.com.",
+            ],
             T::Port => ["Port", "Puerto", "Port"],
             T::PortHelp => [
                 "Leave empty for the usual port (993 with SSL, 143 without).",

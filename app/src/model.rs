@@ -138,11 +138,26 @@ pub struct WizardView {
     pub destination: SideView,
     /// Why the last Synchronize was refused (the specific English cause), if it was.
     pub sync_error: Option<String>,
+    /// Reports go through an SMTP relay and the destination login is no address: the user must
+    /// say where the report goes.
+    #[serde(default)]
+    pub ask_report_to: bool,
+    #[serde(default)]
+    pub report_to: String,
+    #[serde(default)]
+    pub report_to_error: Option<T>,
 }
 
 impl Default for WizardView {
     fn default() -> Self {
-        WizardView { source: SideView::empty(Side::Source), destination: SideView::empty(Side::Destination), sync_error: None }
+        WizardView {
+            source: SideView::empty(Side::Source),
+            destination: SideView::empty(Side::Destination),
+            sync_error: None,
+            ask_report_to: false,
+            report_to: String::new(),
+            report_to_error: None,
+        }
     }
 }
 

@@ -132,6 +132,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         validate_limit: RateLimiter::new(args.validate_per_minute, Duration::from_secs(60)),
         check_timeout: Duration::from_secs(args.check_timeout_secs),
         cookie_attributes,
+        smtp_reports: args.smtp_host.is_some(),
     };
     let backend = web::shared(service);
 

@@ -39,6 +39,7 @@ fn router_with_store(
         validate_limit: RateLimiter::new(per_minute, Duration::from_secs(60)),
         check_timeout: Duration::from_secs(10),
         cookie_attributes: String::new(),
+        smtp_reports: false,
     };
     let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
     (web::router(options, web::shared(service)), store, dir)
@@ -194,6 +195,7 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
             validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
             check_timeout: Duration::from_secs(10),
             cookie_attributes: String::new(),
+            smtp_reports: false,
         };
         let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
         (web::router(options, web::shared(service)), store, dir)
@@ -351,4 +353,53 @@ async fn plaintext_needs_an_explicit_confirmation() {
     let json = body_text(app.clone().oneshot(validate_request(form(&confirmed), false, None)).await.unwrap()).await;
     assert!(json.contains("Established"), "{json}");
     assert!(json.contains("\"plaintext\":true"), "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_report_goes() {
+    let pair = testkit::DovecotPair::start().unwrap();
+    pair.slash.add_user("gil@old.test", "from").unwrap();
+    pair.dot.add_user("gil", "to").unwrap();
+    let mut ca = pair.slash.ca_pem();
+    ca.push_str(&pair.dot.ca_pem());
+    let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
+    let connect = ConnectOptions::new(Arc::new(resolver)).with_policy(AddressPolicy::AllowAll).with_ca_pem(ca).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::new(imapcopy::db::open(dir.path()).unwrap(), imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock)));
+    let service = WizardService {
+        drafts: DraftStore::new(Duration::from_secs(600)),
+        jobs: store.clone(),
+        connect: Arc::new(connect),
+        validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
+        check_timeout: Duration::from_secs(10),
+        cookie_attributes: String::new(),
+        smtp_reports: true,
+    };
+    let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
+    let app = web::router(options, web::shared(service));
+    let src = format!("localhost:{}", pair.slash.imaps_port());
+    let dst = format!("localhost:{}", pair.dot.imaps_port());
+    let body = form(&[("side", "source"), ("preset", "other"), ("login", "gil@old.test"), ("password", "from"), ("host", &src), ("ssl", "on")]);
+    let response = app.clone().oneshot(validate_request(body, true, None)).await.unwrap();
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let body = form(&[("side", "destination"), ("preset", "other"), ("login", "gil"), ("password", "to"), ("host", &dst), ("ssl", "on")]);
+    app.clone().oneshot(validate_request(body, true, Some(&cookie))).await.unwrap();
+    let page = get_page(&app, "/", Some(&cookie)).await;
+    assert!(page.contains("Enviar el informe a"), "the wizard asks for the report address");
+
+    let sync = |report_to: &str| {
+        Request::post("/api/synchronize")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ACCEPT, "application/json")
+            .header(header::COOKIE, &cookie)
+            .body(Body::from(form(&[("report_to", report_to)])))
+            .unwrap()
+    };
+    let json = body_text(app.clone().oneshot(sync("not an address")).await.unwrap()).await;
+    assert!(json.contains("ReportToInvalid"), "{json}");
+    assert!(store.list(10).unwrap().is_empty());
+    let json = body_text(app.clone().oneshot(sync("gil@example.org")).await.unwrap()).await;
+    assert!(json.contains("\"job_id\":\""), "{json}");
+    let jobs = store.list(10).unwrap();
+    assert_eq!(jobs[0].report_to.as_deref(), Some("gil@example.org"));
 }

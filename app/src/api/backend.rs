@@ -26,7 +26,13 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Queues the copy of a draft whose two accounts are established. `Ok(Some(job id))` when
     /// queued (the draft is gone); `Ok(None)` when refused, the reason stored in the draft.
-    async fn synchronize(&self, client: ClientInfo, draft: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError>;
+    async fn synchronize(
+        &self,
+        client: ClientInfo,
+        draft: Option<&str>,
+        lang: Lang,
+        report_to: String,
+    ) -> Result<Option<String>, ApiError>;
 
     /// The coarse state of the most recent job for a source address.
     async fn public_status(&self, address: &str) -> PublicState;

@@ -12,11 +12,11 @@ pub struct SyncAnswer {
 
 /// Synchronize: queues the copy of the two validated accounts of this browser's draft.
 #[server(endpoint = "synchronize")]
-pub async fn synchronize() -> Result<SyncAnswer, ApiError> {
+pub async fn synchronize(#[server(default)] report_to: String) -> Result<SyncAnswer, ApiError> {
     use super::backend::{backend, clear_draft_cookie, client_info, draft_cookie};
     let backend = backend()?;
     let draft = draft_cookie().await;
-    match backend.synchronize(client_info().await, draft.as_deref(), crate::lang::current()).await? {
+    match backend.synchronize(client_info().await, draft.as_deref(), crate::lang::current(), report_to).await? {
         Some(job_id) => {
             clear_draft_cookie(backend.as_ref());
             leptos_axum::redirect(&format!("/jobs/{job_id}"));

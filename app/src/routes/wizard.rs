@@ -46,17 +46,45 @@ pub fn WizardPage() -> impl IntoView {
                             let show_destination = view.source.is_established();
                             let ready = view.ready_to_sync();
                             let sync_error = view.sync_error.clone();
+                            let ask_report_to = view.ask_report_to;
+                            let report_to = view.report_to.clone();
+                            let report_to_error = view.report_to_error;
                             view! {
                                 <AccountForm view=view.source action=validate />
                                 <Show when=move || show_destination>
                                     <AccountForm view=view.destination.clone() action=validate />
                                 </Show>
-                                <Show when=move || ready>
+                                {ready.then(|| view! {
                                     <section class="step sync" aria-labelledby="sync-heading">
                                         <h2 id="sync-heading" class="visually-hidden">
                                             {T::Synchronize.get(lang)}
                                         </h2>
                                         <ActionForm action=synchronize>
+                                            {ask_report_to
+                                                .then(|| {
+                                                    view! {
+                                                        <div class="field">
+                                                            <label for="report-to">{T::ReportTo.get(lang)}</label>
+                                                            <input
+                                                                id="report-to"
+                                                                name="report_to"
+                                                                type="email"
+                                                                autocomplete="email"
+                                                                maxlength="254"
+                                                                value=report_to.clone()
+                                                                aria-invalid=report_to_error.map(|_| "true")
+                                                                aria-describedby="report-to-help"
+                                                            />
+                                                            <p class="hint" id="report-to-help">
+                                                                {T::ReportToHelp.get(lang)}
+                                                            </p>
+                                                            {report_to_error
+                                                                .map(|e| {
+                                                                    view! { <p class="field-error">{e.get(lang)}</p> }
+                                                                })}
+                                                        </div>
+                                                    }
+                                                })}
                                             <button
                                                 type="submit"
                                                 class="primary"
@@ -66,7 +94,7 @@ pub fn WizardPage() -> impl IntoView {
                                             </button>
                                         </ActionForm>
                                     </section>
-                                </Show>
+                                })}
                                 {sync_error
                                     .map(|cause| {
                                         view! {

@@ -158,6 +158,14 @@ impl DraftStore {
         Some((take(Side::Source)?, take(Side::Destination)?))
     }
 
+    /// Records the report address typed and whether it was refused.
+    pub fn set_report_to(&self, id: &str, report_to: String, error: Option<app::i18n::T>) {
+        if let Some(draft) = self.lock().get_mut(id) {
+            draft.view.report_to = report_to;
+            draft.view.report_to_error = error;
+        }
+    }
+
     /// Records why Synchronize was refused, for the page to show.
     pub fn set_sync_error(&self, id: &str, error: Option<String>) {
         if let Some(draft) = self.lock().get_mut(id) {

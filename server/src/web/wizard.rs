@@ -25,6 +25,19 @@ pub struct WizardService {
     /// Time limit of one Validate (connect, login, LIST, STATUS).
     pub check_timeout: Duration,
     pub cookie_attributes: String,
+    /// Reports go through an SMTP relay (so a destination login that is no address needs one).
+    pub smtp_reports: bool,
+}
+
+/// A plausible single e-mail address (the relay has the final word).
+pub fn is_plausible_address(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    !local.is_empty()
+        && s.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
 }
 
 pub fn failure_kind(kind: ErrorKind) -> FailureKind {
@@ -51,7 +64,9 @@ fn failed(error: &ConnectError) -> SideStatus {
 #[async_trait::async_trait]
 impl Backend for WizardService {
     async fn wizard(&self, draft: Option<&str>) -> WizardView {
-        draft.and_then(|id| self.drafts.view(id)).unwrap_or_default()
+        let mut view = draft.and_then(|id| self.drafts.view(id)).unwrap_or_default();
+        view.ask_report_to = self.smtp_reports && view.ready_to_sync() && !view.destination.login.contains('@');
+        view
     }
 
     async fn validate(
@@ -125,11 +140,23 @@ impl Backend for WizardService {
         Ok((id.clone(), self.wizard(Some(&id)).await))
     }
 
-    async fn synchronize(&self, client: ClientInfo, draft: Option<&str>, lang: Lang) -> Result<Option<String>, ApiError> {
+    async fn synchronize(
+        &self,
+        client: ClientInfo,
+        draft: Option<&str>,
+        lang: Lang,
+        report_to: String,
+    ) -> Result<Option<String>, ApiError> {
         if !self.validate_limit.check(client.ip) {
             return Err(ApiError::RateLimited);
         }
         let draft = draft.ok_or(ApiError::SessionExpired)?;
+        let report_to = report_to.trim().chars().take(254).collect::<String>();
+        let needs_address = self.wizard(Some(draft)).await.ask_report_to;
+        if needs_address && !is_plausible_address(&report_to) {
+            self.drafts.set_report_to(draft, report_to, Some(app::i18n::T::ReportToInvalid));
+            return Ok(None);
+        }
         let (source, destination) = self.drafts.validated(draft).ok_or(ApiError::SessionExpired)?;
         let spec = |a: &super::drafts::ValidatedAccount| AccountSpec {
             host: a.endpoint.host.clone(),
@@ -143,7 +170,7 @@ impl Backend for WizardService {
             destination: spec(&destination),
             destination_password: SecretString::from(destination.password.to_string()),
             lang: lang.code().to_string(),
-            report_to: None,
+            report_to: needs_address.then_some(report_to),
         };
         match self.jobs.insert(job) {
             Ok(id) => {
