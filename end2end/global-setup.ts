@@ -11,7 +11,7 @@ const root = path.resolve(__dirname, "..");
 
 export type Harness = {
   url: string;
-  slash: { imaps_port: number; imap_port: number; separator: string; prefix: string };
+  slash: { imaps_port: number; imap_port: number; separator: string; prefix: string; slow_imaps_port: number };
   dot: { imaps_port: number; imap_port: number; separator: string; prefix: string };
   users: { login: string; password: string }[];
 };
@@ -50,7 +50,10 @@ export default async function globalSetup() {
       "--user", 'bob@example.test:b"\\é§ secret',
       "--user", "carol@example.test:carol-secret",
       "--user", "dave@example.test:dave-secret",
+      "--user", "erin@example.test:erin-secret",
+      "--user", "frank@example.test:frank-secret",
       "--seed-messages", "20",
+      "--latency-ms", "80",
     ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );

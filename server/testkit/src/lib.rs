@@ -12,6 +12,7 @@
 
 mod certs;
 pub mod imap;
+pub mod proxy;
 pub mod smtp;
 
 use std::collections::HashMap;

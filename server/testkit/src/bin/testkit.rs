@@ -34,6 +34,10 @@ enum Cmd {
         /// `Archive/2020`, plus an empty folder `Empty` (for end-to-end copies).
         #[arg(long, default_value_t = 0)]
         seed_messages: usize,
+        /// Also expose the Slash server's IMAPS port through a proxy that delays every chunk
+        /// by this many milliseconds in each direction (`slash.slow_imaps_port` in the state).
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
@@ -65,6 +69,8 @@ struct Server {
     prefix: String,
     ca_pem_path: PathBuf,
     log_path: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slow_imaps_port: Option<u16>,
 }
 
 impl Server {
@@ -77,6 +83,7 @@ impl Server {
             prefix: d.prefix().to_owned(),
             ca_pem_path: d.ca_pem_path().to_path_buf(),
             log_path: d.log_path().to_path_buf(),
+            slow_imaps_port: None,
         }
     }
 }
@@ -113,7 +120,7 @@ fn seed(server: &Dovecot, user: &str, count: usize) -> Result<()> {
     Ok(())
 }
 
-fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize) -> Result<()> {
+fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize, latency_ms: u64) -> Result<()> {
     // Registered first: a signal during startup is queued and handled once started.
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).context("signal handlers")?;
     if users.is_empty() {
@@ -135,8 +142,15 @@ fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize) -> Resul
             seed(&pair.slash, &user.login, seed_messages)?;
         }
     }
+    let proxy = if latency_ms > 0 {
+        Some(testkit::proxy::DelayProxy::start(pair.slash.imaps_port(), std::time::Duration::from_millis(latency_ms))?)
+    } else {
+        None
+    };
+    let mut slash = Server::of(&pair.slash);
+    slash.slow_imaps_port = proxy.as_ref().map(|p| p.port());
     let state = State {
-        slash: Server::of(&pair.slash),
+        slash,
         dot: Server::of(&pair.dot),
         users,
     };
@@ -149,6 +163,7 @@ fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize) -> Resul
     }
     let signal = signals.forever().next();
     eprintln!("testkit: signal {signal:?}, stopping");
+    drop(proxy);
     drop(pair);
     let _ = std::fs::remove_file(state_file);
     Ok(())
@@ -156,6 +171,6 @@ fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize) -> Resul
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Serve { state_file, users, seed_messages } => serve(&state_file, users, seed_messages),
+        Cmd::Serve { state_file, users, seed_messages, latency_ms } => serve(&state_file, users, seed_messages, latency_ms),
     }
 }
