@@ -34,7 +34,7 @@ test("Validate by keyboard alone", async ({ page, javaScriptEnabled }) => {
   const h = harness();
   const wizard = new WizardPage(page, javaScriptEnabled);
   await wizard.open();
-  await page.getByLabel("Service").first().focus();
+  await page.getByLabel("Service", { exact: true }).first().focus();
   await page.keyboard.press("Tab"); // login
   await page.keyboard.type(h.users[0].login);
   await page.keyboard.press("Tab"); // password
@@ -42,6 +42,7 @@ test("Validate by keyboard alone", async ({ page, javaScriptEnabled }) => {
   await page.keyboard.press("Tab"); // server
   await page.keyboard.type(`localhost:${h.slash.imaps_port}`);
   await page.keyboard.press("Tab"); // SSL (ticked by default)
+  await page.keyboard.press("Tab"); // "Advanced settings" (closed)
   await page.keyboard.press("Tab"); // Validate
   await expect(page.getByRole("button", { name: "Validate" }).first()).toBeFocused();
   await page.keyboard.press("Enter");

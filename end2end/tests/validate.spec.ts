@@ -65,8 +65,8 @@ test.describe("Validate the source account", () => {
     await expect(alert).toContainText(/authentication failed/i);
     await expect(wizard.destination()).toHaveCount(0);
     // The login typed is kept in the form; the password is never rendered back by the server.
-    await expect(source.getByLabel("Login")).toHaveValue(h.users[0].login);
-    if (!javaScriptEnabled) await expect(source.getByLabel("Password")).toHaveValue("");
+    await expect(source.getByLabel("Login", { exact: true })).toHaveValue(h.users[0].login);
+    if (!javaScriptEnabled) await expect(source.getByLabel("Password", { exact: true })).toHaveValue("");
     expect(await page.content()).not.toContain("definitely-wrong\"");
   });
 
@@ -85,7 +85,7 @@ test.describe("Validate the source account", () => {
     const source = wizard.source();
     await wizard.fill(source, { preset: "Other", login: "", password: "", host: "not a host!", ssl: true });
     await wizard.validate(source);
-    await expect(source.getByLabel("Login")).toHaveAttribute("aria-invalid", "true");
+    await expect(source.getByLabel("Login", { exact: true })).toHaveAttribute("aria-invalid", "true");
     await expect(source.locator("#source-login-error")).toHaveText("This field is required.");
     await expect(source.locator("#source-host-error")).toHaveText("Enter a server name such as imap.example.com.");
     await expect(source.getByRole("alert")).toHaveCount(0);

@@ -41,11 +41,11 @@ export class WizardPage {
   }
 
   async fill(step: Locator, account: Account) {
-    if (account.preset) await step.getByLabel("Service").selectOption({ label: account.preset });
-    await step.getByLabel("Login").fill(account.login);
-    await step.getByLabel("Password").fill(account.password);
-    await step.getByLabel("IMAP server").fill(account.host);
-    await step.getByLabel("SSL").setChecked(account.ssl);
+    if (account.preset) await step.getByLabel("Service", { exact: true }).selectOption({ label: account.preset });
+    await step.getByLabel("Login", { exact: true }).fill(account.login);
+    await step.getByLabel("Password", { exact: true }).fill(account.password);
+    await step.getByLabel("IMAP server", { exact: true }).fill(account.host);
+    await step.getByLabel("SSL", { exact: true }).setChecked(account.ssl);
   }
 
   async validate(step: Locator) {
