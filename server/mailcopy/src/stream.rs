@@ -43,7 +43,14 @@ pub struct MailStream {
     /// Bytes already read and filtered, not yet handed to the reader.
     out: Vec<u8>,
     out_pos: usize,
+    /// Writes gathered until the next flush. async-imap writes a command as four pieces (tag,
+    /// space, command, CRLF) and flushes after each command; without this, each piece would
+    /// become its own TLS record and TCP segment, and the server would wake up for each.
+    pending: Vec<u8>,
 }
+
+/// Writes larger than this go out at once instead of being gathered.
+const GATHER_LIMIT: usize = 16 * 1024;
 
 impl fmt::Debug for MailStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -67,7 +74,24 @@ impl MailStream {
             filter: None,
             out: Vec::new(),
             out_pos: 0,
+            pending: Vec::new(),
         }
+    }
+
+    /// Sends what was gathered.
+    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            let n = match Pin::new(&mut self.transport).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::WriteZero, "connection closed while writing")));
+            }
+            self.pending.drain(..n);
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// Whether the connection is encrypted.
@@ -238,15 +262,34 @@ impl AsyncWrite for MailStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().transport).poll_write(cx, buf)
+        let me = self.get_mut();
+        if me.pending.len() + buf.len() > GATHER_LIMIT {
+            match me.poll_send_pending(cx) {
+                Poll::Ready(Ok(())) => {}
+                other => return other.map_ok(|()| 0),
+            }
+            if buf.len() > GATHER_LIMIT {
+                return Pin::new(&mut me.transport).poll_write(cx, buf);
+            }
+        }
+        me.pending.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().transport).poll_flush(cx)
+        let me = self.get_mut();
+        match me.poll_send_pending(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut me.transport).poll_flush(cx),
+            other => other,
+        }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().transport).poll_shutdown(cx)
+        let me = self.get_mut();
+        match me.poll_send_pending(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut me.transport).poll_shutdown(cx),
+            other => other,
+        }
     }
 }
 
