@@ -8,7 +8,10 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use mailcopy::copy::{copy_mailbox, render_table, CancellationToken, CopyOptions, Progress, ProgressSink};
+use mailcopy::copy::{
+    copy_mailbox_with, render_table, CancellationToken, CheckpointStore, CopyOptions, FileCheckpoints, NoCheckpoints, Progress,
+    ProgressSink,
+};
 use mailcopy::net::{AddressPolicy, Resolver, SystemResolver};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, Endpoint, Security};
 
@@ -48,6 +51,14 @@ pub struct CopyArgs {
     /// Print the folder plan and what would be copied; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep checkpoints in this directory (one JSON file per source and destination account
+    /// pair) so that an interrupted copy resumes with less to fetch. Without it a re-run is
+    /// just as exact: it scans both sides and appends only what is missing.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Read every copied message back from the destination and compare it with the source's.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// An account given as a URL.
@@ -108,15 +119,15 @@ struct Reporter {
 impl ProgressSink for Reporter {
     fn event(&self, progress: Progress) {
         match (&self.bar, progress) {
-            (Some(bar), Progress::Scanned { messages, bytes, folders }) => {
+            (Some(bar), Progress::Scanned { messages, bytes, folders, .. }) => {
                 bar.set_length(bytes.max(1));
                 bar.set_message(format!("{folders} folders, {messages} messages"));
             }
             (Some(bar), Progress::FolderStarted { source, .. }) => bar.set_message(mailcopy::mutf7::decode_lossy(&source)),
             (Some(bar), Progress::Message { bytes_done, .. }) => bar.set_position(bytes_done),
             (Some(bar), Progress::Finished { .. }) => bar.finish_and_clear(),
-            (None, Progress::Scanned { folders, messages, bytes }) => {
-                eprintln!("scanned: {folders} folders, {messages} messages, {bytes} bytes")
+            (None, Progress::Scanned { folders, messages, bytes, already_present }) => {
+                eprintln!("scanned: {folders} folders, {messages} messages ({bytes} bytes) to copy, {already_present} already at the destination")
             }
             (None, Progress::FolderDone { source, copied, skipped, failed, .. }) => eprintln!(
                 "{}: {copied} copied, {skipped} skipped, {failed} rejected",
@@ -168,6 +179,16 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
         max_message_size: args.max_message_size,
         dry_run: args.dry_run,
         include_gmail_virtual: args.include_gmail_virtual,
+        verify: args.verify,
+    };
+    let checkpoints: Box<dyn CheckpointStore> = match &args.state {
+        Some(dir) => {
+            let id = |a: &AccountUrl| format!("{}@{}:{}", a.login, a.endpoint.host, a.endpoint.port);
+            let store = FileCheckpoints::open(dir, &id(&from), &id(&to)).with_context(|| format!("state directory {}", dir.display()))?;
+            eprintln!("checkpoints: {}", store.path().display());
+            Box::new(store)
+        }
+        None => Box::new(NoCheckpoints),
     };
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(1);
@@ -187,7 +208,16 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
             }
         })
     };
-    let report = copy_mailbox((&from.endpoint, &from_creds), (&to.endpoint, &to_creds), &opts, &options, &Reporter { bar }, &cancel).await;
+    let report = copy_mailbox_with(
+        (&from.endpoint, &from_creds),
+        (&to.endpoint, &to_creds),
+        &opts,
+        &options,
+        &Reporter { bar },
+        &cancel,
+        checkpoints.as_ref(),
+    )
+    .await;
     on_ctrl_c.abort();
     if let Some(plan) = &report.plan {
         if args.dry_run {

@@ -17,6 +17,7 @@ use async_imap::imap_proto::{
 };
 use tokio::io::AsyncWriteExt;
 
+use crate::copy::identity::{parse_internaldate, HeaderIdentity, Ident, IDENTITY_FIELDS};
 use crate::error::{io_error, truncate, ConnectError};
 use crate::session::ImapSession;
 
@@ -74,6 +75,20 @@ pub(crate) struct MessageMeta {
     pub flags: Vec<String>,
     /// Exactly as the server sent it, e.g. `" 1-Jan-2020 10:00:00 +0530"`.
     pub internaldate: Option<String>,
+    /// The identity header fields, reduced (only when they were fetched).
+    pub header: Option<HeaderIdentity>,
+}
+
+impl MessageMeta {
+    /// What matching needs.
+    pub(crate) fn ident(&self) -> Ident {
+        Ident {
+            uid: self.uid,
+            size: self.size,
+            instant: self.internaldate.as_deref().and_then(parse_internaldate),
+            header: self.header,
+        }
+    }
 }
 
 /// One message fetched whole.
@@ -262,16 +277,25 @@ pub(crate) async fn select(
     Ok(sel)
 }
 
-/// `UID FETCH <range> (UID FLAGS INTERNALDATE RFC822.SIZE)`, sorted by UID.
+/// `UID FETCH <set> (UID FLAGS INTERNALDATE RFC822.SIZE)`, with
+/// `BODY.PEEK[HEADER.FIELDS (MESSAGE-ID DATE FROM TO CC SUBJECT)]` when `with_headers`
+/// (reduced to a [`HeaderIdentity`] as each answer arrives: the raw fields are not kept).
+/// Sorted by UID.
 pub(crate) async fn fetch_meta(
     s: &mut ImapSession,
-    uid_range: &str,
+    uid_set: &str,
+    with_headers: bool,
 ) -> Result<Vec<MessageMeta>, CmdError> {
     const CMD: &str = "UID FETCH";
+    let headers = if with_headers {
+        format!(" BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]")
+    } else {
+        String::new()
+    };
     let id = s
         .inner_mut()
         .run_command(format!(
-            "UID FETCH {uid_range} (UID FLAGS INTERNALDATE RFC822.SIZE)"
+            "UID FETCH {uid_set} (UID FLAGS INTERNALDATE RFC822.SIZE{headers})"
         ))
         .await
         .map_err(|e| broken(CMD, e))?;
@@ -285,6 +309,7 @@ pub(crate) async fn fetch_meta(
             size: 0,
             flags: Vec::new(),
             internaldate: None,
+            header: None,
         };
         for a in attrs {
             match a {
@@ -292,11 +317,18 @@ pub(crate) async fn fetch_meta(
                 AttributeValue::Rfc822Size(n) => m.size = *n,
                 AttributeValue::Flags(f) => m.flags = strings(f),
                 AttributeValue::InternalDate(d) => m.internaldate = Some(d.to_string()),
+                AttributeValue::BodySection { data, .. } if with_headers => {
+                    m.header = Some(HeaderIdentity::of(data.as_deref().unwrap_or_default()));
+                }
                 _ => {}
             }
         }
         // A FETCH without UID is an unsolicited flag update for some other message.
         if m.uid != 0 {
+            if with_headers && m.header.is_none() {
+                // Sent no header section at all: an empty header block is what it has.
+                m.header = Some(HeaderIdentity::of(b""));
+            }
             out.push(m);
         }
     })
@@ -508,10 +540,31 @@ pub(crate) async fn uid_store_add(
     uid: u32,
     flag: &str,
 ) -> Result<(), CmdError> {
+    uid_store(
+        s,
+        &uid.to_string(),
+        true,
+        std::slice::from_ref(&flag.to_string()),
+    )
+    .await
+}
+
+/// `UID STORE <set> +FLAGS.SILENT (<flags>)` (or `-FLAGS.SILENT` when `!add`) on the
+/// selected mailbox.
+pub(crate) async fn uid_store(
+    s: &mut ImapSession,
+    uid_set: &str,
+    add: bool,
+    flags: &[String],
+) -> Result<(), CmdError> {
     const CMD: &str = "UID STORE";
+    let sign = if add { '+' } else { '-' };
     let id = s
         .inner_mut()
-        .run_command(format!("UID STORE {uid} +FLAGS.SILENT ({flag})"))
+        .run_command(format!(
+            "UID STORE {uid_set} {sign}FLAGS.SILENT ({})",
+            flags.join(" ")
+        ))
         .await
         .map_err(|e| broken(CMD, e))?;
     read_until_done(s, CMD, &id, |_| {}).await.map(|_| ())

@@ -5,7 +5,8 @@
 //! against an [`net::AddressPolicy`]. [`check_account`] is the "does this account work" probe.
 //!
 //! [`copy_mailbox`] ([`copy`]) copies every folder and message exactly and returns a
-//! [`CopyReport`] (completeness table: [`render_table`]).
+//! [`CopyReport`] (completeness table: [`render_table`]). Re-runs append only what is missing;
+//! [`copy_mailbox_with`] also takes a [`CheckpointStore`] that makes resuming cheaper.
 
 mod connect;
 pub mod copy;
@@ -14,14 +15,16 @@ mod imap_ext;
 pub mod mutf7;
 pub mod net;
 pub mod plan;
+pub mod preview;
 mod session;
 mod session_ext;
 mod stream;
 
 pub use connect::{connect, ConnectOptions, Credentials, Endpoint, Security};
 pub use copy::{
-    copy_mailbox, render_table, CancellationToken, CopyOptions, CopyReport, FolderReport, Outcome,
-    Progress, ProgressSink,
+    copy_mailbox, copy_mailbox_with, render_table, CancellationToken, CheckpointStore, CopyOptions,
+    CopyReport, FileCheckpoints, FolderCheckpoint, FolderReport, MemoryCheckpoints, NoCheckpoints,
+    Outcome, Progress, ProgressSink,
 };
 pub use error::{ConnectError, ErrorKind};
 pub use plan::{

@@ -135,7 +135,11 @@ async fn generated_mailbox_round_trip_is_exact() {
                 folders,
                 messages,
                 bytes,
-            } => Some((*folders, *messages, *bytes)),
+                already_present,
+            } => {
+                assert_eq!(*already_present, 0);
+                Some((*folders, *messages, *bytes))
+            }
             _ => None,
         })
         .expect("Scanned event");

@@ -1,7 +1,8 @@
 //! Copy behaviour against a scripted in-process IMAP server (`support::fake`), for what
 //! Dovecot does not do on demand: a destination whose PERMANENTFLAGS lacks `\*` (Dovecot
 //! always offers `\*` on a writable mailbox), a source answer async-imap cannot parse, a
-//! connection lost after an APPEND was stored, a login refused on reconnect.
+//! connection lost after an APPEND was stored, a login refused on reconnect, a destination
+//! that stores messages altered, an APPEND stored but never answered when the copy died.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -9,10 +10,12 @@ mod support;
 
 use std::sync::{Arc, Mutex};
 
-use mailcopy::copy::{MessageResult, RejectReason};
+use mailcopy::copy::{
+    CheckpointStore, MemoryCheckpoints, MessageResult, NoCheckpoints, RejectReason,
+};
 use mailcopy::{
-    copy_mailbox, render_table, CancellationToken, CopyOptions, CopyReport, Credentials, Endpoint,
-    Outcome, Progress, Security,
+    copy_mailbox, copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport,
+    Credentials, Endpoint, Outcome, Progress, Security,
 };
 use support::fake::{self, FakeState};
 use support::gen::{generate, parse_imap_date, GenOptions};
@@ -368,4 +371,167 @@ async fn dry_run_writes_nothing() {
         l.contains("APPEND") || l.contains("CREATE") || l.contains("SUBSCRIBE")
     }));
     assert!(render_table(&report).contains("dry run"));
+}
+
+async fn run_with(
+    src: &(Endpoint, Credentials),
+    dst: &(Endpoint, Credentials),
+    servers: &[&Dovecot],
+    options: &CopyOptions,
+    store: &dyn CheckpointStore,
+) -> CopyReport {
+    let report = copy_mailbox_with(
+        (&src.0, &src.1),
+        (&dst.0, &dst.1),
+        &connect_options(servers),
+        options,
+        &mailcopy::copy::NoProgress,
+        &CancellationToken::new(),
+        store,
+    )
+    .await;
+    println!("{}", render_table(&report));
+    report
+}
+
+/// What a destination that re-renders messages might store: a header of its own on top,
+/// 8-bit header bytes as `X` (Cyrus `munge8bit`), bare LF line ends, a body that grew.
+fn altered(raw: &[u8]) -> Vec<u8> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |p| p + 4);
+    let mut out = b"X-MS-Exchange-Organization-SCL: -1\r\n".to_vec();
+    out.extend(raw[..end].iter().map(|&b| if b >= 0x80 { b'X' } else { b }));
+    out.extend_from_slice(&raw[end..]);
+    out.extend_from_slice(b"\r\n-- \r\nRe-rendered.\r\n");
+    let mut lf = Vec::with_capacity(out.len());
+    for (i, &b) in out.iter().enumerate() {
+        if !(b == b'\r' && out.get(i + 1) == Some(&b'\n')) {
+            lf.push(b);
+        }
+    }
+    lf
+}
+
+#[tokio::test]
+async fn a_destination_that_alters_messages_gets_nothing_twice() {
+    let (src, mailbox) = seeded_dovecot("alt@example.test");
+    let live = mailbox.messages().filter(|m| !m.is_deleted()).count() as u64;
+    let state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    state.lock().unwrap().rewrite = Some(altered);
+    let port = fake::start(state.clone()).await;
+    let (from, to) = (account(&src, "alt@example.test"), fake_account(port));
+    let verify = CopyOptions {
+        verify: true,
+        ..CopyOptions::default()
+    };
+    let first = run_with(&from, &to, &[&src], &verify, &NoCheckpoints).await;
+    assert_eq!(first.outcome, Outcome::Complete);
+    assert_eq!(first.totals.copied, live);
+    // --verify read every message back and found each altered.
+    assert_eq!((first.verified(), first.altered()), (live, live));
+    let table = render_table(&first);
+    assert!(
+        table.contains(&format!("The destination altered {live} messages")),
+        "{table}"
+    );
+    let appends = state.lock().unwrap().appends;
+    assert_eq!(u64::from(appends), live);
+
+    // Re-runs append nothing, with or without checkpoints.
+    let store = MemoryCheckpoints::default();
+    for (round, store) in [
+        (1, &NoCheckpoints as &dyn CheckpointStore),
+        (2, &store),
+        (3, &store),
+    ] {
+        let report = run_with(&from, &to, &[&src], &CopyOptions::default(), store).await;
+        assert_eq!(report.outcome, Outcome::Complete, "round {round}");
+        assert_eq!(report.totals.copied, 0, "round {round}");
+        assert_eq!(report.totals.already_present, live, "round {round}");
+        assert_eq!(report.altered(), live, "round {round}: noted");
+        assert_eq!(
+            state.lock().unwrap().appends,
+            appends,
+            "round {round}: no APPEND"
+        );
+    }
+    // The last round paired everything through the checkpoint: no header fields fetched.
+    let log = state.lock().unwrap().log.clone();
+    let last_scan: Vec<&String> = log
+        .iter()
+        .rev()
+        .take_while(|l| !l.contains("LOGIN"))
+        .collect();
+    assert!(
+        !last_scan.iter().any(|l| l.contains("HEADER.FIELDS")),
+        "{last_scan:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_in_flight_when_the_copy_died_is_not_appended_again() {
+    let src_state = fake_source();
+    let src_port = fake::start(src_state.clone()).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    // The third APPEND is stored, and its answer never comes.
+    dst_state.lock().unwrap().hang_after_append = vec![3];
+    let dst_port = fake::start(dst_state.clone()).await;
+    let store = Arc::new(MemoryCheckpoints::default());
+    let (src, dst) = (fake_account(src_port), fake_account(dst_port));
+    let task = {
+        let (src, dst, store) = (src.clone(), dst.clone(), store.clone());
+        tokio::spawn(async move {
+            copy_mailbox_with(
+                (&src.0, &src.1),
+                (&dst.0, &dst.1),
+                &connect_options(&[]),
+                &CopyOptions {
+                    connections: 1,
+                    ..CopyOptions::default()
+                },
+                &mailcopy::copy::NoProgress,
+                &CancellationToken::new(),
+                store.as_ref(),
+            )
+            .await
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while dst_state.lock().unwrap().appends < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "third APPEND not reached"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // The process dies: nothing runs after this point.
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(
+        dst_state.lock().unwrap().mailboxes["INBOX"].messages.len(),
+        3
+    );
+
+    for (round, store) in [
+        (1, store.as_ref() as &dyn CheckpointStore),
+        (2, &NoCheckpoints),
+    ] {
+        let report = run_with(&src, &dst, &[], &CopyOptions::default(), store).await;
+        assert_eq!(report.outcome, Outcome::Complete, "round {round}");
+        let want = if round == 1 { (2, 3) } else { (0, 5) };
+        assert_eq!(
+            (report.totals.copied, report.totals.already_present),
+            want,
+            "round {round}"
+        );
+        assert_eq!(dst_state.lock().unwrap().appends, 5, "round {round}");
+        assert_same(
+            &fake_snapshot(&dst_state),
+            &fake_snapshot(&src_state),
+            "no duplicate",
+        );
+    }
 }

@@ -1,17 +1,21 @@
 //! The job runner: claims queued jobs (up to a configured number at once), runs the copy
 //! engine on each, writes progress about once a second, and settles the job (finished, failed,
-//! retried with back-off, cancelled). Runs inside the web server process.
+//! retried with back-off, cancelled). Runs inside the web server process. The engine keeps its
+//! checkpoints in SQLite ([`super::checkpoints`]), so a retried or resumed job fetches less;
+//! what it copies is decided by its scan of both sides, so a retry never appends twice.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::model::{FolderRow, ProgressView};
-use mailcopy::copy::{copy_mailbox, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink};
+use mailcopy::copy::{copy_mailbox_with, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink};
 use mailcopy::{ConnectOptions, Credentials, Endpoint};
 use rand::Rng;
 use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 
+use super::checkpoints::{self, SqliteCheckpoints};
 use super::store::{Job, Store};
 
 #[derive(Clone, Debug)]
@@ -65,6 +69,8 @@ pub struct Runner {
 struct Tracker {
     started: Instant,
     view: Mutex<ProgressView>,
+    /// Messages the scan found at the destination already (a resumed job): counted as done.
+    present: AtomicU64,
 }
 
 impl ProgressSink for Tracker {
@@ -72,16 +78,18 @@ impl ProgressSink for Tracker {
         let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
         match progress {
             Progress::Planned { folders } => view.folders_total = folders,
-            Progress::Scanned { folders, messages, bytes } => {
+            Progress::Scanned { folders, messages, bytes, already_present } => {
                 view.folders_total = folders;
-                view.messages_total = messages;
+                view.messages_total = messages + already_present;
+                view.messages_done = already_present;
                 view.bytes_total = bytes;
+                self.present.store(already_present, Ordering::Relaxed);
             }
             Progress::FolderStarted { source, .. } => {
                 view.current_folder = Some(mailcopy::mutf7::decode_lossy(&source));
             }
             Progress::Message { copied, skipped, failed, bytes_done, .. } => {
-                view.messages_done = copied + skipped + failed;
+                view.messages_done = self.present.load(Ordering::Relaxed) + copied + skipped + failed;
                 view.bytes_done = bytes_done;
                 let secs = self.started.elapsed().as_secs_f64();
                 if secs > 0.5 {
@@ -226,7 +234,8 @@ impl Runner {
         let dest_creds = Credentials::new(job.destination.login.clone(), secrets.destination.expose_secret().to_string());
         drop(secrets);
 
-        let tracker = Arc::new(Tracker { started: Instant::now(), view: Mutex::new(progress_seed(&job)) });
+        let tracker =
+            Arc::new(Tracker { started: Instant::now(), view: Mutex::new(progress_seed(&job)), present: AtomicU64::new(0) });
         let cancel = stop.child_token();
         let heartbeat = {
             let store = self.store.clone();
@@ -256,13 +265,14 @@ impl Runner {
             })
         };
 
-        let report = copy_mailbox(
+        let report = copy_mailbox_with(
             (&source_endpoint, &source_creds),
             (&dest_endpoint, &dest_creds),
             &self.connect,
             &self.config.copy,
             tracker.as_ref(),
             &cancel,
+            &SqliteCheckpoints::new(self.store.clone(), job.id.clone()),
         )
         .await;
         heartbeat.abort();
@@ -283,9 +293,9 @@ impl Runner {
                     self.store.complete(&job.id, &owner, outcome_name(&report.outcome), &result)
                 }
                 Outcome::Incomplete { error } => {
-                    // Without the idempotent re-run a retry could append twice what was already
-                    // copied, so only a copy that copied nothing is retried automatically.
-                    let retryable = report.totals.copied == 0 && job.attempts < self.config.max_attempts;
+                    // Re-runs are idempotent (the engine's scan finds what an earlier attempt
+                    // copied, an APPEND in flight included), so a retry never appends twice.
+                    let retryable = job.attempts < self.config.max_attempts;
                     if retryable {
                         let delay = self.backoff(job.attempts);
                         tracing::warn!(job = %job.id, error = %error, retry_in_s = delay.as_secs(), "copy stopped; will retry");
@@ -314,10 +324,13 @@ impl Runner {
         self.ended(&job.id, Some(&report)).await;
     }
 
-    /// Report, then wipe the credentials: they are not needed any more.
+    /// Report, then wipe the credentials and the checkpoints: they are not needed any more.
     async fn ended(&self, id: &str, report: Option<&CopyReport>) {
         if let (Some(after), Ok(Some(job))) = (&self.after, self.store.get(id)) {
             after.job_ended(&job, report).await;
+        }
+        if let Err(e) = checkpoints::clear(&self.store, id) {
+            tracing::error!(job = %id, error = %e, "deleting checkpoints failed");
         }
         match self.store.wipe_secrets(id) {
             Ok(_) => {

@@ -198,6 +198,12 @@ impl Store {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Runs `f` on the connection, for tables other modules keep (`checkpoints.rs`).
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+        let conn = self.conn();
+        Ok(f(&conn)?)
+    }
+
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }

@@ -1,12 +1,14 @@
 //! The copy run: lanes of (source, destination) sessions working through the folder plan.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoint::{CheckpointStore, FolderCheckpoint, NoCheckpoints};
+use super::identity::{self, body_digest, Ident, MatchedBy};
 use super::message::{
     classify_refusal, flags_to_copy, is_deleted, is_keyword, summarize, KeywordPolicy, Refusal,
 };
@@ -30,12 +32,20 @@ const MAX_RECONNECTS_IN_A_ROW: u32 = 3;
 /// LOGOUT is a courtesy: never wait long for it.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Copies every planned folder and message from `source` to `destination`.
+/// A folder's checkpoint is saved at most this often while it is copied (and at its end).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Ranges per UID set in one command (`UID FETCH`, `UID STORE`).
+const MAX_RANGES: usize = 500;
+
+/// Copies every planned folder and message from `source` to `destination`, without
+/// checkpoints (see [`copy_mailbox_with`]).
 ///
 /// Never fails as such: problems end up in the returned report ([`Outcome::Incomplete`]
 /// with one error when the copy had to stop). `connect` applies to both sides (its extra CA
 /// PEM may hold several certificates). Cancelling `cancel` stops the copy between two
-/// messages. The last event sent to `progress` is [`Progress::Finished`].
+/// messages. The last event sent to `progress` is [`Progress::Finished`]. Running it again
+/// appends only what is missing at the destination.
 pub async fn copy_mailbox(
     source: (&Endpoint, &Credentials),
     destination: (&Endpoint, &Credentials),
@@ -43,6 +53,29 @@ pub async fn copy_mailbox(
     options: &CopyOptions,
     progress: &dyn ProgressSink,
     cancel: &CancellationToken,
+) -> CopyReport {
+    copy_mailbox_with(
+        source,
+        destination,
+        connect,
+        options,
+        progress,
+        cancel,
+        &NoCheckpoints,
+    )
+    .await
+}
+
+/// [`copy_mailbox`] with a checkpoint store: resuming an interrupted copy (or re-running a
+/// finished one) then fetches less. The result is the same with or without it.
+pub async fn copy_mailbox_with(
+    source: (&Endpoint, &Credentials),
+    destination: (&Endpoint, &Credentials),
+    connect: &ConnectOptions,
+    options: &CopyOptions,
+    progress: &dyn ProgressSink,
+    cancel: &CancellationToken,
+    checkpoints: &dyn CheckpointStore,
 ) -> CopyReport {
     let run = Run {
         src: Account {
@@ -60,6 +93,7 @@ pub async fn copy_mailbox(
         options,
         progress,
         cancel,
+        checkpoints,
         state: Mutex::new(State::default()),
     };
     let report = run.execute().await;
@@ -130,6 +164,22 @@ impl Lane {
     }
 }
 
+/// Which session of a lane.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    Source,
+    Destination,
+}
+
+impl Side {
+    fn name(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Destination => "destination",
+        }
+    }
+}
+
 /// Why an operation did not produce its result.
 #[derive(Debug)]
 enum Fail {
@@ -150,10 +200,48 @@ struct State {
     bytes_done: u64,
 }
 
-/// Scan result of one folder.
-struct FolderScan {
+/// A folder after the scan of both sides and the matching: what is left to do.
+struct FolderWork {
+    /// Source UIDVALIDITY at scan time.
     uid_validity: Option<u32>,
+    /// Destination UIDVALIDITY at scan time.
+    dest_uid_validity: Option<u32>,
+    /// Source messages not at the destination, in UID order (`\Deleted` ones included: they
+    /// are skipped and listed).
     messages: Vec<MessageMeta>,
+    /// Messages already present whose flags differ from the source's.
+    flag_updates: Vec<FlagUpdate>,
+    resume: Resume,
+}
+
+/// Flags to change on one destination message.
+struct FlagUpdate {
+    uid: u32,
+    add: Vec<String>,
+    remove: Vec<String>,
+}
+
+/// What the folder's checkpoint is made of.
+#[derive(Default)]
+struct Resume {
+    /// Every source UID of the scan.
+    source_uids: Vec<u32>,
+    /// Source UIDs at the destination: found by the scan or copied by this run.
+    done: BTreeSet<u32>,
+    /// Source UID → destination UID, where known.
+    map: BTreeMap<u32, u32>,
+    /// The checkpoint the scan used (a save that would write the same is skipped).
+    loaded: Option<FolderCheckpoint>,
+    last_saved: Option<Instant>,
+}
+
+/// What the scan found out for the folder's report row.
+struct ScanFacts {
+    source_count: u32,
+    source_bytes: u64,
+    destination_before: u32,
+    already_present: u32,
+    altered: u32,
 }
 
 /// Destination folder state while a lane copies into it.
@@ -169,6 +257,7 @@ struct Run<'a> {
     options: &'a CopyOptions,
     progress: &'a dyn ProgressSink,
     cancel: &'a CancellationToken,
+    checkpoints: &'a dyn CheckpointStore,
     state: Mutex<State>,
 }
 
@@ -316,13 +405,17 @@ impl Run<'_> {
         }
 
         let scans = self.scan_all(&mut lanes, &jobs, &mut reports).await;
-        let (messages, bytes) = reports.iter().fold((0u64, 0u64), |(m, b), r| {
-            (m + u64::from(r.source_count), b + r.source_bytes)
+        let (messages, bytes) = scans.iter().flatten().fold((0u64, 0u64), |(m, b), w| {
+            (
+                m + w.messages.len() as u64,
+                b + w.messages.iter().map(|x| u64::from(x.size)).sum::<u64>(),
+            )
         });
         self.progress.event(Progress::Scanned {
             folders: jobs.len() as u64,
             messages,
             bytes,
+            already_present: reports.iter().map(|r| u64::from(r.already_present)).sum(),
         });
 
         self.copy_all(&mut lanes, &jobs, scans, &mut reports).await;
@@ -573,13 +666,14 @@ impl Run<'_> {
             .ok_or_else(|| Fail::Fatal("no source connection".to_string()))
     }
 
-    /// Scans every selectable folder, the lanes in parallel (a shared queue of job indices).
+    /// Scans every selectable folder (both sides) and matches them, the lanes in parallel (a
+    /// shared queue of job indices). Fills the report rows' scan columns.
     async fn scan_all(
         &self,
         lanes: &mut [Lane],
         jobs: &[FolderMapping],
         reports: &mut [FolderReport],
-    ) -> Vec<Option<FolderScan>> {
+    ) -> Vec<Option<FolderWork>> {
         let queue: Mutex<VecDeque<usize>> = Mutex::new(
             (0..jobs.len())
                 .filter(|&i| jobs[i].selectable && reports[i].error.is_none())
@@ -598,19 +692,23 @@ impl Run<'_> {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .pop_front();
                     let Some(i) = next else { break };
-                    out.push((i, self.scan_folder(lane, &jobs[i].source).await));
+                    out.push((i, self.scan_folder(lane, &jobs[i]).await));
                 }
                 out
             }
         }))
         .await;
-        let mut scans: Vec<Option<FolderScan>> = (0..jobs.len()).map(|_| None).collect();
+        let mut scans: Vec<Option<FolderWork>> = (0..jobs.len()).map(|_| None).collect();
         for (i, r) in results.into_iter().flatten() {
             match r {
-                Ok(scan) => {
-                    reports[i].source_count = scan.messages.len() as u32;
-                    reports[i].source_bytes = scan.messages.iter().map(|m| u64::from(m.size)).sum();
-                    scans[i] = Some(scan);
+                Ok((work, facts)) => {
+                    let report = &mut reports[i];
+                    report.source_count = facts.source_count;
+                    report.source_bytes = facts.source_bytes;
+                    report.destination_before = facts.destination_before;
+                    report.already_present = facts.already_present;
+                    report.altered = facts.altered;
+                    scans[i] = Some(work);
                 }
                 Err(Fail::Fatal(e)) => self.stop(e),
                 Err(Fail::Folder(e)) | Err(Fail::Message(e)) => reports[i].error = Some(e),
@@ -619,61 +717,274 @@ impl Run<'_> {
         scans
     }
 
-    async fn scan_folder(&self, lane: &mut Lane, folder: &str) -> Result<FolderScan, Fail> {
+    /// [`Run::scan_folder_once`], again once if a connection broke.
+    async fn scan_folder(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+    ) -> Result<(FolderWork, ScanFacts), Fail> {
         let mut last = String::new();
         for _ in 0..2 {
-            lane.src_box = None; // EXAMINE afresh: its UIDVALIDITY is the scan's
-            match self.src_session(lane, folder, None).await {
-                Ok(_) => {}
-                Err(Fail::Message(e)) => {
-                    last = e;
-                    continue;
-                }
-                Err(other) => return Err(other),
+            match self.scan_folder_once(lane, job).await {
+                Err(Fail::Message(e)) => last = e,
+                other => return other,
             }
-            let sel = lane.src_selected.clone();
-            let Some(s) = lane.src.as_mut() else {
-                continue;
-            };
-            let messages = if sel.exists == 0 {
-                Vec::new()
-            } else {
-                match imap_ext::fetch_meta(s, "1:*").await {
-                    Ok(m) => m,
-                    Err(CmdError::Refused { text, .. }) => {
-                        return Err(Fail::Folder(format!(
-                            "the source refused to list its messages: {text}"
-                        )))
-                    }
-                    Err(CmdError::Broken(e)) => {
-                        lane.src = None;
-                        last = e.to_string();
-                        continue;
-                    }
-                }
-            };
-            lane.src_reconnects = 0;
-            return Ok(FolderScan {
-                uid_validity: sel.uid_validity,
-                messages,
-            });
         }
         Err(Fail::Folder(format!(
-            "the source could not list its messages: {last}"
+            "its messages could not be listed: {last}"
         )))
+    }
+
+    fn load_checkpoint(&self, folder: &str) -> Option<FolderCheckpoint> {
+        match self.checkpoints.load(folder) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%folder, error = %e, "checkpoint not readable: scanning in full");
+                None
+            }
+        }
+    }
+
+    /// EXAMINE the destination folder (read-only: the scan changes nothing). `None` in a dry
+    /// run when it does not exist (yet).
+    async fn dst_examine(&self, lane: &mut Lane, folder: &str) -> Result<Option<Selected>, Fail> {
+        lane.dst_box = None;
+        let s = self.dst_session(lane).await?;
+        match imap_ext::select(s, folder, true).await {
+            Ok(sel) => Ok(Some(sel)),
+            Err(CmdError::Refused { .. }) if self.options.dry_run => Ok(None),
+            Err(CmdError::Refused { text, .. }) => Err(Fail::Folder(format!(
+                "the destination refused to open it: {text}"
+            ))),
+            Err(CmdError::Broken(e)) => {
+                lane.dst = None;
+                Err(Fail::Message(e.to_string()))
+            }
+        }
+    }
+
+    /// The metadata of `uid_set` on the lane's source (`Source`) or destination session,
+    /// whose folder is selected.
+    async fn fetch_meta(
+        &self,
+        lane: &mut Lane,
+        side: Side,
+        uid_set: &str,
+        with_headers: bool,
+    ) -> Result<Vec<MessageMeta>, Fail> {
+        let slot = match side {
+            Side::Source => &mut lane.src,
+            Side::Destination => &mut lane.dst,
+        };
+        let Some(s) = slot.as_mut() else {
+            return Err(Fail::Message(format!("no {} connection", side.name())));
+        };
+        match imap_ext::fetch_meta(s, uid_set, with_headers).await {
+            Ok(m) => Ok(m),
+            Err(CmdError::Refused { text, .. }) => Err(Fail::Folder(format!(
+                "the {} refused to list its messages: {text}",
+                side.name()
+            ))),
+            Err(CmdError::Broken(e)) => {
+                *slot = None;
+                Err(Fail::Message(e.to_string()))
+            }
+        }
+    }
+
+    /// Fetches the identity header fields of the messages `need` (UIDs) into `msgs`.
+    async fn fill_headers(
+        &self,
+        lane: &mut Lane,
+        side: Side,
+        msgs: &mut [MessageMeta],
+        need: &[u32],
+    ) -> Result<(), Fail> {
+        if need.is_empty() {
+            return Ok(());
+        }
+        let mut sets = identity::uid_sets(need, MAX_RANGES);
+        // Everything, or UIDs scattered enough: one answer for all is cheaper.
+        if need.len() == msgs.len() || sets.len() > 4 {
+            sets = vec!["1:*".to_string()];
+        }
+        let wanted: HashSet<u32> = need.iter().copied().collect();
+        for set in sets {
+            let got = self.fetch_meta(lane, side, &set, true).await?;
+            let mut got = got.into_iter().peekable();
+            // Both sorted by UID.
+            for m in msgs.iter_mut() {
+                while got.peek().is_some_and(|g| g.uid < m.uid) {
+                    got.next();
+                }
+                if let Some(g) = got.peek() {
+                    if g.uid == m.uid && wanted.contains(&m.uid) {
+                        m.header = g.header;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Scans one folder: source and destination metadata, then the matching.
+    async fn scan_folder_once(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+    ) -> Result<(FolderWork, ScanFacts), Fail> {
+        lane.src_box = None; // EXAMINE afresh: its UIDVALIDITY is the scan's
+        self.src_session(lane, &job.source, None).await?;
+        let src_sel = lane.src_selected.clone();
+        let dst_sel = if self.options.dry_run && !job.exists_at_destination {
+            None
+        } else {
+            self.dst_examine(lane, &job.destination).await?
+        };
+        let dest_uid_validity = dst_sel.as_ref().and_then(|d| d.uid_validity);
+        let saved = self.load_checkpoint(&job.source).filter(|c| {
+            let ok = c.applies_to(src_sel.uid_validity, &job.destination, dest_uid_validity);
+            if !ok {
+                tracing::info!(folder = %job.source, "checkpoint of another UIDVALIDITY or destination: scanning in full");
+            }
+            ok
+        });
+        let full = saved.is_none();
+        let mut src_msgs = if src_sel.exists == 0 {
+            Vec::new()
+        } else {
+            self.fetch_meta(lane, Side::Source, "1:*", full).await?
+        };
+        let mut dst_msgs = match &dst_sel {
+            Some(sel) if sel.exists > 0 => {
+                self.fetch_meta(lane, Side::Destination, "1:*", full)
+                    .await?
+            }
+            _ => Vec::new(),
+        };
+        let map = saved
+            .as_ref()
+            .map(|c| c.uid_map.to_map())
+            .unwrap_or_default();
+        let live_idents = |msgs: &[MessageMeta]| -> Vec<Ident> {
+            msgs.iter()
+                .filter(|m| !is_deleted(&m.flags))
+                .map(MessageMeta::ident)
+                .collect()
+        };
+        if !full {
+            // The checkpoint pairs what it can by UID; header fields only for the rest.
+            let src_idents = live_idents(&src_msgs);
+            let dst_idents: Vec<Ident> = dst_msgs.iter().map(MessageMeta::ident).collect();
+            let pairs = identity::pair_by_map(&src_idents, &dst_idents, &map);
+            let src_paired: HashSet<u32> = pairs.iter().map(|p| src_idents[p.src].uid).collect();
+            let dst_paired: HashSet<u32> = pairs.iter().map(|p| dst_idents[p.dst].uid).collect();
+            let src_need: Vec<u32> = src_idents
+                .iter()
+                .map(|i| i.uid)
+                .filter(|u| !src_paired.contains(u))
+                .collect();
+            let dst_need: Vec<u32> = dst_idents
+                .iter()
+                .map(|i| i.uid)
+                .filter(|u| !dst_paired.contains(u))
+                .collect();
+            self.fill_headers(lane, Side::Source, &mut src_msgs, &src_need)
+                .await?;
+            self.fill_headers(lane, Side::Destination, &mut dst_msgs, &dst_need)
+                .await?;
+        }
+        lane.src_reconnects = 0;
+        lane.dst_reconnects = 0;
+
+        // Matching: which live source messages are at the destination.
+        let live: Vec<usize> = (0..src_msgs.len())
+            .filter(|&i| !is_deleted(&src_msgs[i].flags))
+            .collect();
+        let src_idents: Vec<Ident> = live.iter().map(|&i| src_msgs[i].ident()).collect();
+        let dst_idents: Vec<Ident> = dst_msgs.iter().map(MessageMeta::ident).collect();
+        let pairs = identity::match_messages(&src_idents, &dst_idents, &map);
+        let mut resume = Resume {
+            source_uids: src_msgs.iter().map(|m| m.uid).collect(),
+            loaded: saved,
+            ..Resume::default()
+        };
+        let mut present = vec![false; src_msgs.len()];
+        let mut flag_updates = Vec::new();
+        let (mut altered, mut by_tier) = (0u32, [0u32; 4]);
+        for p in &pairs {
+            let (s, d) = (&src_msgs[live[p.src]], &dst_msgs[p.dst]);
+            present[live[p.src]] = true;
+            resume.done.insert(s.uid);
+            resume.map.insert(s.uid, d.uid);
+            if s.size != d.size {
+                altered += 1;
+            }
+            by_tier[match p.by {
+                MatchedBy::Checkpoint => 0,
+                MatchedBy::Exact => 1,
+                MatchedBy::HeadersAndDate => 2,
+                MatchedBy::MessageIdAndDate => 3,
+            }] += 1;
+            let (add, remove) = identity::flag_changes(&s.flags, &d.flags);
+            if !add.is_empty() || !remove.is_empty() {
+                flag_updates.push(FlagUpdate {
+                    uid: d.uid,
+                    add,
+                    remove,
+                });
+            }
+        }
+        if !pairs.is_empty() {
+            tracing::debug!(
+                folder = %job.source,
+                by_checkpoint = by_tier[0],
+                exact = by_tier[1],
+                headers_and_date = by_tier[2],
+                message_id_and_date = by_tier[3],
+                "already at the destination"
+            );
+        }
+        let facts = ScanFacts {
+            source_count: src_msgs.len() as u32,
+            source_bytes: src_msgs.iter().map(|m| u64::from(m.size)).sum(),
+            destination_before: dst_sel.as_ref().map_or(0, |d| d.exists),
+            already_present: pairs.len() as u32,
+            altered,
+        };
+        let messages = src_msgs
+            .into_iter()
+            .zip(present)
+            .filter(|(_, p)| !p)
+            .map(|(m, _)| m)
+            .collect();
+        Ok((
+            FolderWork {
+                uid_validity: src_sel.uid_validity,
+                dest_uid_validity,
+                messages,
+                flag_updates,
+                resume,
+            },
+            facts,
+        ))
     }
 
     async fn copy_all(
         &self,
         lanes: &mut [Lane],
         jobs: &[FolderMapping],
-        mut scans: Vec<Option<FolderScan>>,
+        mut scans: Vec<Option<FolderWork>>,
         reports: &mut [FolderReport],
     ) {
         // Largest folders first: the last folder to finish is then a small one.
         let mut order: Vec<usize> = (0..jobs.len()).filter(|&i| scans[i].is_some()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(reports[i].source_bytes));
-        let work: Mutex<VecDeque<(usize, FolderScan, FolderReport)>> = Mutex::new(
+        let left = |w: &Option<FolderWork>| -> u64 {
+            w.as_ref()
+                .map_or(0, |w| w.messages.iter().map(|m| u64::from(m.size)).sum())
+        };
+        order.sort_by_key(|&i| std::cmp::Reverse(left(&scans[i])));
+        let work: Mutex<VecDeque<(usize, FolderWork, FolderReport)>> = Mutex::new(
             order
                 .into_iter()
                 .filter_map(|i| {
@@ -692,11 +1003,12 @@ impl Run<'_> {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .pop_front();
-                    let Some((i, scan, mut report)) = next else {
+                    let Some((i, mut folder, mut report)) = next else {
                         break;
                     };
                     if !self.stopped() {
-                        self.copy_folder(lane, &jobs[i], &scan, &mut report).await;
+                        self.copy_folder(lane, &jobs[i], &mut folder, &mut report)
+                            .await;
                     }
                     out.push((i, report));
                 }
@@ -713,19 +1025,20 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        scan: &FolderScan,
+        work: &mut FolderWork,
         report: &mut FolderReport,
     ) {
         self.progress.event(Progress::FolderStarted {
             source: job.source.clone(),
             destination: job.destination.clone(),
         });
-        let result = self.copy_messages(lane, job, scan, report).await;
+        let result = self.copy_messages(lane, job, work, report).await;
         match result {
             Ok(finished) => report.finished = finished,
             Err(Fail::Fatal(e)) => self.stop(e),
             Err(Fail::Folder(e)) | Err(Fail::Message(e)) => report.error = Some(e),
         }
+        self.save_checkpoint(job, work, true);
         self.progress.event(Progress::FolderDone {
             source: job.source.clone(),
             destination: job.destination.clone(),
@@ -733,6 +1046,43 @@ impl Run<'_> {
             skipped: report.skipped.len() as u32,
             failed: report.rejected.len() as u32,
         });
+    }
+
+    /// Writes the folder's checkpoint: at most once per [`CHECKPOINT_EVERY`] unless `force`,
+    /// never in a dry run, not when it would write what was loaded.
+    fn save_checkpoint(&self, job: &FolderMapping, work: &mut FolderWork, force: bool) {
+        if self.options.dry_run {
+            return;
+        }
+        // A server without UIDVALIDITY: UIDs cannot be kept across sessions.
+        let Some(validity) = work.uid_validity else {
+            return;
+        };
+        if !force
+            && work
+                .resume
+                .last_saved
+                .is_some_and(|t| t.elapsed() < CHECKPOINT_EVERY)
+        {
+            return;
+        }
+        let r = &mut work.resume;
+        let checkpoint = FolderCheckpoint::new(
+            validity,
+            &job.destination,
+            work.dest_uid_validity,
+            &r.source_uids,
+            &r.done,
+            &r.map,
+        );
+        r.last_saved = Some(Instant::now());
+        if r.loaded.as_ref() == Some(&checkpoint) {
+            return;
+        }
+        match self.checkpoints.save(&job.source, &checkpoint) {
+            Ok(()) => r.loaded = Some(checkpoint),
+            Err(e) => tracing::warn!(folder = %job.source, error = %e, "checkpoint not saved"),
+        }
     }
 
     fn size_limit(&self, lane: &Lane) -> Option<u64> {
@@ -758,32 +1108,41 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        scan: &FolderScan,
+        work: &mut FolderWork,
         report: &mut FolderReport,
     ) -> Result<bool, Fail> {
-        let mut dest = if self.options.dry_run {
-            None
-        } else {
-            let sel = self.dst_select(lane, &job.destination).await?;
-            report.destination_before = sel.exists;
-            Some(DestFolder {
-                policy: KeywordPolicy::from_select(sel.permanent_flags.as_deref(), &sel.flags),
-                expected: sel.exists,
-            })
-        };
+        // The destination folder is SELECTed only when something is written to it.
+        let mut dest: Option<DestFolder> = None;
+        if !work.flag_updates.is_empty() {
+            if self.options.dry_run {
+                report.flags_updated = work.flag_updates.len() as u32;
+            } else {
+                let updates = std::mem::take(&mut work.flag_updates);
+                self.sync_flags(lane, job, &updates, &mut dest, report)
+                    .await?;
+            }
+        }
+        if work.messages.is_empty() {
+            return Ok(true);
+        }
+        self.dst_session(lane).await?;
         let limit = self.size_limit(lane);
-        for meta in &scan.messages {
+        let uid_validity = work.uid_validity;
+        // Appended messages to read back: destination UID and digest of what was sent.
+        let mut appended: Vec<(u32, [u8; 32])> = Vec::new();
+        let messages = std::mem::take(&mut work.messages);
+        for meta in &messages {
             if self.stopped() {
                 return Ok(false);
             }
             let size = u64::from(meta.size);
             if is_deleted(&meta.flags) {
-                let summary = self.summary(lane, job, scan, meta).await;
+                let summary = self.summary(lane, job, uid_validity, meta).await;
                 self.skip(report, job, meta, SkipReason::Deleted, summary);
                 continue;
             }
             if let Some(limit) = limit.filter(|l| size > *l) {
-                let summary = self.summary(lane, job, scan, meta).await;
+                let summary = self.summary(lane, job, uid_validity, meta).await;
                 self.reject(
                     report,
                     job,
@@ -796,13 +1155,17 @@ impl Run<'_> {
                 );
                 continue;
             }
-            let Some(dest) = dest.as_mut() else {
-                // Dry run: what would be copied.
+            if self.options.dry_run {
+                // What would be copied.
                 report.copied += 1;
                 report.copied_bytes += size;
                 continue;
+            }
+            let dest = match dest.as_mut() {
+                Some(d) => d,
+                None => dest.insert(self.open_dest(lane, &job.destination).await?),
             };
-            let fetched = match self.fetch(lane, job, scan, meta.uid).await {
+            let fetched = match self.fetch(lane, job, uid_validity, meta.uid).await {
                 Ok(Some(f)) => f,
                 Ok(None) => {
                     self.skip(
@@ -815,7 +1178,7 @@ impl Run<'_> {
                     continue;
                 }
                 Err(Fail::Message(text)) => {
-                    let summary = self.summary(lane, job, scan, meta).await;
+                    let summary = self.summary(lane, job, uid_validity, meta).await;
                     self.reject(
                         report,
                         job,
@@ -858,6 +1221,16 @@ impl Run<'_> {
                             report.keywords_refused.push(k.clone());
                         }
                     }
+                    work.resume.done.insert(meta.uid);
+                    if let Some((validity, uid)) = appended_uid {
+                        let known = *work.dest_uid_validity.get_or_insert(validity);
+                        if known == validity {
+                            work.resume.map.insert(meta.uid, uid);
+                            if self.options.verify {
+                                appended.push((uid, body_digest(&fetched.body)));
+                            }
+                        }
+                    }
                     self.record(
                         &job.source,
                         meta.uid,
@@ -867,6 +1240,7 @@ impl Run<'_> {
                         },
                         size,
                     );
+                    self.save_checkpoint(job, work, false);
                 }
                 Err(Fail::Message(text)) => {
                     let summary = summarize(&fetched.body, size, date);
@@ -875,7 +1249,181 @@ impl Run<'_> {
                 Err(other) => return Err(other),
             }
         }
+        if !appended.is_empty() {
+            self.read_back(lane, job, &appended, report).await;
+        }
         Ok(true)
+    }
+
+    /// SELECT the destination folder for writing, with its keyword policy.
+    async fn open_dest(&self, lane: &mut Lane, folder: &str) -> Result<DestFolder, Fail> {
+        let sel = self.dst_select(lane, folder).await?;
+        Ok(DestFolder {
+            policy: KeywordPolicy::from_select(sel.permanent_flags.as_deref(), &sel.flags),
+            expected: sel.exists,
+        })
+    }
+
+    /// Brings the flags of messages already at the destination in line with the source's:
+    /// messages needing the same change share one `UID STORE` per direction.
+    async fn sync_flags(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        updates: &[FlagUpdate],
+        dest: &mut Option<DestFolder>,
+        report: &mut FolderReport,
+    ) -> Result<(), Fail> {
+        let policy = match dest.as_mut() {
+            Some(d) => d.policy.clone(),
+            None => dest
+                .insert(self.open_dest(lane, &job.destination).await?)
+                .policy
+                .clone(),
+        };
+        let mut groups: BTreeMap<(Vec<String>, Vec<String>), Vec<u32>> = BTreeMap::new();
+        for u in updates {
+            // Keywords the destination cannot store are not asked for (PERMANENTFLAGS without
+            // `\*`: Microsoft Exchange / Office 365 store no keywords); they were dropped when
+            // the message was copied.
+            let (add, _) = policy.filter(&u.add);
+            if add.is_empty() && u.remove.is_empty() {
+                continue;
+            }
+            groups
+                .entry((add, u.remove.clone()))
+                .or_default()
+                .push(u.uid);
+        }
+        for ((add, remove), uids) in groups {
+            let mut changed = false;
+            for (is_add, flags) in [(true, &add), (false, &remove)] {
+                if flags.is_empty() {
+                    continue;
+                }
+                for set in identity::uid_sets(&uids, MAX_RANGES) {
+                    changed |= self
+                        .store_flags(lane, &job.destination, &set, is_add, flags, report)
+                        .await?;
+                }
+            }
+            if changed {
+                report.flags_updated += uids.len() as u32;
+            }
+        }
+        Ok(())
+    }
+
+    /// One `UID STORE ±FLAGS.SILENT`; refused with several flags, they are tried one by one
+    /// (a keyword the destination will not store must not keep the others away). Whether
+    /// anything was stored.
+    async fn store_flags(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+        uid_set: &str,
+        add: bool,
+        flags: &[String],
+        report: &mut FolderReport,
+    ) -> Result<bool, Fail> {
+        match self.dst_store(lane, folder, uid_set, add, flags).await? {
+            None => return Ok(true),
+            Some(text) if flags.len() == 1 => {
+                self.flag_refused(folder, &flags[0], &text, report);
+                return Ok(false);
+            }
+            Some(_) => {}
+        }
+        let mut any = false;
+        for f in flags {
+            match self
+                .dst_store(lane, folder, uid_set, add, std::slice::from_ref(f))
+                .await?
+            {
+                None => any = true,
+                Some(text) => self.flag_refused(folder, f, &text, report),
+            }
+        }
+        Ok(any)
+    }
+
+    fn flag_refused(&self, folder: &str, flag: &str, text: &str, report: &mut FolderReport) {
+        tracing::info!(%folder, %flag, %text, "flag change refused by the destination");
+        if is_keyword(flag)
+            && !report
+                .keywords_refused
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(flag))
+        {
+            report.keywords_refused.push(flag.to_string());
+        }
+    }
+
+    /// `UID STORE` on the destination folder (SELECTed again after a reconnect). `Ok(None)`:
+    /// stored; `Ok(Some(text))`: refused.
+    async fn dst_store(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+        uid_set: &str,
+        add: bool,
+        flags: &[String],
+    ) -> Result<Option<String>, Fail> {
+        let mut last = String::new();
+        for _ in 0..2 {
+            if lane.dst.is_none() || lane.dst_box.as_deref() != Some(folder) {
+                self.dst_select(lane, folder).await?;
+            }
+            let s = self.dst_session(lane).await?;
+            match imap_ext::uid_store(s, uid_set, add, flags).await {
+                Ok(()) => return Ok(None),
+                Err(CmdError::Refused { text, .. }) => return Ok(Some(text)),
+                Err(CmdError::Broken(e)) => {
+                    lane.dst = None;
+                    lane.dst_box = None;
+                    last = e.to_string();
+                }
+            }
+        }
+        Err(Fail::Fatal(format!(
+            "the destination connection failed twice while changing flags: {last}"
+        )))
+    }
+
+    /// [`CopyOptions::verify`]: reads the appended messages back and compares them with what
+    /// was sent. Best effort: a connection problem ends the check, not the copy.
+    async fn read_back(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        appended: &[(u32, [u8; 32])],
+        report: &mut FolderReport,
+    ) {
+        for (uid, digest) in appended {
+            if self.stopped() {
+                return;
+            }
+            if lane.dst.is_none() || lane.dst_box.as_deref() != Some(job.destination.as_str()) {
+                if let Err(e) = self.dst_select(lane, &job.destination).await {
+                    tracing::info!(folder = %job.destination, error = ?e, "read-back check stopped");
+                    return;
+                }
+            }
+            let Some(s) = lane.dst.as_mut() else { return };
+            match imap_ext::fetch_body(s, *uid).await {
+                Ok(Some(m)) => {
+                    report.verified += 1;
+                    if body_digest(&m.body) != *digest {
+                        report.altered += 1;
+                    }
+                }
+                Ok(None) | Err(CmdError::Refused { .. }) => {}
+                Err(CmdError::Broken(_)) => {
+                    lane.dst = None;
+                    lane.dst_box = None;
+                }
+            }
+        }
     }
 
     fn skip(
@@ -925,12 +1473,12 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        scan: &FolderScan,
+        uid_validity: Option<u32>,
         meta: &MessageMeta,
     ) -> MessageSummary {
         let size = u64::from(meta.size);
         let date = meta.internaldate.as_deref();
-        let Ok(s) = self.src_session(lane, &job.source, scan.uid_validity).await else {
+        let Ok(s) = self.src_session(lane, &job.source, uid_validity).await else {
             return summarize(b"", size, date);
         };
         match imap_ext::fetch_summary_headers(s, meta.uid).await {
@@ -950,12 +1498,12 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        scan: &FolderScan,
+        uid_validity: Option<u32>,
         uid: u32,
     ) -> Result<Option<FetchedMessage>, Fail> {
         let mut last = String::new();
         for _ in 0..2 {
-            let s = match self.src_session(lane, &job.source, scan.uid_validity).await {
+            let s = match self.src_session(lane, &job.source, uid_validity).await {
                 Ok(s) => s,
                 Err(Fail::Message(e)) => {
                     last = e;

@@ -9,17 +9,31 @@
 //!    ([`crate::plan`]): source name → destination name, whether to create, subscribe.
 //! 3. **Prepare the destination**: CREATE missing folders (parents first, empty ones too;
 //!    `[ALREADYEXISTS]` tolerated), SUBSCRIBE as planned.
-//! 4. **Scan**: per folder, EXAMINE (read-only) and `UID FETCH 1:* (UID FLAGS INTERNALDATE
-//!    RFC822.SIZE)`. Then [`Progress::Scanned`] gives the totals for the ETA.
+//! 4. **Scan**: per folder, both sides read-only (EXAMINE) and one metadata round trip each:
+//!    `UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID
+//!    DATE FROM TO CC SUBJECT)])`. With a usable checkpoint ([`checkpoint`]) the header
+//!    fields are fetched only for the messages its UID map does not pair. Then **matching**
+//!    (module `identity`): per folder, the multiset of source identities against the
+//!    destination's; what is at the destination already is not copied again (k at the source,
+//!    j < k at the destination → k − j copied), nothing at the destination is ever deleted.
+//!    [`Progress::Scanned`] gives what is left to copy, for the ETA.
 //! 5. **Copy**: lanes take whole folders, largest first (one folder is copied by one lane,
-//!    so the destination keeps the source's order). Per message in UID order: `\Deleted` →
-//!    skipped; over the size limit (APPENDLIMIT or [`CopyOptions::max_message_size`]) →
-//!    rejected without fetching; else `UID FETCH n (FLAGS INTERNALDATE BODY.PEEK[])` (never
-//!    sets `\Seen`) and `APPEND` with the flags minus `\Recent` and the INTERNALDATE exactly as
-//!    the source sent it. One body is in memory per lane at a time.
+//!    so the destination keeps the source's order). Flags of messages already present are
+//!    brought in line with the source (`UID STORE` +/−, grouped). Then per message left, in UID
+//!    order: `\Deleted` → skipped; over the size limit (APPENDLIMIT or
+//!    [`CopyOptions::max_message_size`]) → rejected without fetching; else `UID FETCH n (FLAGS
+//!    INTERNALDATE BODY.PEEK[])` (never sets `\Seen`) and `APPEND` with the flags minus
+//!    `\Recent` and the INTERNALDATE exactly as the source sent it. One body is in memory per
+//!    lane at a time. The folder's checkpoint is saved about once a second and at its end.
+//!    With [`CopyOptions::verify`], each copied message is read back from the destination and
+//!    compared ([`FolderReport::altered`]).
 //! 6. **Verify**: STATUS MESSAGES of every destination folder fills
 //!    [`FolderReport::destination_count`]; fewer messages than expected makes the copy
 //!    incomplete.
+//!
+//! Re-runs and resumed copies: the scan alone decides what is copied, so a copy interrupted
+//! anywhere (cancelled, killed, connection lost — even with an APPEND in flight) and run again
+//! ends exact without duplicates, with or without checkpoints.
 //!
 //! Failures: a message the destination refuses (NO, `[LIMIT]`/`[TOOBIG]`, too large) or the
 //! source cannot deliver twice is listed in [`FolderReport::rejected`] and the copy goes on.
@@ -30,7 +44,7 @@
 //! failing stop the whole copy once, with one error in [`Outcome::Incomplete`].
 //!
 //! Per-message results, including the destination's `[APPENDUID]`, travel in
-//! [`Progress::Message`] events (checkpoints are built from them), not in the report.
+//! [`Progress::Message`] events, not in the report.
 //!
 //! The IMAP commands are the engine's own (module `imap_ext`: tagged commands over async-imap's
 //! `run_command`/`read_response`, typed results, every response code visible). Pipelining
@@ -41,14 +55,20 @@
 //! buffer and the engine's copy); the metadata of a folder (UID, size, flags, date) is kept
 //! for the folder being copied, never its bodies.
 
+pub mod checkpoint;
 mod executor;
+pub(crate) mod identity;
 mod message;
 mod progress;
 mod report;
 
 use serde::{Deserialize, Serialize};
 
-pub use executor::copy_mailbox;
+pub use checkpoint::{
+    CheckpointError, CheckpointStore, FileCheckpoints, FolderCheckpoint, MemoryCheckpoints,
+    NoCheckpoints,
+};
+pub use executor::{copy_mailbox, copy_mailbox_with};
 pub use progress::{MessageResult, NoProgress, Progress, ProgressSink};
 pub use report::{
     human_bytes, render_table, CopyReport, FolderReport, MessageSummary, Outcome, RejectReason,
@@ -69,6 +89,11 @@ pub struct CopyOptions {
     /// Also copy Gmail's virtual folders (`\All`, `\Important`, `\Flagged`), which would
     /// otherwise duplicate every message held in a label.
     pub include_gmail_virtual: bool,
+    /// Read every copied message back from the destination and compare it with the source's
+    /// bytes; differences are counted in [`FolderReport::altered`] (the destination keeps
+    /// what it keeps: nothing is copied again for it).
+    #[serde(default)]
+    pub verify: bool,
 }
 
 impl Default for CopyOptions {
@@ -78,6 +103,7 @@ impl Default for CopyOptions {
             max_message_size: None,
             dry_run: false,
             include_gmail_virtual: false,
+            verify: false,
         }
     }
 }

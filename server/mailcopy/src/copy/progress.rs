@@ -28,11 +28,15 @@ pub enum Progress {
     Planned {
         folders: u64,
     },
-    /// The metadata scan is done: what there is to copy.
+    /// The metadata scan of both sides is done: what there is to copy. `messages` and
+    /// `bytes` count the source messages that are not at the destination (each gets a
+    /// [`Progress::Message`]); `already_present` the ones that are.
     Scanned {
         folders: u64,
         messages: u64,
         bytes: u64,
+        #[serde(default)]
+        already_present: u64,
     },
     FolderStarted {
         source: String,

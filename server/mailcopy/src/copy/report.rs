@@ -77,9 +77,21 @@ pub struct FolderReport {
     /// Messages appended by this copy (in a dry run: that would be appended).
     pub copied: u32,
     pub copied_bytes: u64,
-    /// Messages found already at the destination and not copied again (resume: a later
-    /// part of the engine; always 0 today).
+    /// Source messages found at the destination (counted in `destination_before`) and not
+    /// copied again: a re-run or a resumed copy.
     pub already_present: u32,
+    /// Messages already present whose flags were brought in line with the source's (in a
+    /// dry run: that would be).
+    #[serde(default)]
+    pub flags_updated: u32,
+    /// Messages the destination holds altered (other size or bytes than the source's): found
+    /// by the scan among the messages already present, or by the read-back check after
+    /// copying ([`CopyOptions::verify`](super::CopyOptions::verify)).
+    #[serde(default)]
+    pub altered: u32,
+    /// Copied messages read back and compared ([`CopyOptions::verify`](super::CopyOptions::verify)).
+    #[serde(default)]
+    pub verified: u32,
     pub skipped: Vec<SkippedMessage>,
     pub rejected: Vec<RejectedMessage>,
     /// Keyword instances the destination refused (the messages were copied without them).
@@ -95,11 +107,10 @@ pub struct FolderReport {
 }
 
 impl FolderReport {
-    /// Messages that should be at the destination once the copy is done.
+    /// Messages that should be at the destination once the copy is done (at least: what
+    /// was there, messages already present included, plus what was appended).
     pub fn expected_at_destination(&self) -> u64 {
-        u64::from(self.destination_before)
-            + u64::from(self.copied)
-            + u64::from(self.already_present)
+        u64::from(self.destination_before) + u64::from(self.copied)
     }
 }
 
@@ -174,6 +185,24 @@ impl CopyReport {
             t.keywords_dropped += u64::from(f.keywords_dropped);
         }
         t
+    }
+
+    /// Σ [`FolderReport::flags_updated`].
+    pub fn flags_updated(&self) -> u64 {
+        self.folders
+            .iter()
+            .map(|f| u64::from(f.flags_updated))
+            .sum()
+    }
+
+    /// Σ [`FolderReport::altered`].
+    pub fn altered(&self) -> u64 {
+        self.folders.iter().map(|f| u64::from(f.altered)).sum()
+    }
+
+    /// Σ [`FolderReport::verified`].
+    pub fn verified(&self) -> u64 {
+        self.folders.iter().map(|f| u64::from(f.verified)).sum()
     }
 }
 
@@ -337,11 +366,36 @@ pub fn render_table(report: &CopyReport) -> String {
             t.keywords_dropped
         );
     }
+    let (flags_updated, verified, altered) =
+        (report.flags_updated(), report.verified(), report.altered());
+    if flags_updated > 0 {
+        let _ = writeln!(
+            out,
+            "Messages already present whose flags {} brought in line with the source: {flags_updated}",
+            if report.dry_run { "would be" } else { "were" },
+        );
+    }
+    if verified > 0 {
+        let _ = writeln!(out, "Read back after copying: {verified} messages");
+    }
+    if altered > 0 {
+        let _ = writeln!(
+            out,
+            "The destination altered {altered} messages (other size or bytes than the source's; it keeps them so)"
+        );
+    }
     let mut details = String::new();
     for f in &report.folders {
         let name = display_name(&f.source);
         if let Some(e) = &f.error {
             let _ = writeln!(details, "  {name}: not copied in full: {e}");
+        }
+        if f.altered > 0 {
+            let _ = writeln!(
+                details,
+                "  {name}: {} messages altered by the destination",
+                f.altered
+            );
         }
         for r in &f.rejected {
             let why = match &r.reason {

@@ -5,6 +5,10 @@
 //! It keeps its mailboxes in memory and speaks just enough IMAP4rev1 for the copy engine
 //! (CAPABILITY, LOGIN, LIST, LSUB, NAMESPACE, CREATE, SUBSCRIBE, SELECT, EXAMINE, STATUS,
 //! UID FETCH, UID STORE, APPEND, NOOP, LOGOUT); every command line is logged.
+//!
+//! It can also play a destination that stores messages altered (`rewrite`, as Microsoft
+//! Exchange re-renders MIME) and one whose APPEND is stored but never answered
+//! (`hang_after_append`: a process killed with an APPEND in flight).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +30,9 @@ pub struct FakeMailbox {
     pub uid_next: u32,
 }
 
+/// How a destination alters what it stores.
+pub type Rewrite = fn(&[u8]) -> Vec<u8>;
+
 #[derive(Debug, Default)]
 pub struct FakeState {
     pub mailboxes: BTreeMap<String, FakeMailbox>,
@@ -42,6 +49,11 @@ pub struct FakeState {
     pub max_logins: Option<u32>,
     pub logins: u32,
     pub log: Vec<String>,
+    /// Applied to every APPENDed message before it is stored.
+    pub rewrite: Option<Rewrite>,
+    /// APPEND numbers (1-based) that are stored and then never answered: the connection
+    /// just hangs.
+    pub hang_after_append: Vec<u32>,
 }
 
 impl FakeState {
@@ -304,11 +316,6 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
             "UID" => {
                 let sub = args[0].text().to_ascii_uppercase();
                 let set = args[1].text();
-                let items = args
-                    .get(2)
-                    .map(Tok::text)
-                    .unwrap_or_default()
-                    .to_ascii_uppercase();
                 let mut st = state.lock().unwrap();
                 let name = selected.clone().unwrap_or_default();
                 let msgs = st
@@ -316,17 +323,54 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                     .get(&name)
                     .map(|m| m.messages.clone())
                     .unwrap_or_default();
+                let max_uid = msgs.iter().map(|m| m.uid).max().unwrap_or(0);
                 let wanted: Vec<(usize, FakeMsg)> = msgs
                     .into_iter()
                     .enumerate()
-                    .filter(|(_, m)| set == "1:*" || set == m.uid.to_string())
+                    .filter(|(_, m)| in_uid_set(&set, m.uid, max_uid))
                     .collect();
                 if sub == "STORE" {
+                    let op = args
+                        .get(2)
+                        .map(Tok::text)
+                        .unwrap_or_default()
+                        .to_ascii_uppercase();
+                    let flags: Vec<String> = match args.get(3) {
+                        Some(Tok::List(l)) => l.iter().map(Tok::text).collect(),
+                        Some(t) => vec![t.text()],
+                        None => Vec::new(),
+                    };
+                    if let Some(mb) = st.mailboxes.get_mut(&name) {
+                        for m in mb
+                            .messages
+                            .iter_mut()
+                            .filter(|m| in_uid_set(&set, m.uid, max_uid))
+                        {
+                            let has = |m: &FakeMsg, f: &str| {
+                                m.flags.iter().any(|x| x.eq_ignore_ascii_case(f))
+                            };
+                            if op.starts_with('+') {
+                                for f in &flags {
+                                    if !has(m, f) {
+                                        m.flags.push(f.clone());
+                                    }
+                                }
+                            } else if op.starts_with('-') {
+                                m.flags
+                                    .retain(|x| !flags.iter().any(|f| f.eq_ignore_ascii_case(x)));
+                            }
+                        }
+                    }
                     ok(&mut out, "stored");
                 } else {
+                    let items = args[2..]
+                        .iter()
+                        .map(Tok::text)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .to_ascii_uppercase();
                     for (i, m) in wanted {
                         let seq = i + 1;
-                        let flags = m.flags.join(" ");
                         if items.contains("BODY.PEEK[]") {
                             let garble = st.garble_fetch.get_mut(&m.uid);
                             if let Some(n) = garble.filter(|n| **n > 0) {
@@ -338,45 +382,42 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                                 );
                                 continue;
                             }
-                            out.extend_from_slice(
-                                format!(
-                                    "* {seq} FETCH (UID {} FLAGS ({flags}) INTERNALDATE \"{}\" BODY[] {{{}}}\r\n",
-                                    m.uid,
-                                    m.date,
-                                    m.body.len()
-                                )
-                                .as_bytes(),
+                        }
+                        let mut line = format!("* {seq} FETCH (UID {}", m.uid).into_bytes();
+                        if items.contains("FLAGS") {
+                            line.extend_from_slice(
+                                format!(" FLAGS ({})", m.flags.join(" ")).as_bytes(),
                             );
-                            out.extend_from_slice(&m.body);
-                            out.extend_from_slice(b")\r\n");
-                        } else if items.contains("HEADER.FIELDS") {
-                            let end = m
-                                .body
-                                .windows(4)
-                                .position(|w| w == b"\r\n\r\n")
-                                .map_or(m.body.len(), |p| p + 4);
-                            let head = &m.body[..end];
-                            out.extend_from_slice(
+                        }
+                        if items.contains("INTERNALDATE") {
+                            line.extend_from_slice(
+                                format!(" INTERNALDATE \"{}\"", m.date).as_bytes(),
+                            );
+                        }
+                        if items.contains("RFC822.SIZE") {
+                            line.extend_from_slice(
+                                format!(" RFC822.SIZE {}", m.body.len()).as_bytes(),
+                            );
+                        }
+                        if items.contains("BODY.PEEK[]") {
+                            line.extend_from_slice(
+                                format!(" BODY[] {{{}}}\r\n", m.body.len()).as_bytes(),
+                            );
+                            line.extend_from_slice(&m.body);
+                        } else if let Some(fields) = header_fields_request(&items) {
+                            let head = header_fields(&m.body, &fields);
+                            line.extend_from_slice(
                                 format!(
-                                    "* {seq} FETCH (UID {} BODY[HEADER.FIELDS (DATE FROM SUBJECT)] {{{}}}\r\n",
-                                    m.uid,
+                                    " BODY[HEADER.FIELDS ({})] {{{}}}\r\n",
+                                    fields.join(" "),
                                     head.len()
                                 )
                                 .as_bytes(),
                             );
-                            out.extend_from_slice(head);
-                            out.extend_from_slice(b")\r\n");
-                        } else {
-                            out.extend_from_slice(
-                                format!(
-                                    "* {seq} FETCH (UID {} FLAGS ({flags}) INTERNALDATE \"{}\" RFC822.SIZE {})\r\n",
-                                    m.uid,
-                                    m.date,
-                                    m.body.len()
-                                )
-                                .as_bytes(),
-                            );
+                            line.extend_from_slice(&head);
                         }
+                        line.extend_from_slice(b")\r\n");
+                        out.extend_from_slice(&line);
                     }
                     ok(&mut out, "fetched");
                 }
@@ -401,32 +442,44 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                 r.read_exact(&mut body).await?;
                 let mut rest = String::new();
                 r.read_line(&mut rest).await?;
-                let mut st = state.lock().unwrap();
-                let allow_new = st.permanent_flags.iter().any(|f| f == "\\*");
-                let refused = flags.iter().find(|f| {
-                    !f.starts_with('\\') && !allow_new && !st.permanent_flags.contains(f)
-                });
-                if let Some(k) = refused {
-                    out.extend_from_slice(
-                        format!("{tag} NO [CANNOT] keyword {k} not allowed\r\n").as_bytes(),
-                    );
-                } else {
-                    st.appends += 1;
-                    let number = st.appends;
-                    let mb = st.mailboxes.entry(name).or_default();
-                    let uid = mb.uid_next.max(1);
-                    mb.uid_next = uid + 1;
-                    mb.messages.push(FakeMsg {
-                        uid,
-                        flags,
-                        date,
-                        body,
+                let hang = {
+                    let mut st = state.lock().unwrap();
+                    let body = match st.rewrite {
+                        Some(f) => f(&body),
+                        None => body,
+                    };
+                    let allow_new = st.permanent_flags.iter().any(|f| f == "\\*");
+                    let refused = flags.iter().find(|f| {
+                        !f.starts_with('\\') && !allow_new && !st.permanent_flags.contains(f)
                     });
-                    if st.drop_after_append.contains(&number) {
-                        // Stored, but the OK never comes: the connection just ends.
-                        return Ok(());
+                    if let Some(k) = refused {
+                        out.extend_from_slice(
+                            format!("{tag} NO [CANNOT] keyword {k} not allowed\r\n").as_bytes(),
+                        );
+                        false
+                    } else {
+                        st.appends += 1;
+                        let number = st.appends;
+                        let mb = st.mailboxes.entry(name).or_default();
+                        let uid = mb.uid_next.max(1);
+                        mb.uid_next = uid + 1;
+                        mb.messages.push(FakeMsg {
+                            uid,
+                            flags,
+                            date,
+                            body,
+                        });
+                        if st.drop_after_append.contains(&number) {
+                            // Stored, but the OK never comes: the connection just ends.
+                            return Ok(());
+                        }
+                        ok(&mut out, &format!("[APPENDUID 42 {uid}] appended"));
+                        st.hang_after_append.contains(&number)
                     }
-                    ok(&mut out, &format!("[APPENDUID 42 {uid}] appended"));
+                };
+                if hang {
+                    // Stored, and then nothing at all.
+                    std::future::pending::<()>().await;
                 }
             }
             "LOGOUT" => {
@@ -439,4 +492,63 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
         }
         w.write_all(&out).await?;
     }
+}
+
+/// Whether `uid` is in an IMAP UID set (`1:*`, `3`, `2:5,9`, `7:*`); `*` is the highest UID.
+fn in_uid_set(set: &str, uid: u32, max_uid: u32) -> bool {
+    let num = |x: &str| -> u32 {
+        if x == "*" {
+            max_uid
+        } else {
+            x.parse().unwrap_or(0)
+        }
+    };
+    set.split(',').any(|part| match part.split_once(':') {
+        Some((a, b)) => {
+            let (a, b) = (num(a), num(b));
+            (a.min(b)..=a.max(b)).contains(&uid)
+        }
+        None => num(part) == uid,
+    })
+}
+
+/// The field names of `BODY.PEEK[HEADER.FIELDS (A B)]` in the (upper-cased) items.
+fn header_fields_request(items: &str) -> Option<Vec<String>> {
+    let start = items.find("HEADER.FIELDS (")? + "HEADER.FIELDS (".len();
+    let end = start + items[start..].find(')')?;
+    Some(
+        items[start..end]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// The header lines (continuations included) of `raw` whose names are in `fields`, then the
+/// empty line, as servers answer `BODY[HEADER.FIELDS (...)]`.
+pub fn header_fields(raw: &[u8], fields: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut keep = false;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let bare = line.strip_suffix(b"\n").unwrap_or(line);
+        let bare = bare.strip_suffix(b"\r").unwrap_or(bare);
+        if bare.is_empty() {
+            break;
+        }
+        if bare[0] == b' ' || bare[0] == b'\t' {
+            if keep {
+                out.extend_from_slice(line);
+            }
+            continue;
+        }
+        let name = bare.split(|&b| b == b':').next().unwrap_or_default();
+        keep = fields
+            .iter()
+            .any(|f| f.as_bytes().eq_ignore_ascii_case(name.trim_ascii()));
+        if keep {
+            out.extend_from_slice(line);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
 }

@@ -65,20 +65,128 @@ pub fn seed(d: &Dovecot, login: &str, mailbox: &GenMailbox) {
             d.create_mailbox(login, &name).unwrap();
         }
     }
-    let mut c = d.login(login).unwrap();
+    let mut c = Client::new(d, login);
     for f in &mailbox.folders {
         let name = full_name(d, &f.path);
         for m in &f.messages {
             let flags: Vec<&str> = m.flags.iter().map(String::as_str).collect();
-            c.append(&name, &flags, Some(&m.internaldate), &m.raw)
-                .unwrap_or_else(|e| panic!("seeding {name}: {e}"));
+            c.append(&name, &flags, Some(&m.internaldate), &m.raw);
         }
         if f.subscribed {
             let enc = testkit::imap::encode_mailbox_name(&name);
-            c.command(&format!("SUBSCRIBE \"{enc}\"")).unwrap();
+            c.command(&format!("SUBSCRIBE \"{enc}\""));
         }
     }
     c.logout();
+}
+
+/// The harness's blocking client, made to survive spurious read failures: a socket read with
+/// a timeout fails with EINTR when the process is stopped and resumed (signal(7)), and
+/// `testkit::imap::ImapClient` does not retry it. On a failure it logs in again (and selects
+/// again what was selected); an APPEND is sent again only if the folder's message count shows
+/// it did not arrive, so nothing is appended twice.
+pub struct Client<'a> {
+    d: &'a Dovecot,
+    login: String,
+    c: Option<testkit::imap::ImapClient>,
+    selected: Option<String>,
+    /// Messages per folder (UTF-8 name) as far as this client knows.
+    counts: BTreeMap<String, usize>,
+}
+
+const ATTEMPTS: usize = 5;
+
+impl<'a> Client<'a> {
+    pub fn new(d: &'a Dovecot, login: &str) -> Client<'a> {
+        Client {
+            d,
+            login: login.to_string(),
+            c: None,
+            selected: None,
+            counts: BTreeMap::new(),
+        }
+    }
+
+    fn conn(&mut self) -> anyhow::Result<&mut testkit::imap::ImapClient> {
+        if self.c.is_none() {
+            let mut c = self.d.login(&self.login)?;
+            if let Some(sel) = &self.selected {
+                c.command(sel)?;
+            }
+            self.c = Some(c);
+        }
+        Ok(self.c.as_mut().expect("connected"))
+    }
+
+    fn retry<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&mut testkit::imap::ImapClient) -> anyhow::Result<T>,
+    ) -> T {
+        for attempt in 1..=ATTEMPTS {
+            match self.conn().and_then(&mut f) {
+                Ok(v) => return v,
+                Err(e) if attempt < ATTEMPTS => {
+                    eprintln!("test client: {what} failed ({e:#}); logging in again");
+                    self.c = None;
+                }
+                Err(e) => panic!("{what}: {e:#}"),
+            }
+        }
+        unreachable!()
+    }
+
+    /// A command that may be sent twice (not APPEND). SELECT/EXAMINE are remembered.
+    pub fn command(&mut self, command: &str) -> Vec<String> {
+        let upper = command.to_ascii_uppercase();
+        if upper.starts_with("SELECT ") || upper.starts_with("EXAMINE ") {
+            self.selected = Some(command.to_string());
+        }
+        self.retry(command, |c| c.command(command))
+    }
+
+    /// STATUS MESSAGES of a folder (UTF-8 name).
+    pub fn messages(&mut self, folder: &str) -> usize {
+        let enc = testkit::imap::encode_mailbox_name(folder);
+        let lines = self.command(&format!("STATUS \"{enc}\" (MESSAGES)"));
+        let l = lines
+            .iter()
+            .find(|l| l.starts_with("* STATUS"))
+            .expect("STATUS answer");
+        let n = &l[l.find("MESSAGES ").expect("MESSAGES") + 9..];
+        n[..n.find(')').expect(")")].trim().parse().expect("count")
+    }
+
+    /// APPEND to a folder (UTF-8 name, prefix included), exactly once.
+    pub fn append(&mut self, folder: &str, flags: &[&str], date: Option<&str>, raw: &[u8]) {
+        let before = match self.counts.get(folder) {
+            Some(n) => *n,
+            None => self.messages(folder),
+        };
+        for attempt in 1..=ATTEMPTS {
+            let sent = self
+                .conn()
+                .and_then(|c| c.append(folder, flags, date, raw).map(|_| ()));
+            match sent {
+                Ok(()) => break,
+                Err(e) if attempt < ATTEMPTS => {
+                    eprintln!("test client: APPEND to {folder} failed ({e:#}); checking");
+                    self.c = None;
+                    if self.messages(folder) == before + 1 {
+                        break;
+                    }
+                }
+                Err(e) => panic!("seeding {folder}: {e:#}"),
+            }
+        }
+        self.counts.insert(folder.to_string(), before + 1);
+    }
+
+    pub fn logout(mut self) {
+        if let Some(c) = self.c.take() {
+            c.logout();
+        }
+    }
 }
 
 /// One message as compared: digest of the full message, flags (sorted, `\Recent` dropped),
@@ -191,8 +299,8 @@ pub async fn snapshot(d: &Dovecot, login: &str) -> Snapshot {
 
 /// Subscribed folders (paths) of `login` on `d`.
 pub fn subscriptions(d: &Dovecot, login: &str) -> Vec<Vec<String>> {
-    let mut c = d.login(login).unwrap();
-    let lines = c.command("LSUB \"\" \"*\"").unwrap();
+    let mut c = Client::new(d, login);
+    let lines = c.command("LSUB \"\" \"*\"");
     c.logout();
     let mut out: Vec<Vec<String>> = lines
         .iter()
@@ -245,4 +353,52 @@ impl Events {
     pub fn take(&self) -> Vec<Progress> {
         std::mem::take(&mut self.0.lock().unwrap())
     }
+}
+
+/// Σ (UIDNEXT − 1) over the selectable folders of `login` on `d`: every APPEND raises it by
+/// one, so the difference between two calls counts the APPENDs in between.
+pub async fn uidnext_total(d: &Dovecot, login: &str) -> u64 {
+    let (ep, creds) = account(d, login);
+    let mut s = mailcopy::connect(&ep, &creds, &connect_options(&[d]))
+        .await
+        .unwrap();
+    let folders = s.list_folders().await.unwrap();
+    let mut total = 0u64;
+    for f in folders.iter().filter(|f| f.is_selectable()) {
+        let st = s.status(&f.name).await.unwrap();
+        total += u64::from(st.uid_next.expect("UIDNEXT")) - 1;
+    }
+    s.logout().await.unwrap();
+    total
+}
+
+/// A snapshot without the messages flagged `\Deleted` (the copy skips them).
+pub fn without_deleted(s: &Snapshot) -> Snapshot {
+    s.iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.iter()
+                    .filter(|m| !m.flags.iter().any(|f| f == "\\Deleted"))
+                    .cloned()
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Counts `Progress::Message` events whose result is `Copied`.
+pub fn copied_events(events: &[Progress]) -> usize {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Progress::Message {
+                    result: mailcopy::copy::MessageResult::Copied { .. },
+                    ..
+                }
+            )
+        })
+        .count()
 }

@@ -1,0 +1,141 @@
+//! A job whose process dies in the middle of the copy is taken back at the next start
+//! (`take_back_all_running`) and resumes from its SQLite checkpoints: it ends exact, every
+//! message once, and its checkpoints are deleted once it is final.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod resilient;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use imapcopy::jobs::checkpoints::SqliteCheckpoints;
+use imapcopy::jobs::runner::{Runner, RunnerConfig, StoredResult};
+use imapcopy::jobs::state::JobState;
+use imapcopy::jobs::store::{AccountSpec, NewJob, Store, SystemClock};
+use mailcopy::copy::{CancellationToken, CheckpointStore};
+use mailcopy::net::{AddressPolicy, StaticResolver};
+use mailcopy::{ConnectOptions, Security};
+use secrecy::SecretString;
+
+const MESSAGES: usize = 600;
+
+fn message(n: usize) -> Vec<u8> {
+    format!(
+        "From: s{n}@example.test\r\nSubject: job message {n}\r\nMessage-ID: <job.{n}@example.test>\r\n\r\n{}",
+        "Some body text.\r\n".repeat(20)
+    )
+    .into_bytes()
+}
+
+fn message_ids(d: &testkit::Dovecot, user: &str) -> Vec<String> {
+    let mut c = resilient::Client::new(d, user);
+    c.command("EXAMINE INBOX");
+    let lines = c.command("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])");
+    c.logout();
+    let mut ids: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.find("Message-ID: <").map(|i| l[i + 13..].split('>').next().unwrap_or_default().to_string()))
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn runner(store: &Arc<Store>, connect: &Arc<ConnectOptions>, owner: &str) -> Arc<Runner> {
+    Arc::new(Runner {
+        store: store.clone(),
+        connect: connect.clone(),
+        config: RunnerConfig {
+            concurrency: 1,
+            heartbeat: Duration::from_millis(100),
+            poll: Duration::from_millis(100),
+            owner: owner.into(),
+            ..RunnerConfig::default()
+        },
+        after: None,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
+    let pair = testkit::DovecotPair::start().unwrap();
+    pair.slash.add_user("src@old.test", "src-pw").unwrap();
+    pair.dot.add_user("dst@new.test", "dst-pw").unwrap();
+    let mut c = resilient::Client::new(&pair.slash, "src@old.test");
+    for n in 0..MESSAGES {
+        c.append("INBOX", if n % 2 == 0 { &["\\Seen"] } else { &[] }, Some("03-Mar-2021 12:00:00 +0000"), &message(n));
+    }
+    c.logout();
+    let want: Vec<String> = (0..MESSAGES).map(|n| format!("job.{n}@example.test")).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+
+    let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
+    let connect = Arc::new(
+        ConnectOptions::new(Arc::new(resolver))
+            .with_policy(AddressPolicy::AllowAll)
+            .with_ca_pem(pair.slash.ca_pem() + &pair.dot.ca_pem())
+            .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::new(
+        imapcopy::db::open(dir.path()).unwrap(),
+        imapcopy::seal::Sealer::from_key_file(&dir.path().join("secret.key")).unwrap(),
+        Arc::new(SystemClock),
+    ));
+    let id = store
+        .insert(NewJob {
+            source: AccountSpec { host: "localhost".into(), port: pair.slash.imaps_port(), security: Security::Tls, login: "src@old.test".into() },
+            source_password: SecretString::from("src-pw"),
+            destination: AccountSpec { host: "localhost".into(), port: pair.dot.imaps_port(), security: Security::Tls, login: "dst@new.test".into() },
+            destination_password: SecretString::from("dst-pw"),
+            lang: "en".into(),
+            report_to: None,
+        })
+        .unwrap();
+
+    // The first process: killed (its task dropped, nothing runs after) once 150 messages are in.
+    let first = tokio::spawn(runner(&store, &connect, "node-1").run(CancellationToken::new()));
+    let mut c = resilient::Client::new(&pair.dot, "dst@new.test");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = c.messages("INBOX");
+        if n >= 150 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job did not progress");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    c.logout();
+    first.abort();
+    let _ = first.await;
+    let job = store.get(&id).unwrap().unwrap();
+    assert_eq!(job.state, JobState::Running, "left running by the dead process");
+    let partial = message_ids(&pair.dot, "dst@new.test").len();
+    assert!(partial < MESSAGES, "{partial}");
+    // The engine wrote its checkpoint to SQLite.
+    let checkpoint = SqliteCheckpoints::new(store.clone(), id.clone()).load("INBOX").unwrap().expect("checkpoint");
+    assert!(!checkpoint.uid_map.is_empty());
+
+    // The next process takes it back at start and finishes it.
+    let shutdown = CancellationToken::new();
+    let second = tokio::spawn(runner(&store, &connect, "node-2").run(shutdown.clone()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let job = store.get(&id).unwrap().unwrap();
+        if job.state.is_final() {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "{job:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    shutdown.cancel();
+    second.await.unwrap();
+    assert_eq!((job.state, job.outcome.as_deref(), job.attempts), (JobState::Finished, Some("complete"), 2), "{job:?}");
+    assert_eq!(message_ids(&pair.dot, "dst@new.test"), want, "every message exactly once");
+    let result: StoredResult = serde_json::from_str(job.result.as_deref().unwrap()).unwrap();
+    let t = result.report.totals;
+    assert!(t.already_present as usize >= partial.saturating_sub(2), "{t:?}");
+    assert_eq!((t.copied + t.already_present) as usize, MESSAGES, "{t:?}");
+    let progress: app::model::ProgressView = serde_json::from_str(job.progress.as_deref().unwrap()).unwrap();
+    assert_eq!((progress.messages_done, progress.messages_total), (MESSAGES as u64, MESSAGES as u64));
+    // Final: the checkpoints are gone.
+    assert!(SqliteCheckpoints::new(store.clone(), id.clone()).load("INBOX").unwrap().is_none());
+}
