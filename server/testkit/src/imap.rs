@@ -249,7 +249,14 @@ impl ImapClient {
 
     fn fill(&mut self) -> Result<()> {
         let mut chunk = [0u8; 16 * 1024];
-        let n = self.conn.read(&mut chunk).context("reading from server")?;
+        // A read with a timeout can be interrupted by a signal (EINTR) when the process is
+        // stopped and resumed under load: that is no error, read again.
+        let n = loop {
+            match self.conn.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.context("reading from server")?,
+            }
+        };
         if n == 0 {
             bail!("server closed the connection");
         }
