@@ -453,7 +453,11 @@ pub(crate) async fn append(
         Some(d) => tracing::warn!(date = %d, "INTERNALDATE not in IMAP syntax: APPEND without it"),
         None => {}
     }
-    command.push_str(&format!(" {{{}}}", body.len()));
+    // RFC 7888 non-synchronizing literal: with LITERAL+ (Dovecot, Cyrus, Gmail) the body follows
+    // the command at once instead of after the server's "+" — one round trip less per message.
+    // LITERAL- allows it up to 4096 bytes.
+    let non_sync = s.has_capability("LITERAL+") || (body.len() <= 4096 && s.has_capability("LITERAL-"));
+    command.push_str(&format!(" {{{}{}}}", body.len(), if non_sync { "+" } else { "" }));
     let id = s
         .inner_mut()
         .run_command(command)
@@ -461,7 +465,7 @@ pub(crate) async fn append(
         .map_err(|e| broken(CMD, e))?;
 
     // Wait for the continuation, or an early tagged refusal.
-    loop {
+    while !non_sync {
         let resp = match s.inner_mut().read_response().await {
             Ok(Some(r)) => r,
             Ok(None) => {

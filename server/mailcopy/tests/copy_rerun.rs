@@ -258,7 +258,12 @@ impl ProgressSink for Trigger {
         if fire {
             match self.stop {
                 Stop::Cancel(_) => self.token.cancel(),
-                _ => self.notify.notify_one(),
+                _ => {
+                    self.notify.notify_one();
+                    // Hold the copy task here (the sink is synchronous) so that the test's
+                    // abort lands at its next await point, not a few messages later.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
             }
         }
     }
