@@ -75,6 +75,7 @@ run: build
 # ---------------------------------------------------------------- test
 .PHONY: test test-rust test-e2e versions
 test: deps-test
+	$(call stage,lint (rustfmt + clippy),$(MAKE) --no-print-directory lint)
 	$(call stage,build (release server + site),$(MAKE) --no-print-directory build-server build-wasm site)
 	$(call stage,rust tests,$(MAKE) --no-print-directory test-rust)
 	$(call stage,playwright,$(MAKE) --no-print-directory test-e2e)

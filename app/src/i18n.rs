@@ -180,6 +180,35 @@ pub enum T {
     ReportReason,
     ReportKeywordsDropped,
     ReportSignature,
+    PreflightHeading,
+    PreflightLoading,
+    PreflightFailed,
+    PreflightCaption,
+    PreflightColSource,
+    PreflightColDestination,
+    PreflightColMessages,
+    PreflightColSize,
+    PreflightColNotes,
+    PreflightWillCreate,
+    PreflightTotals,
+    PreflightTotalsNoSize,
+    PreflightAppendLimit,
+    PreflightTooLarge,
+    PreflightQuota,
+    PreflightQuotaWarning,
+    PreflightSkippedHeading,
+    NoteCollision,
+    NoteSeparator,
+    NoteSpecialUse,
+    NoteSpecialUseMissing,
+    NoteInboxChild,
+    NoteRenamed,
+    NoteNoMessages,
+    NoteNotCounted,
+    SkipGmailVirtual,
+    SkipNonExistent,
+    SkipOutsideNamespace,
+    SkipNamespaceRoot,
 }
 
 impl T {
@@ -488,6 +517,115 @@ impl T {
                 "Este mensaje ha sido generado por IMAPCopy.",
                 "Ce message a été rédigé par IMAPCopy.",
             ],
+            T::PreflightHeading => ["What the copy will do", "Qué hará la copia", "Ce que fera la copie"],
+            T::PreflightLoading => [
+                "Reading both accounts to prepare the copy…",
+                "Leyendo las dos cuentas para preparar la copia…",
+                "Lecture des deux comptes pour préparer la copie…",
+            ],
+            T::PreflightFailed => [
+                "The preview of the copy could not be prepared; you can still synchronize.",
+                "No se ha podido preparar la vista previa de la copia; puede sincronizar igualmente.",
+                "L'aperçu de la copie n'a pas pu être préparé ; vous pouvez tout de même synchroniser.",
+            ],
+            T::PreflightCaption => [
+                "Where each source folder goes",
+                "Destino de cada carpeta de origen",
+                "Destination de chaque dossier source",
+            ],
+            T::PreflightColSource => ["Source folder", "Carpeta de origen", "Dossier source"],
+            T::PreflightColDestination => ["Destination folder", "Carpeta de destino", "Dossier de destination"],
+            T::PreflightColMessages => ["Messages", "Mensajes", "Messages"],
+            T::PreflightColSize => ["Size", "Tamaño", "Taille"],
+            T::PreflightColNotes => ["Notes", "Notas", "Remarques"],
+            T::PreflightWillCreate => ["will be created", "se creará", "sera créé"],
+            T::PreflightTotals => [
+                "{messages} messages to copy ({bytes}).",
+                "{messages} mensajes que copiar ({bytes}).",
+                "{messages} messages à copier ({bytes}).",
+            ],
+            T::PreflightTotalsNoSize => [
+                "{messages} messages to copy.",
+                "{messages} mensajes que copiar.",
+                "{messages} messages à copier.",
+            ],
+            T::PreflightAppendLimit => [
+                "The destination accepts messages of up to {size}.",
+                "El destino acepta mensajes de hasta {size}.",
+                "La destination accepte les messages jusqu'à {size}.",
+            ],
+            T::PreflightTooLarge => [
+                "{n} messages are larger: the destination will refuse them.",
+                "{n} mensajes son mayores: el destino los rechazará.",
+                "{n} messages sont plus gros : la destination les refusera.",
+            ],
+            T::PreflightQuota => [
+                "Destination quota: {used} used of {limit}.",
+                "Cuota del destino: {used} usados de {limit}.",
+                "Quota de la destination : {used} utilisés sur {limit}.",
+            ],
+            T::PreflightQuotaWarning => [
+                "The destination may run out of space: {free} free for {bytes} to copy.",
+                "El destino puede quedarse sin espacio: {free} libres para {bytes} que copiar.",
+                "La destination risque de manquer de place : {free} libres pour {bytes} à copier.",
+            ],
+            T::PreflightSkippedHeading => ["Folders not copied", "Carpetas que no se copian", "Dossiers non copiés"],
+            T::NoteCollision => [
+                "renamed: {with} takes this name",
+                "renombrada: {with} ya usa este nombre",
+                "renommé : {with} prend déjà ce nom",
+            ],
+            T::NoteSeparator => [
+                "“{separator}” replaced by “{replacement}” (the destination's folder separator)",
+                "“{separator}” sustituido por “{replacement}” (separador de carpetas del destino)",
+                "« {separator} » remplacé par « {replacement} » (séparateur de dossiers de la destination)",
+            ],
+            T::NoteSpecialUse => [
+                "special folder {attribute}: merged with the destination's",
+                "carpeta especial {attribute}: se une a la del destino",
+                "dossier spécial {attribute} : fusionné avec celui de la destination",
+            ],
+            T::NoteSpecialUseMissing => [
+                "special folder {attribute}: the destination has none, copied by name",
+                "carpeta especial {attribute}: el destino no tiene ninguna, se copia por nombre",
+                "dossier spécial {attribute} : absent de la destination, copié par son nom",
+            ],
+            T::NoteInboxChild => [
+                "inside INBOX at the source, at the top level at the destination",
+                "dentro de INBOX en el origen, en la raíz del destino",
+                "dans INBOX à la source, à la racine de la destination",
+            ],
+            T::NoteRenamed => [
+                "renamed: characters the destination does not accept were replaced",
+                "renombrada: se han sustituido caracteres que el destino no acepta",
+                "renommé : des caractères refusés par la destination ont été remplacés",
+            ],
+            T::NoteNoMessages => ["holds no messages", "no contiene mensajes", "ne contient aucun message"],
+            T::NoteNotCounted => [
+                "the source server did not count this folder",
+                "el servidor de origen no ha contado esta carpeta",
+                "le serveur source n'a pas compté ce dossier",
+            ],
+            T::SkipGmailVirtual => [
+                "a Gmail view of labels: copying it would duplicate every message",
+                "una vista de etiquetas de Gmail: copiarla duplicaría todos los mensajes",
+                "une vue des libellés de Gmail : la copier dupliquerait tous les messages",
+            ],
+            T::SkipNonExistent => [
+                "listed by the server but does not exist",
+                "el servidor la muestra pero no existe",
+                "affiché par le serveur mais inexistant",
+            ],
+            T::SkipOutsideNamespace => [
+                "a shared folder or another user's",
+                "una carpeta compartida o de otro usuario",
+                "un dossier partagé ou d'un autre utilisateur",
+            ],
+            T::SkipNamespaceRoot => [
+                "the root of the mailbox, not a folder",
+                "la raíz del buzón, no una carpeta",
+                "la racine de la boîte, pas un dossier",
+            ],
             T::Language => ["Language", "Idioma", "Langue"],
             T::Footer => [
                 "Passwords are encrypted on the server and erased when the copy ends.",
@@ -522,16 +660,28 @@ mod tests {
 
     #[test]
     fn accept_language_picks_highest_quality() {
-        assert_eq!(Lang::from_accept_language("fr-CH, fr;q=0.9, en;q=0.8"), Some(Lang::Fr));
-        assert_eq!(Lang::from_accept_language("de-DE, es;q=0.5, en;q=0.7"), Some(Lang::En));
+        assert_eq!(
+            Lang::from_accept_language("fr-CH, fr;q=0.9, en;q=0.8"),
+            Some(Lang::Fr)
+        );
+        assert_eq!(
+            Lang::from_accept_language("de-DE, es;q=0.5, en;q=0.7"),
+            Some(Lang::En)
+        );
         assert_eq!(Lang::from_accept_language("es-ES"), Some(Lang::Es));
         assert_eq!(Lang::from_accept_language("de, it"), None);
-        assert_eq!(Lang::from_accept_language("en;q=0, fr;q=0.1"), Some(Lang::Fr));
+        assert_eq!(
+            Lang::from_accept_language("en;q=0, fr;q=0.1"),
+            Some(Lang::Fr)
+        );
     }
 
     #[test]
     fn fill_replaces_placeholders() {
-        let text = fill(T::FoldersMessages.get(Lang::Es), &[("folders", "3".into()), ("messages", "10".into())]);
+        let text = fill(
+            T::FoldersMessages.get(Lang::Es),
+            &[("folders", "3".into()), ("messages", "10".into())],
+        );
         assert_eq!(text, "3 carpetas, 10 mensajes.");
     }
 }

@@ -28,7 +28,9 @@ pub fn current() -> Lang {
 
 #[cfg(feature = "ssr")]
 pub fn from_headers(headers: &axum::http::HeaderMap) -> Lang {
-    if let Some(lang) = crate::api::backend::cookie_value(headers, LANG_COOKIE).and_then(|c| Lang::from_code(&c)) {
+    if let Some(lang) =
+        crate::api::backend::cookie_value(headers, LANG_COOKIE).and_then(|c| Lang::from_code(&c))
+    {
         return lang;
     }
     headers

@@ -125,7 +125,9 @@ impl SideView {
 
     pub fn field_error(&self, field: Field) -> Option<T> {
         match &self.status {
-            SideStatus::Invalid(errors) => errors.iter().find(|e| e.field == field).map(|e| e.message),
+            SideStatus::Invalid(errors) => {
+                errors.iter().find(|e| e.field == field).map(|e| e.message)
+            }
             _ => None,
         }
     }
@@ -226,13 +228,11 @@ pub struct ProgressView {
 
 impl ProgressView {
     pub fn percent(&self) -> u8 {
-        if self.bytes_total > 0 {
-            ((self.bytes_done.min(self.bytes_total) * 100) / self.bytes_total) as u8
-        } else if self.messages_total > 0 {
-            ((self.messages_done.min(self.messages_total) * 100) / self.messages_total) as u8
-        } else {
-            0
-        }
+        let share =
+            |done: u64, total: u64| (done.min(total).saturating_mul(100)).checked_div(total);
+        share(self.bytes_done, self.bytes_total)
+            .or_else(|| share(self.messages_done, self.messages_total))
+            .unwrap_or(0) as u8
     }
 }
 
@@ -262,4 +262,148 @@ pub struct JobView {
     /// The specific English cause of a failure (shown after the general sentence).
     pub error: Option<String>,
     pub report_state: String,
+}
+
+/// The preflight of a draft whose two accounts are established: where every folder goes and
+/// what the copy would move. Passwords, hosts and ports never appear in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightView {
+    /// In the plan's order (INBOX first, parents before children).
+    pub folders: Vec<PreflightFolder>,
+    pub skipped: Vec<PreflightSkipped>,
+    /// Messages in the source's selectable folders.
+    pub messages: u64,
+    /// Their size in octets, when the source reports it.
+    pub bytes: Option<u64>,
+    /// The largest message the destination accepts (APPENDLIMIT), in octets.
+    pub append_limit: Option<u64>,
+    /// Source messages larger than `append_limit`, when counted.
+    pub too_large: Option<u64>,
+    /// The destination's storage quota, when it reports one.
+    pub quota: Option<QuotaView>,
+    /// The preflight could not be done (the copy can still be queued).
+    pub failure: Option<PreflightFailure>,
+}
+
+impl PreflightView {
+    /// The destination's free quota is smaller than what the copy would add (only when both
+    /// the quota and the size to copy are known).
+    pub fn quota_too_small(&self) -> bool {
+        match (self.quota, self.bytes) {
+            (Some(q), Some(bytes)) => q.free_kib().saturating_mul(1024) < bytes,
+            _ => false,
+        }
+    }
+}
+
+/// One source folder and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightFolder {
+    pub source: String,
+    pub destination: String,
+    pub will_create: bool,
+    pub messages: u64,
+    pub bytes: Option<u64>,
+    pub notes: Vec<FolderNote>,
+}
+
+/// Why a destination name is what it is, or what else to know about a folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FolderNote {
+    /// Another source folder (display name) took the name first: a ` (n)` suffix was added.
+    Collision { with: String },
+    /// The destination's hierarchy separator inside a name was replaced.
+    SeparatorEscaped { separator: char, replacement: char },
+    /// Merged into the destination's folder of the same special use (e.g. `\Sent`).
+    SpecialUse { attribute: String },
+    /// A special-use folder the destination has no counterpart of: copied by name.
+    SpecialUseMissing { attribute: String },
+    /// A child of INBOX at the source, a top-level folder at the destination.
+    InboxChildLifted,
+    /// Renamed for another reason (empty or control characters, refused or invalid name).
+    Renamed,
+    /// A folder that holds no messages (`\Noselect`): only the name is created.
+    NoMessages,
+    /// The source refused to count this folder.
+    NotCounted,
+}
+
+/// A source folder that is not copied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightSkipped {
+    pub source: String,
+    pub reason: SkipKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SkipKind {
+    /// Gmail's All Mail, Important, Starred: views that would duplicate every message.
+    GmailVirtual,
+    /// LIST says the folder does not exist.
+    NonExistent,
+    /// Shared or other users' folders.
+    OutsideNamespace,
+    /// The personal namespace's own node.
+    NamespaceRoot,
+}
+
+impl SkipKind {
+    pub fn reason(self) -> T {
+        match self {
+            SkipKind::GmailVirtual => T::SkipGmailVirtual,
+            SkipKind::NonExistent => T::SkipNonExistent,
+            SkipKind::OutsideNamespace => T::SkipOutsideNamespace,
+            SkipKind::NamespaceRoot => T::SkipNamespaceRoot,
+        }
+    }
+}
+
+/// A storage quota in KiB.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaView {
+    pub used_kib: u64,
+    pub limit_kib: u64,
+}
+
+impl QuotaView {
+    pub fn free_kib(&self) -> u64 {
+        self.limit_kib.saturating_sub(self.used_kib)
+    }
+}
+
+/// Why the preflight failed: the localized cause and the specific English detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightFailure {
+    pub kind: FailureKind,
+    pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_warning_only_when_both_numbers_are_known_and_room_is_short() {
+        let mut view = PreflightView {
+            quota: Some(QuotaView {
+                used_kib: 900,
+                limit_kib: 1000,
+            }),
+            bytes: Some(100 * 1024),
+            ..PreflightView::default()
+        };
+        assert!(!view.quota_too_small(), "exactly enough room");
+        view.bytes = Some(100 * 1024 + 1);
+        assert!(view.quota_too_small());
+        view.bytes = None;
+        assert!(!view.quota_too_small(), "size unknown: no warning");
+        view.bytes = Some(1);
+        view.quota = Some(QuotaView {
+            used_kib: 2000,
+            limit_kib: 1000,
+        });
+        assert!(view.quota_too_small(), "already over quota");
+        view.quota = None;
+        assert!(!view.quota_too_small());
+    }
 }

@@ -57,7 +57,9 @@ impl Preset {
     pub fn listed_for(&self, side: Side) -> bool {
         matches!(
             (self.sides, side),
-            (Sides::Both, _) | (Sides::Source, Side::Source) | (Sides::Destination, Side::Destination)
+            (Sides::Both, _)
+                | (Sides::Source, Side::Source)
+                | (Sides::Destination, Side::Destination)
         )
     }
     pub fn default_host(&self) -> &'static str {
@@ -266,7 +268,15 @@ mod tests {
     #[test]
     fn seed_source_list_is_offered() {
         let ids: Vec<_> = for_side(Side::Source).map(|p| p.id).collect();
-        for id in ["gmail", "hotmail", "yahoo", "ovh-exchange-2013", "private-exchange-2013", "ovh-shared", OTHER] {
+        for id in [
+            "gmail",
+            "hotmail",
+            "yahoo",
+            "ovh-exchange-2013",
+            "private-exchange-2013",
+            "ovh-shared",
+            OTHER,
+        ] {
             assert!(ids.contains(&id), "{id} missing from the source list");
         }
     }
@@ -274,7 +284,13 @@ mod tests {
     #[test]
     fn seed_destination_list_is_offered() {
         let ids: Vec<_> = for_side(Side::Destination).map(|p| p.id).collect();
-        for id in ["ovh-exchange-25gb", "ovh-exchange-corporate", "ovh-exchange-reseller", "ovh-shared", OTHER] {
+        for id in [
+            "ovh-exchange-25gb",
+            "ovh-exchange-corporate",
+            "ovh-exchange-reseller",
+            "ovh-shared",
+            OTHER,
+        ] {
             assert!(ids.contains(&id), "{id} missing from the destination list");
         }
     }
@@ -282,8 +298,16 @@ mod tests {
     #[test]
     fn ids_are_unique_and_fixed_hosts_exist() {
         for (i, a) in PRESETS.iter().enumerate() {
-            assert!(PRESETS[i + 1..].iter().all(|b| b.id != a.id), "duplicate {}", a.id);
-            assert!(a.host_editable || !a.hosts.is_empty(), "{} has no host", a.id);
+            assert!(
+                PRESETS[i + 1..].iter().all(|b| b.id != a.id),
+                "duplicate {}",
+                a.id
+            );
+            assert!(
+                a.host_editable || !a.hosts.is_empty(),
+                "{} has no host",
+                a.id
+            );
         }
     }
 }

@@ -22,6 +22,11 @@ test("validate both accounts, synchronize, watch it finish, look it up by addres
   await wizard.validate(destination);
   await expect(destination.getByRole("status")).toContainText("Connection established.");
 
+  // The preflight, above Synchronize: where each folder goes, and what the copy creates.
+  await expect(wizard.preflightRow("Archive/2020")).toContainText("INBOX.Archive.2020");
+  await expect(wizard.preflightRow("Empty")).toContainText("INBOX.Empty");
+  await expect(wizard.preflightRow("Empty")).toContainText("will be created");
+
   await page.getByRole("button", { name: "Synchronize" }).click();
   await expect(page).toHaveURL(/\/jobs\/[A-Za-z0-9_-]{20,}$/);
   const jobUrl = page.url();

@@ -40,6 +40,19 @@ export class WizardPage {
     return this.step(/destination account/i);
   }
 
+  /** The preflight shown once both accounts are established. */
+  preflight(): Locator {
+    return this.step(/what the copy will do/i);
+  }
+
+  /** The preflight's mapping table row whose source folder is exactly `source`. */
+  preflightRow(source: string): Locator {
+    return this.preflight()
+      .getByRole("table", { name: "Where each source folder goes" })
+      .getByRole("row")
+      .filter({ has: this.page.getByRole("rowheader", { name: source, exact: true }) });
+  }
+
   async fill(step: Locator, account: Account) {
     if (account.preset) await step.getByLabel("Service", { exact: true }).selectOption({ label: account.preset });
     await step.getByLabel("Login", { exact: true }).fill(account.login);

@@ -9,8 +9,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mailcopy::copy::{
-    copy_mailbox_with, render_table, CancellationToken, CheckpointStore, CopyOptions, FileCheckpoints, NoCheckpoints, Progress,
-    ProgressSink,
+    copy_mailbox_with, render_table, CancellationToken, CheckpointStore, CopyOptions,
+    FileCheckpoints, NoCheckpoints, Progress, ProgressSink,
 };
 use mailcopy::net::{AddressPolicy, Resolver, SystemResolver};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, Endpoint, Security};
@@ -78,14 +78,21 @@ pub fn parse_account_url(url: &str) -> anyhow::Result<AccountUrl> {
     };
     let rest = rest.trim_end_matches('/');
     // The last `@` separates the login (which may itself contain `@`) from the host.
-    let (login, hostport) = rest.rsplit_once('@').with_context(|| format!("{url:?}: no USER@ before the host"))?;
-    let login = percent_encoding::percent_decode_str(login).decode_utf8().context("login is not valid UTF-8")?.to_string();
+    let (login, hostport) = rest
+        .rsplit_once('@')
+        .with_context(|| format!("{url:?}: no USER@ before the host"))?;
+    let login = percent_encoding::percent_decode_str(login)
+        .decode_utf8()
+        .context("login is not valid UTF-8")?
+        .to_string();
     if login.is_empty() {
         bail!("{url:?}: empty login");
     }
     let (host, port) = match hostport.strip_prefix('[') {
         Some(v6) => {
-            let (host, after) = v6.split_once(']').with_context(|| format!("{url:?}: unclosed ["))?;
+            let (host, after) = v6
+                .split_once(']')
+                .with_context(|| format!("{url:?}: unclosed ["))?;
             (host.to_string(), after.strip_prefix(':'))
         }
         None => match hostport.rsplit_once(':') {
@@ -97,15 +104,23 @@ pub fn parse_account_url(url: &str) -> anyhow::Result<AccountUrl> {
         bail!("{url:?}: empty host");
     }
     let port = match port {
-        Some(p) => p.parse::<u16>().ok().filter(|p| *p > 0).with_context(|| format!("{url:?}: bad port {p:?}"))?,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .with_context(|| format!("{url:?}: bad port {p:?}"))?,
         None => security.default_port(),
     };
-    Ok(AccountUrl { endpoint: Endpoint::new(host, port, security), login })
+    Ok(AccountUrl {
+        endpoint: Endpoint::new(host, port, security),
+        login,
+    })
 }
 
 fn password(file: &Option<PathBuf>, var: &str) -> anyhow::Result<String> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         return Ok(text.trim_end_matches(['\r', '\n']).to_string());
     }
     std::env::var(var).with_context(|| format!("no password: set {var} or give a password file"))
@@ -119,17 +134,44 @@ struct Reporter {
 impl ProgressSink for Reporter {
     fn event(&self, progress: Progress) {
         match (&self.bar, progress) {
-            (Some(bar), Progress::Scanned { messages, bytes, folders, .. }) => {
+            (
+                Some(bar),
+                Progress::Scanned {
+                    messages,
+                    bytes,
+                    folders,
+                    ..
+                },
+            ) => {
                 bar.set_length(bytes.max(1));
                 bar.set_message(format!("{folders} folders, {messages} messages"));
             }
-            (Some(bar), Progress::FolderStarted { source, .. }) => bar.set_message(mailcopy::mutf7::decode_lossy(&source)),
+            (Some(bar), Progress::FolderStarted { source, .. }) => {
+                bar.set_message(mailcopy::mutf7::decode_lossy(&source))
+            }
             (Some(bar), Progress::Message { bytes_done, .. }) => bar.set_position(bytes_done),
             (Some(bar), Progress::Finished { .. }) => bar.finish_and_clear(),
-            (None, Progress::Scanned { folders, messages, bytes, already_present }) => {
+            (
+                None,
+                Progress::Scanned {
+                    folders,
+                    messages,
+                    bytes,
+                    already_present,
+                },
+            ) => {
                 eprintln!("scanned: {folders} folders, {messages} messages ({bytes} bytes) to copy, {already_present} already at the destination")
             }
-            (None, Progress::FolderDone { source, copied, skipped, failed, .. }) => eprintln!(
+            (
+                None,
+                Progress::FolderDone {
+                    source,
+                    copied,
+                    skipped,
+                    failed,
+                    ..
+                },
+            ) => eprintln!(
                 "{}: {copied} copied, {skipped} skipped, {failed} rejected",
                 mailcopy::mutf7::decode_lossy(&source)
             ),
@@ -140,20 +182,30 @@ impl ProgressSink for Reporter {
 
 /// Connects once to check the account (and, for `imap://` with --allow-plaintext, falls back
 /// to plain text when STARTTLS is not offered).
-async fn preflight(account: &mut AccountUrl, creds: &Credentials, opts: &ConnectOptions, allow_plaintext: bool) -> anyhow::Result<()> {
+async fn preflight(
+    account: &mut AccountUrl,
+    creds: &Credentials,
+    opts: &ConnectOptions,
+    allow_plaintext: bool,
+) -> anyhow::Result<()> {
     match mailcopy::connect(&account.endpoint, creds, opts).await {
         Ok(session) => {
             let _ = session.logout().await;
             Ok(())
         }
         Err(ConnectError::StartTlsNotOffered) if allow_plaintext => {
-            eprintln!("warning: {} offers no STARTTLS; continuing in plain text (--allow-plaintext)", account.endpoint.host);
+            eprintln!(
+                "warning: {} offers no STARTTLS; continuing in plain text (--allow-plaintext)",
+                account.endpoint.host
+            );
             account.endpoint.security = Security::Plain;
             let session = mailcopy::connect(&account.endpoint, creds, opts).await?;
             let _ = session.logout().await;
             Ok(())
         }
-        Err(e) => Err(anyhow::Error::new(e).context(format!("{}@{}", account.login, account.endpoint))),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("{}@{}", account.login, account.endpoint)))
+        }
     }
 }
 
@@ -161,8 +213,14 @@ async fn preflight(account: &mut AccountUrl, creds: &Credentials, opts: &Connect
 pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
     let mut from = parse_account_url(&args.from)?;
     let mut to = parse_account_url(&args.to)?;
-    let from_creds = Credentials::new(from.login.clone(), password(&args.from_password_file, "IMAPCOPY_FROM_PASSWORD")?);
-    let to_creds = Credentials::new(to.login.clone(), password(&args.to_password_file, "IMAPCOPY_TO_PASSWORD")?);
+    let from_creds = Credentials::new(
+        from.login.clone(),
+        password(&args.from_password_file, "IMAPCOPY_FROM_PASSWORD")?,
+    );
+    let to_creds = Credentials::new(
+        to.login.clone(),
+        password(&args.to_password_file, "IMAPCOPY_TO_PASSWORD")?,
+    );
     let resolver: Arc<dyn Resolver> = match &args.static_hosts {
         Some(path) => Arc::new(crate::config::load_hosts(path)?),
         None => Arc::new(SystemResolver),
@@ -183,8 +241,10 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
     };
     let checkpoints: Box<dyn CheckpointStore> = match &args.state {
         Some(dir) => {
-            let id = |a: &AccountUrl| format!("{}@{}:{}", a.login, a.endpoint.host, a.endpoint.port);
-            let store = FileCheckpoints::open(dir, &id(&from), &id(&to)).with_context(|| format!("state directory {}", dir.display()))?;
+            let id =
+                |a: &AccountUrl| format!("{}@{}:{}", a.login, a.endpoint.host, a.endpoint.port);
+            let store = FileCheckpoints::open(dir, &id(&from), &id(&to))
+                .with_context(|| format!("state directory {}", dir.display()))?;
             eprintln!("checkpoints: {}", store.path().display());
             Box::new(store)
         }
@@ -193,8 +253,10 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(1);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
     });
@@ -236,13 +298,27 @@ mod tests {
     fn account_urls() {
         let a = parse_account_url("imaps://user@example.com@imap.example.com").unwrap();
         assert_eq!(a.login, "user@example.com");
-        assert_eq!(a.endpoint, Endpoint::new("imap.example.com", 993, Security::Tls));
+        assert_eq!(
+            a.endpoint,
+            Endpoint::new("imap.example.com", 993, Security::Tls)
+        );
         let a = parse_account_url("imap://user%40example.com@127.0.0.1:1143/").unwrap();
         assert_eq!(a.login, "user@example.com");
-        assert_eq!(a.endpoint, Endpoint::new("127.0.0.1", 1143, Security::StartTls));
+        assert_eq!(
+            a.endpoint,
+            Endpoint::new("127.0.0.1", 1143, Security::StartTls)
+        );
         let a = parse_account_url("imaps://me@[::1]:9993").unwrap();
         assert_eq!(a.endpoint, Endpoint::new("::1", 9993, Security::Tls));
-        for bad in ["http://a@b", "imaps://b", "imaps://@b", "imaps://a@", "imaps://a@b:0", "imaps://a@b:x", "imaps://a@[::1"] {
+        for bad in [
+            "http://a@b",
+            "imaps://b",
+            "imaps://@b",
+            "imaps://a@",
+            "imaps://a@b:0",
+            "imaps://a@b:x",
+            "imaps://a@[::1",
+        ] {
             assert!(parse_account_url(bad).is_err(), "{bad}");
         }
     }

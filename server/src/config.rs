@@ -53,7 +53,11 @@ pub struct ServeArgs {
     #[arg(long, env = "IMAPCOPY_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// `From:` of report e-mails.
-    #[arg(long, env = "IMAPCOPY_REPORT_FROM", default_value = "IMAPCopy <imapcopy@localhost>")]
+    #[arg(
+        long,
+        env = "IMAPCOPY_REPORT_FROM",
+        default_value = "IMAPCopy <imapcopy@localhost>"
+    )]
     pub report_from: String,
     /// SMTP relay for report e-mails. Without it, reports are delivered by IMAP APPEND into
     /// the destination INBOX.
@@ -76,15 +80,21 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     pub fn key_file(&self) -> PathBuf {
-        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("secret.key"))
+        self.key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
     pub fn delivery(&self) -> anyhow::Result<crate::report::Delivery> {
-        let Some(host) = &self.smtp_host else { return Ok(crate::report::Delivery::ImapAppend) };
+        let Some(host) = &self.smtp_host else {
+            return Ok(crate::report::Delivery::ImapAppend);
+        };
         if !matches!(self.smtp_security.as_str(), "starttls" | "tls" | "plain") {
             bail!("--smtp-security must be starttls, tls or plain");
         }
@@ -111,10 +121,16 @@ impl ServeArgs {
             Some(path) => Arc::new(load_hosts(path)?),
             None => Arc::new(SystemResolver),
         };
-        let policy = if self.allow_private_networks { AddressPolicy::AllowAll } else { AddressPolicy::PublicOnly };
+        let policy = if self.allow_private_networks {
+            AddressPolicy::AllowAll
+        } else {
+            AddressPolicy::PublicOnly
+        };
         let mut options = ConnectOptions::new(resolver).with_policy(policy);
         if let Some(ca) = &self.ca_file {
-            options = options.with_ca_file(ca).with_context(|| format!("loading CA file {}", ca.display()))?;
+            options = options
+                .with_ca_file(ca)
+                .with_context(|| format!("loading CA file {}", ca.display()))?;
         }
         Ok(options)
     }
@@ -122,7 +138,8 @@ impl ServeArgs {
 
 /// Reads a hosts-format file: `IP NAME [NAME...]`, `#` comments.
 pub fn load_hosts(path: &Path) -> anyhow::Result<StaticResolver> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     parse_hosts(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
@@ -151,7 +168,9 @@ pub fn parse_hosts(text: &str) -> anyhow::Result<StaticResolver> {
             bail!("line {}: no host name after the address", n + 1);
         }
     }
-    Ok(table.into_iter().fold(StaticResolver::new(), |r, (name, ips)| r.with(&name, ips)))
+    Ok(table
+        .into_iter()
+        .fold(StaticResolver::new(), |r, (name, ips)| r.with(&name, ips)))
 }
 
 #[cfg(test)]

@@ -13,7 +13,11 @@ use imapcopy::jobs::runner::{Runner, RunnerConfig};
 use imapcopy::web::{self, drafts::DraftStore, ratelimit::RateLimiter, wizard::WizardService};
 
 #[derive(Debug, Parser)]
-#[command(name = "imapcopy", version, about = "Copy every folder and message of one IMAP mailbox into another")]
+#[command(
+    name = "imapcopy",
+    version,
+    about = "Copy every folder and message of one IMAP mailbox into another"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -53,11 +57,15 @@ enum JobsAction {
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
         Some(Command::Jobs(args)) => jobs(args),
@@ -93,14 +101,21 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     if std::env::var_os("IMAPCOPY_LISTEN").is_none() {
-        if let Some(addr) = std::env::var("LEPTOS_SITE_ADDR").ok().and_then(|a| a.parse().ok()) {
+        if let Some(addr) = std::env::var("LEPTOS_SITE_ADDR")
+            .ok()
+            .and_then(|a| a.parse().ok())
+        {
             args.listen = addr;
         }
     }
     let connect = Arc::new(args.connect_options()?);
     let db = imapcopy::db::open(&args.data_dir)?;
     let sealer = imapcopy::seal::Sealer::from_key_file(&args.key_file())?;
-    let jobs = Arc::new(imapcopy::jobs::store::Store::new(db, sealer, Arc::new(imapcopy::jobs::store::SystemClock)));
+    let jobs = Arc::new(imapcopy::jobs::store::Store::new(
+        db,
+        sealer,
+        Arc::new(imapcopy::jobs::store::SystemClock),
+    ));
 
     let shutdown = mailcopy::copy::CancellationToken::new();
     let reporter = imapcopy::report::Reporter {
@@ -108,7 +123,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         connect: connect.clone(),
         delivery: args.delivery()?,
         public_url: args.public_url(),
-        from: args.report_from.parse().with_context(|| format!("--report-from {:?}", args.report_from))?,
+        from: args
+            .report_from
+            .parse()
+            .with_context(|| format!("--report-from {:?}", args.report_from))?,
         attempts: 3,
         retry_delay: Duration::from_secs(10),
     };
@@ -117,14 +135,21 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         connect: connect.clone(),
         config: RunnerConfig {
             concurrency: args.jobs.max(1),
-            copy: mailcopy::copy::CopyOptions { connections: args.connections.max(1), ..Default::default() },
+            copy: mailcopy::copy::CopyOptions {
+                connections: args.connections.max(1),
+                ..Default::default()
+            },
             ..RunnerConfig::default()
         },
         after: Some(Arc::new(reporter)),
     });
     let runner_task = tokio::spawn(runner.run(shutdown.clone()));
 
-    let cookie_attributes = if args.secure_cookies { "; Secure".to_string() } else { String::new() };
+    let cookie_attributes = if args.secure_cookies {
+        "; Secure".to_string()
+    } else {
+        String::new()
+    };
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(app::api::backend::DRAFT_MAX_AGE_SECS)),
         jobs: jobs.clone(),
@@ -138,7 +163,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
 
     let site_root = args.site_root.to_string_lossy().to_string();
     if !args.site_root.join("pkg").join("imapcopy.js").exists() {
-        tracing::warn!(site_root, "pkg/imapcopy.js not found: run `make build` (pages will render without hydration)");
+        tracing::warn!(
+            site_root,
+            "pkg/imapcopy.js not found: run `make build` (pages will render without hydration)"
+        );
     }
     let options = LeptosOptions::builder()
         .output_name("imapcopy")
@@ -149,7 +177,9 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .build();
     let app = web::router(options, backend);
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     tracing::info!(
         listen = %listener.local_addr()?,
         data_dir = %args.data_dir.display(),
@@ -172,13 +202,23 @@ fn jobs(args: JobsArgs) -> anyhow::Result<()> {
     use imapcopy::jobs::store::{Store, SystemClock};
     let db = imapcopy::db::open(&args.data_dir)?;
     // Listing and cancelling never open secrets: an ephemeral key is enough here.
-    let store = Store::new(db, imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock));
+    let store = Store::new(
+        db,
+        imapcopy::seal::Sealer::ephemeral(),
+        Arc::new(SystemClock),
+    );
     match args.action.unwrap_or(JobsAction::List { limit: 50 }) {
         JobsAction::List { limit } => {
-            println!("{:<24}  {:<9}  {:>9}  {:<19}  {:<32}  destination", "id", "state", "progress", "created (UTC)", "source");
+            println!(
+                "{:<24}  {:<9}  {:>9}  {:<19}  {:<32}  destination",
+                "id", "state", "progress", "created (UTC)", "source"
+            );
             for job in store.list(limit)? {
-                let progress: app::model::ProgressView =
-                    job.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default();
+                let progress: app::model::ProgressView = job
+                    .progress
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok())
+                    .unwrap_or_default();
                 let created = imapcopy::report::format_time(job.created_at);
                 println!(
                     "{:<24}  {:<9}  {:>8}%  {:<19}  {:<32}  {}",
@@ -187,14 +227,24 @@ fn jobs(args: JobsArgs) -> anyhow::Result<()> {
                     progress.percent(),
                     created.get(..19).unwrap_or(&created),
                     job.source_address,
-                    imapcopy::jobs::store::source_address(&job.destination.login, &job.destination.host)
+                    imapcopy::jobs::store::source_address(
+                        &job.destination.login,
+                        &job.destination.host
+                    )
                 );
             }
             Ok(())
         }
         JobsAction::Cancel { id } => match store.cancel(&id)? {
             Some(state) => {
-                println!("{id}: {}", if state == imapcopy::jobs::state::JobState::Running { "stop requested" } else { state.as_str() });
+                println!(
+                    "{id}: {}",
+                    if state == imapcopy::jobs::state::JobState::Running {
+                        "stop requested"
+                    } else {
+                        state.as_str()
+                    }
+                );
                 Ok(())
             }
             None => anyhow::bail!("no job {id}"),

@@ -28,13 +28,20 @@ pub struct Rendered {
 
 fn esc(s: &str) -> String {
     // Five characters; a templating crate would be more than this needs.
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 pub fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -61,7 +68,11 @@ fn reject_reason(reason: &RejectReason, server_text: &str) -> String {
     match reason {
         RejectReason::Refused => format!("refused by the destination: {server_text}"),
         RejectReason::TooLarge { size, limit } => {
-            format!("too large ({} > {})", human_bytes(*size), human_bytes(*limit))
+            format!(
+                "too large ({} > {})",
+                human_bytes(*size),
+                human_bytes(*limit)
+            )
         }
         RejectReason::Unreadable => format!("could not be read at the source: {server_text}"),
     }
@@ -75,10 +86,18 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
     let destination = source_address(&job.destination.login, &job.destination.host);
     let finished = job.state == JobState::Finished;
     let subject = fill(
-        if finished { t(T::ReportSubjectFinished) } else { t(T::ReportSubjectFailed) },
+        if finished {
+            t(T::ReportSubjectFinished)
+        } else {
+            t(T::ReportSubjectFailed)
+        },
         &[("source", source.clone())],
     );
-    let headline = if finished { t(T::StateFinished).to_string() } else { t(T::StateFailed).to_string() };
+    let headline = if finished {
+        t(T::StateFinished).to_string()
+    } else {
+        t(T::StateFailed).to_string()
+    };
     let cause = job.last_error.clone().filter(|_| !finished);
     let outcome = match job.outcome.as_deref() {
         Some("complete") => Some(t(T::OutcomeComplete)),
@@ -92,19 +111,28 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
 
     let mut text = String::new();
     let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">");
-    let _ = writeln!(text, "{headline}{}", cause.as_ref().map(|c| format!(" {c}")).unwrap_or_default());
+    let _ = writeln!(
+        text,
+        "{headline}{}",
+        cause.as_ref().map(|c| format!(" {c}")).unwrap_or_default()
+    );
     let _ = write!(
         html,
         "<p><strong>{}</strong>{}</p>",
         esc(&headline),
-        cause.as_ref().map(|c| format!(" <span lang=\"en\">{}</span>", esc(c))).unwrap_or_default()
+        cause
+            .as_ref()
+            .map(|c| format!(" <span lang=\"en\">{}</span>", esc(c)))
+            .unwrap_or_default()
     );
     if let Some(outcome) = outcome {
         let _ = writeln!(text, "{outcome}");
         let _ = write!(html, "<p>{}</p>", esc(outcome));
     }
     let _ = writeln!(text);
-    let account = |spec: &crate::jobs::store::AccountSpec| format!("{} ({}:{})", spec.login, spec.host, spec.port);
+    let account = |spec: &crate::jobs::store::AccountSpec| {
+        format!("{} ({}:{})", spec.login, spec.host, spec.port)
+    };
     let facts = [
         (t(T::ReportSource), account(&job.source)),
         (t(T::ReportDestination), account(&job.destination)),
@@ -115,7 +143,12 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
     html.push_str("<table>");
     for (label, value) in &facts {
         let _ = writeln!(text, "{label}: {value}");
-        let _ = write!(html, "<tr><th align=\"left\">{}</th><td>{}</td></tr>", esc(label), esc(value));
+        let _ = write!(
+            html,
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            esc(label),
+            esc(value)
+        );
     }
     html.push_str("</table>");
 
@@ -136,7 +169,10 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
         let _ = writeln!(text, "\n{line}");
         let _ = write!(html, "<p>{}</p>", esc(&line));
         if totals.keywords_dropped > 0 {
-            let line = fill(t(T::ReportKeywordsDropped), &[("n", totals.keywords_dropped.to_string())]);
+            let line = fill(
+                t(T::ReportKeywordsDropped),
+                &[("n", totals.keywords_dropped.to_string())],
+            );
             let _ = writeln!(text, "{line}");
             let _ = write!(html, "<p>{}</p>", esc(&line));
         }
@@ -153,7 +189,9 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
             t(T::TableRejected),
         ];
         let _ = writeln!(text, "\n{}", headers.join(" | "));
-        html.push_str("<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr>");
+        html.push_str(
+            "<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr>",
+        );
         for h in headers {
             let _ = write!(html, "<th>{}</th>", esc(h));
         }
@@ -163,7 +201,9 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
                 mailcopy::mutf7::decode_lossy(&f.source),
                 mailcopy::mutf7::decode_lossy(&f.destination),
                 f.source_count.to_string(),
-                f.destination_count.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+                f.destination_count
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 f.copied.to_string(),
                 f.already_present.to_string(),
                 f.skipped.len().to_string(),
@@ -178,21 +218,43 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
         }
         html.push_str("</table>");
 
-        let rejected: Vec<_> = report.folders.iter().flat_map(|f| f.rejected.iter().map(move |r| (f, r))).collect();
-        let skipped: Vec<_> = report.folders.iter().flat_map(|f| f.skipped.iter().map(move |s| (f, s))).collect();
-        let lists: [(T, Vec<(String, &mailcopy::copy::MessageSummary, String)>); 2] = [
+        let rejected: Vec<_> = report
+            .folders
+            .iter()
+            .flat_map(|f| f.rejected.iter().map(move |r| (f, r)))
+            .collect();
+        let skipped: Vec<_> = report
+            .folders
+            .iter()
+            .flat_map(|f| f.skipped.iter().map(move |s| (f, s)))
+            .collect();
+        /// Folder, summary, reason.
+        type Listed<'a> = (String, &'a mailcopy::copy::MessageSummary, String);
+        let lists: [(T, Vec<Listed>); 2] = [
             (
                 T::ReportRejectedList,
                 rejected
                     .iter()
-                    .map(|(f, r)| (mailcopy::mutf7::decode_lossy(&f.source), &r.summary, reject_reason(&r.reason, &r.server_text)))
+                    .map(|(f, r)| {
+                        (
+                            mailcopy::mutf7::decode_lossy(&f.source),
+                            &r.summary,
+                            reject_reason(&r.reason, &r.server_text),
+                        )
+                    })
                     .collect(),
             ),
             (
                 T::ReportSkippedList,
                 skipped
                     .iter()
-                    .map(|(f, s)| (mailcopy::mutf7::decode_lossy(&f.source), &s.summary, skip_reason(&s.reason).to_string()))
+                    .map(|(f, s)| {
+                        (
+                            mailcopy::mutf7::decode_lossy(&f.source),
+                            &s.summary,
+                            skip_reason(&s.reason).to_string(),
+                        )
+                    })
                     .collect(),
             ),
         ];
@@ -230,13 +292,21 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
             }
             html.push_str("</table>");
             if items.len() > MAX_LISTED {
-                let more = fill(t(T::ReportMore), &[("n", (items.len() - MAX_LISTED).to_string())]);
+                let more = fill(
+                    t(T::ReportMore),
+                    &[("n", (items.len() - MAX_LISTED).to_string())],
+                );
                 let _ = writeln!(text, "{more}");
                 let _ = write!(html, "<p>{}</p>", esc(&more));
             }
         }
     }
-    let _ = writeln!(text, "\n{} {link}\n\n-- \n{}", t(T::ReportLink), t(T::ReportSignature));
+    let _ = writeln!(
+        text,
+        "\n{} {link}\n\n-- \n{}",
+        t(T::ReportLink),
+        t(T::ReportSignature)
+    );
     let _ = write!(
         html,
         "<p>{} <a href=\"{}\">{}</a></p><p style=\"color:#666\">{}</p></body></html>",
@@ -246,7 +316,11 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
         esc(t(T::ReportSignature))
     );
     let _ = destination;
-    Rendered { subject, text, html }
+    Rendered {
+        subject,
+        text,
+        html,
+    }
 }
 
 /// The report as an RFC 5322 message (multipart/alternative: text, then HTML).
@@ -259,8 +333,16 @@ pub fn build_message(rendered: &Rendered, from: Mailbox, to: Mailbox) -> anyhow:
         .date_now()
         .multipart(
             MultiPart::alternative()
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(rendered.text.clone()))
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(rendered.html.clone())),
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(rendered.text.clone()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(rendered.html.clone()),
+                ),
         )
         .map_err(|e| anyhow::anyhow!("building the report message: {e}"))
 }
@@ -296,9 +378,19 @@ impl Reporter {
     async fn deliver_once(&self, job: &Job, message: &Message) -> anyhow::Result<()> {
         match &self.delivery {
             Delivery::ImapAppend => {
-                let secrets = self.store.secrets(&job.id)?.ok_or_else(|| anyhow::anyhow!("credentials already wiped"))?;
-                let endpoint = Endpoint::new(job.destination.host.clone(), job.destination.port, job.destination.security);
-                let creds = Credentials::new(job.destination.login.clone(), secrets.destination.expose_secret().to_string());
+                let secrets = self
+                    .store
+                    .secrets(&job.id)?
+                    .ok_or_else(|| anyhow::anyhow!("credentials already wiped"))?;
+                let endpoint = Endpoint::new(
+                    job.destination.host.clone(),
+                    job.destination.port,
+                    job.destination.security,
+                );
+                let creds = Credentials::new(
+                    job.destination.login.clone(),
+                    secrets.destination.expose_secret().to_string(),
+                );
                 drop(secrets);
                 let mut session = mailcopy::connect(&endpoint, &creds, &self.connect).await?;
                 let bytes = message.formatted();
@@ -313,12 +405,21 @@ impl Reporter {
             Delivery::Smtp(relay) => {
                 let builder = match relay.security.as_str() {
                     "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&relay.host)?,
-                    "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&relay.host)?,
+                    "starttls" => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&relay.host)?
+                    }
                     _ => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&relay.host),
                 };
-                let mut builder = builder.port(relay.port).timeout(Some(Duration::from_secs(30)));
+                let mut builder = builder
+                    .port(relay.port)
+                    .timeout(Some(Duration::from_secs(30)));
                 if let (Some(user), Some(pass)) = (&relay.username, &relay.password) {
-                    builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), pass.clone()));
+                    builder = builder.credentials(
+                        lettre::transport::smtp::authentication::Credentials::new(
+                            user.clone(),
+                            pass.clone(),
+                        ),
+                    );
                 }
                 builder.build().send(message.clone()).await?;
                 Ok(())
@@ -331,7 +432,9 @@ impl Reporter {
             (Delivery::Smtp(_), Some(to)) => to.clone(),
             _ => source_address(&job.destination.login, &job.destination.host),
         };
-        address.parse::<Mailbox>().map_err(|e| anyhow::anyhow!("report recipient {address:?}: {e}"))
+        address
+            .parse::<Mailbox>()
+            .map_err(|e| anyhow::anyhow!("report recipient {address:?}: {e}"))
     }
 }
 
@@ -342,10 +445,9 @@ impl AfterJob for Reporter {
         let report = match report {
             Some(r) => Some(r),
             None => {
-                stored = job
-                    .result
-                    .as_deref()
-                    .and_then(|r| serde_json::from_str::<crate::jobs::runner::StoredResult>(r).ok());
+                stored = job.result.as_deref().and_then(|r| {
+                    serde_json::from_str::<crate::jobs::runner::StoredResult>(r).ok()
+                });
                 stored.as_ref().map(|s| &s.report)
             }
         };
@@ -355,10 +457,15 @@ impl AfterJob for Reporter {
             }
         }
         let rendered = render(job, report, &self.public_url);
-        let message = match self.recipient(job).and_then(|to| build_message(&rendered, self.from.clone(), to)) {
+        let message = match self
+            .recipient(job)
+            .and_then(|to| build_message(&rendered, self.from.clone(), to))
+        {
             Ok(m) => m,
             Err(e) => {
-                let _ = self.store.report_attempt(&job.id, false, Some(&e.to_string()), true);
+                let _ = self
+                    .store
+                    .report_attempt(&job.id, false, Some(&e.to_string()), true);
                 tracing::warn!(job = %job.id, error = %e, "report not deliverable");
                 return;
             }
@@ -372,7 +479,9 @@ impl AfterJob for Reporter {
                 }
                 Err(e) => {
                     let last = attempt >= self.attempts.max(1);
-                    let _ = self.store.report_attempt(&job.id, false, Some(&e.to_string()), last);
+                    let _ = self
+                        .store
+                        .report_attempt(&job.id, false, Some(&e.to_string()), last);
                     tracing::warn!(job = %job.id, attempt, error = %e, "report delivery failed");
                     if !last {
                         tokio::time::sleep(self.retry_delay * attempt).await;

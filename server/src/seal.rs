@@ -31,7 +31,9 @@ impl Sealer {
     }
 
     fn from_key(key: &[u8; 32]) -> Sealer {
-        Sealer { cipher: XChaCha20Poly1305::new(Key::from_slice(key)) }
+        Sealer {
+            cipher: XChaCha20Poly1305::new(Key::from_slice(key)),
+        }
     }
 
     /// Loads the 32-byte key file, creating it (mode 0600) when missing.
@@ -39,10 +41,9 @@ impl Sealer {
         match std::fs::read(path) {
             Ok(bytes) => {
                 let bytes = Zeroizing::new(bytes);
-                let key: [u8; 32] = bytes
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| anyhow::anyhow!("key file {} must hold exactly 32 bytes", path.display()))?;
+                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    anyhow::anyhow!("key file {} must hold exactly 32 bytes", path.display())
+                })?;
                 let key = Zeroizing::new(key);
                 Ok(Sealer::from_key(&key))
             }
@@ -50,9 +51,11 @@ impl Sealer {
                 let mut key = Zeroizing::new([0u8; 32]);
                 rand::rngs::OsRng.fill_bytes(key.as_mut());
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("creating {}", parent.display()))?;
                 }
-                let mut file = open_private(path).with_context(|| format!("creating key file {}", path.display()))?;
+                let mut file = open_private(path)
+                    .with_context(|| format!("creating key file {}", path.display()))?;
                 file.write_all(key.as_ref())?;
                 file.sync_all()?;
                 Ok(Sealer::from_key(&key))
@@ -64,7 +67,13 @@ impl Sealer {
     pub fn seal(&self, owner: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let sealed = self.cipher.encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: owner });
+        let sealed = self.cipher.encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad: owner,
+            },
+        );
         let mut out = nonce.to_vec();
         // Encryption with a valid key and nonce cannot fail for in-memory buffers of this size.
         out.extend(sealed.unwrap_or_default());
@@ -77,7 +86,13 @@ impl Sealer {
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: owner })
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: owner,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| anyhow::anyhow!("sealed value does not open with this key"))
     }
@@ -86,12 +101,19 @@ impl Sealer {
 #[cfg(unix)]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 #[cfg(test)]
@@ -103,7 +125,10 @@ mod tests {
         let sealer = Sealer::ephemeral();
         let sealed = sealer.seal(b"row-1", b"p\xc3\xa4ss\"word");
         assert!(!sealed.windows(4).any(|w| w == b"ss\"w"));
-        assert_eq!(sealer.open(b"row-1", &sealed).unwrap().as_slice(), b"p\xc3\xa4ss\"word");
+        assert_eq!(
+            sealer.open(b"row-1", &sealed).unwrap().as_slice(),
+            b"p\xc3\xa4ss\"word"
+        );
         assert!(sealer.open(b"row-2", &sealed).is_err());
         assert!(Sealer::ephemeral().open(b"row-1", &sealed).is_err());
     }

@@ -15,8 +15,19 @@ fn seed(d: &testkit::Dovecot, user: &str) {
     d.create_mailbox(user, "Vacío").unwrap();
     for n in 0..4 {
         let raw = format!("Subject: m{n}\r\nMessage-ID: <m{n}@x.test>\r\n\r\nbody {n}\r\n");
-        let folder = if n % 2 == 0 { "INBOX" } else { archive.as_str() };
-        d.append(user, folder, &["\\Flagged", "$Work"], Some("03-Mar-2021 12:00:00 +0000"), raw.as_bytes()).unwrap();
+        let folder = if n % 2 == 0 {
+            "INBOX"
+        } else {
+            archive.as_str()
+        };
+        d.append(
+            user,
+            folder,
+            &["\\Flagged", "$Work"],
+            Some("03-Mar-2021 12:00:00 +0000"),
+            raw.as_bytes(),
+        )
+        .unwrap();
     }
 }
 
@@ -49,18 +60,49 @@ fn copy_dry_run_then_copy_with_exit_status_and_table() {
 
     let dry = run(&["--dry-run"]);
     let stdout = String::from_utf8_lossy(&dry.stdout);
-    assert_eq!(dry.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&dry.stderr));
+    assert_eq!(
+        dry.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
     assert!(stdout.contains("INBOX.Archive.2019"), "{stdout}");
     assert!(stdout.contains("Vacío"), "{stdout}");
-    assert!(!pair.dot.list_mailboxes("op@new.test").unwrap().iter().any(|f| f.contains("Archive")), "dry run changes nothing");
+    assert!(
+        !pair
+            .dot
+            .list_mailboxes("op@new.test")
+            .unwrap()
+            .iter()
+            .any(|f| f.contains("Archive")),
+        "dry run changes nothing"
+    );
 
     let real = run(&["--connections", "2"]);
     let stdout = String::from_utf8_lossy(&real.stdout);
-    assert_eq!(real.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&real.stderr));
+    assert_eq!(
+        real.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&real.stderr)
+    );
     let folders = pair.dot.list_mailboxes("op@new.test").unwrap();
-    assert!(folders.iter().any(|f| f == "INBOX.Archive.2019"), "{folders:?}");
+    assert!(
+        folders.iter().any(|f| f == "INBOX.Archive.2019"),
+        "{folders:?}"
+    );
     assert!(folders.iter().any(|f| f == "INBOX.Vacío"), "{folders:?}");
-    let status = pair.dot.doveadm(&["mailbox", "status", "-u", "op@new.test", "messages", "INBOX.Archive.2019"]).unwrap();
+    let status = pair
+        .dot
+        .doveadm(&[
+            "mailbox",
+            "status",
+            "-u",
+            "op@new.test",
+            "messages",
+            "INBOX.Archive.2019",
+        ])
+        .unwrap();
     assert!(status.contains("messages=2"), "{status}");
     // Passwords never appear in what the command prints.
     let all = format!("{stdout}{}", String::from_utf8_lossy(&real.stderr));
@@ -86,9 +128,15 @@ fn bad_input_gives_a_clear_error_and_status_1_or_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.to_lowercase().contains("authentication failed"), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("authentication failed"),
+        "{stderr}"
+    );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_imapcopy")).args(["copy", "--from", "ftp://x", "--to", "imaps://a@b"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_imapcopy"))
+        .args(["copy", "--from", "ftp://x", "--to", "imaps://a@b"])
+        .output()
+        .unwrap();
     assert_ne!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected imaps://"));
 }

@@ -12,8 +12,17 @@ use secrecy::SecretString;
 #[test]
 fn list_and_cancel() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(imapcopy::db::open(dir.path()).unwrap(), imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock));
-    let account = |login: &str| AccountSpec { host: "imap.example.test".into(), port: 993, security: Security::Tls, login: login.into() };
+    let store = Store::new(
+        imapcopy::db::open(dir.path()).unwrap(),
+        imapcopy::seal::Sealer::ephemeral(),
+        Arc::new(SystemClock),
+    );
+    let account = |login: &str| AccountSpec {
+        host: "imap.example.test".into(),
+        port: 993,
+        security: Security::Tls,
+        login: login.into(),
+    };
     let id = store
         .insert(NewJob {
             source: account("queued@example.test"),
@@ -25,12 +34,25 @@ fn list_and_cancel() {
         })
         .unwrap();
     let jobs = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_imapcopy")).arg("jobs").args(args).arg("--data-dir").arg(dir.path()).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+        let out = Command::new(env!("CARGO_BIN_EXE_imapcopy"))
+            .arg("jobs")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let (ok, out) = jobs(&[]);
     assert!(ok, "{out}");
-    assert!(out.contains(&id) && out.contains("queued") && out.contains("queued@example.test"), "{out}");
+    assert!(
+        out.contains(&id) && out.contains("queued") && out.contains("queued@example.test"),
+        "{out}"
+    );
     assert!(!out.contains("s3cret"), "{out}");
     let (ok, out) = jobs(&["cancel", &id]);
     assert!(ok && out.contains("cancelled"), "{out}");

@@ -5,7 +5,10 @@
 
 use imapcopy::jobs::state::JobState;
 use imapcopy::jobs::store::{AccountSpec, Job};
-use mailcopy::copy::{CopyReport, FolderReport, MessageSummary, Outcome, RejectReason, RejectedMessage, SkipReason, SkippedMessage, Totals};
+use mailcopy::copy::{
+    CopyReport, FolderReport, MessageSummary, Outcome, RejectReason, RejectedMessage, SkipReason,
+    SkippedMessage, Totals,
+};
 use mailcopy::Security;
 
 fn job(lang: &str) -> Job {
@@ -13,8 +16,18 @@ fn job(lang: &str) -> Job {
         id: "JOBID".into(),
         state: JobState::Finished,
         source_address: "support@ovh.net".into(),
-        source: AccountSpec { host: "ssl0.ovh.net".into(), port: 993, security: Security::Tls, login: "support@ovh.net".into() },
-        destination: AccountSpec { host: "ex.mail.ovh.net".into(), port: 993, security: Security::Tls, login: "exchange@ovh.net".into() },
+        source: AccountSpec {
+            host: "ssl0.ovh.net".into(),
+            port: 993,
+            security: Security::Tls,
+            login: "support@ovh.net".into(),
+        },
+        destination: AccountSpec {
+            host: "ex.mail.ovh.net".into(),
+            port: 993,
+            security: Security::Tls,
+            login: "exchange@ovh.net".into(),
+        },
         lang: lang.into(),
         report_to: None,
         created_at: 1_700_000_000_000,
@@ -49,10 +62,17 @@ fn report() -> CopyReport {
             destination_count: Some(119),
             copied: 118,
             copied_bytes: 1_200_000,
-            skipped: vec![SkippedMessage { uid: 7, reason: SkipReason::Deleted, summary: summary("old <draft>", 2_048) }],
+            skipped: vec![SkippedMessage {
+                uid: 7,
+                reason: SkipReason::Deleted,
+                summary: summary("old <draft>", 2_048),
+            }],
             rejected: vec![RejectedMessage {
                 uid: 42,
-                reason: RejectReason::TooLarge { size: 40 * 1024 * 1024, limit: 35 * 1024 * 1024 },
+                reason: RejectReason::TooLarge {
+                    size: 40 * 1024 * 1024,
+                    limit: 35 * 1024 * 1024,
+                },
                 server_text: String::new(),
                 summary: summary("Holiday photos", 40 * 1024 * 1024),
             }],
@@ -70,14 +90,35 @@ fn report() -> CopyReport {
             ..FolderReport::default()
         },
     ];
-    let totals = Totals { folders: 2, messages: 123, bytes: 5_409_000, copied: 121, copied_bytes: 1_209_000, already_present: 0, skipped: 1, rejected: 1, keywords_dropped: 2 };
-    CopyReport { outcome: Outcome::CompleteWithRejections, folders, plan: None, totals, dry_run: false }
+    let totals = Totals {
+        folders: 2,
+        messages: 123,
+        bytes: 5_409_000,
+        copied: 121,
+        copied_bytes: 1_209_000,
+        already_present: 0,
+        skipped: 1,
+        rejected: 1,
+        keywords_dropped: 2,
+    };
+    CopyReport {
+        outcome: Outcome::CompleteWithRejections,
+        folders,
+        plan: None,
+        totals,
+        dry_run: false,
+    }
 }
 
 fn check(lang: &str) {
-    let rendered = imapcopy::report::render(&job(lang), Some(&report()), "https://imapcopy.example");
-    let actual = format!("Subject: {}\n\n{}\n----- HTML -----\n{}\n", rendered.subject, rendered.text, rendered.html);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/snapshots/report_{lang}.txt"));
+    let rendered =
+        imapcopy::report::render(&job(lang), Some(&report()), "https://imapcopy.example");
+    let actual = format!(
+        "Subject: {}\n\n{}\n----- HTML -----\n{}\n",
+        rendered.subject, rendered.text, rendered.html
+    );
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/snapshots/report_{lang}.txt"));
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
         std::fs::write(&path, &actual).unwrap();
     }
@@ -99,9 +140,16 @@ fn the_report_escapes_html_and_names_the_failure() {
     failed.outcome = Some("incomplete".into());
     failed.last_error = Some("destination quota full: NO [OVERQUOTA] Quota exceeded <x>".into());
     let rendered = imapcopy::report::render(&failed, None, "https://imapcopy.example/");
-    assert_eq!(rendered.subject, "IMAPCopy: the synchronization of support@ovh.net failed");
-    assert!(rendered.text.starts_with("An error occurred in the synchronization. destination quota full"));
+    assert_eq!(
+        rendered.subject,
+        "IMAPCopy: the synchronization of support@ovh.net failed"
+    );
+    assert!(rendered
+        .text
+        .starts_with("An error occurred in the synchronization. destination quota full"));
     assert!(rendered.html.contains("Quota exceeded &lt;x&gt;"));
     assert!(!rendered.html.contains("<x>"));
-    assert!(rendered.text.contains("https://imapcopy.example/jobs/JOBID"));
+    assert!(rendered
+        .text
+        .contains("https://imapcopy.example/jobs/JOBID"));
 }

@@ -34,7 +34,15 @@ fn message_ids(d: &testkit::Dovecot, user: &str) -> Vec<String> {
     c.logout();
     let mut ids: Vec<String> = lines
         .iter()
-        .filter_map(|l| l.find("Message-ID: <").map(|i| l[i + 13..].split('>').next().unwrap_or_default().to_string()))
+        .filter_map(|l| {
+            l.find("Message-ID: <").map(|i| {
+                l[i + 13..]
+                    .split('>')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+        })
         .collect();
     ids.sort();
     ids
@@ -62,10 +70,19 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
     pair.dot.add_user("dst@new.test", "dst-pw").unwrap();
     let mut c = resilient::Client::new(&pair.slash, "src@old.test");
     for n in 0..MESSAGES {
-        c.append("INBOX", if n % 2 == 0 { &["\\Seen"] } else { &[] }, Some("03-Mar-2021 12:00:00 +0000"), &message(n));
+        c.append(
+            "INBOX",
+            if n % 2 == 0 { &["\\Seen"] } else { &[] },
+            Some("03-Mar-2021 12:00:00 +0000"),
+            &message(n),
+        );
     }
     c.logout();
-    let want: Vec<String> = (0..MESSAGES).map(|n| format!("job.{n}@example.test")).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let want: Vec<String> = (0..MESSAGES)
+        .map(|n| format!("job.{n}@example.test"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
 
     let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
     let connect = Arc::new(
@@ -82,9 +99,19 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
     ));
     let id = store
         .insert(NewJob {
-            source: AccountSpec { host: "localhost".into(), port: pair.slash.imaps_port(), security: Security::Tls, login: "src@old.test".into() },
+            source: AccountSpec {
+                host: "localhost".into(),
+                port: pair.slash.imaps_port(),
+                security: Security::Tls,
+                login: "src@old.test".into(),
+            },
             source_password: SecretString::from("src-pw"),
-            destination: AccountSpec { host: "localhost".into(), port: pair.dot.imaps_port(), security: Security::Tls, login: "dst@new.test".into() },
+            destination: AccountSpec {
+                host: "localhost".into(),
+                port: pair.dot.imaps_port(),
+                security: Security::Tls,
+                login: "dst@new.test".into(),
+            },
             destination_password: SecretString::from("dst-pw"),
             lang: "en".into(),
             report_to: None,
@@ -107,11 +134,18 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
     first.abort();
     let _ = first.await;
     let job = store.get(&id).unwrap().unwrap();
-    assert_eq!(job.state, JobState::Running, "left running by the dead process");
+    assert_eq!(
+        job.state,
+        JobState::Running,
+        "left running by the dead process"
+    );
     let partial = message_ids(&pair.dot, "dst@new.test").len();
     assert!(partial < MESSAGES, "{partial}");
     // The engine wrote its checkpoint to SQLite.
-    let checkpoint = SqliteCheckpoints::new(store.clone(), id.clone()).load("INBOX").unwrap().expect("checkpoint");
+    let checkpoint = SqliteCheckpoints::new(store.clone(), id.clone())
+        .load("INBOX")
+        .unwrap()
+        .expect("checkpoint");
     assert!(!checkpoint.uid_map.is_empty());
 
     // The next process takes it back at start and finishes it.
@@ -128,14 +162,32 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
     };
     shutdown.cancel();
     second.await.unwrap();
-    assert_eq!((job.state, job.outcome.as_deref(), job.attempts), (JobState::Finished, Some("complete"), 2), "{job:?}");
-    assert_eq!(message_ids(&pair.dot, "dst@new.test"), want, "every message exactly once");
+    assert_eq!(
+        (job.state, job.outcome.as_deref(), job.attempts),
+        (JobState::Finished, Some("complete"), 2),
+        "{job:?}"
+    );
+    assert_eq!(
+        message_ids(&pair.dot, "dst@new.test"),
+        want,
+        "every message exactly once"
+    );
     let result: StoredResult = serde_json::from_str(job.result.as_deref().unwrap()).unwrap();
     let t = result.report.totals;
-    assert!(t.already_present as usize >= partial.saturating_sub(2), "{t:?}");
+    assert!(
+        t.already_present as usize >= partial.saturating_sub(2),
+        "{t:?}"
+    );
     assert_eq!((t.copied + t.already_present) as usize, MESSAGES, "{t:?}");
-    let progress: app::model::ProgressView = serde_json::from_str(job.progress.as_deref().unwrap()).unwrap();
-    assert_eq!((progress.messages_done, progress.messages_total), (MESSAGES as u64, MESSAGES as u64));
+    let progress: app::model::ProgressView =
+        serde_json::from_str(job.progress.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (progress.messages_done, progress.messages_total),
+        (MESSAGES as u64, MESSAGES as u64)
+    );
     // Final: the checkpoints are gone.
-    assert!(SqliteCheckpoints::new(store.clone(), id.clone()).load("INBOX").unwrap().is_none());
+    assert!(SqliteCheckpoints::new(store.clone(), id.clone())
+        .load("INBOX")
+        .unwrap()
+        .is_none());
 }

@@ -16,10 +16,22 @@ const SRC_PASS: &str = "kill9-source-Pa55!";
 const DST_PASS: &str = "kill9-dest-Pa55!";
 const MESSAGES: usize = 1200;
 
-fn start_server(dir: &std::path::Path, ca: &std::path::Path, hosts: &std::path::Path, log_name: &str) -> Child {
+fn start_server(
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+    hosts: &std::path::Path,
+    log_name: &str,
+) -> Child {
     let log = std::fs::File::create(dir.join(log_name)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_imapcopy"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks", "--connections", "1"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-private-networks",
+            "--connections",
+            "1",
+        ])
         .arg("--data-dir")
         .arg(dir.join("data"))
         .arg("--ca-file")
@@ -56,7 +68,9 @@ fn progress_done(store: &Store, id: &str) -> u64 {
 fn message_ids(d: &testkit::Dovecot, user: &str, mailbox: &str) -> Vec<String> {
     let mut client = d.login(user).unwrap();
     client.command(&format!("SELECT \"{mailbox}\"")).unwrap();
-    let lines = client.command("FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])").unwrap();
+    let lines = client
+        .command("FETCH 1:* (BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+        .unwrap();
     let mut ids: Vec<String> = lines
         .iter()
         .flat_map(|l| l.split("\r\n").map(str::to_string).collect::<Vec<_>>())
@@ -77,7 +91,14 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
             "From: a{n}@example.test\r\nSubject: bulk {n}\r\nMessage-ID: <bulk{n}@example.test>\r\n\r\n{}\r\n",
             "line of text\r\n".repeat(20 + n % 50)
         );
-        client.append("INBOX", &["\\Seen"], Some("05-May-2022 10:00:00 +0000"), raw.as_bytes()).unwrap();
+        client
+            .append(
+                "INBOX",
+                &["\\Seen"],
+                Some("05-May-2022 10:00:00 +0000"),
+                raw.as_bytes(),
+            )
+            .unwrap();
     }
     drop(client);
 
@@ -93,9 +114,19 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
     let store = open_store(dir.path());
     let id = store
         .insert(NewJob {
-            source: AccountSpec { host: "localhost".into(), port: pair.slash.imaps_port(), security: Security::Tls, login: "kim@old.test".into() },
+            source: AccountSpec {
+                host: "localhost".into(),
+                port: pair.slash.imaps_port(),
+                security: Security::Tls,
+                login: "kim@old.test".into(),
+            },
             source_password: SecretString::from(SRC_PASS),
-            destination: AccountSpec { host: "localhost".into(), port: pair.dot.imaps_port(), security: Security::Tls, login: "kim@new.test".into() },
+            destination: AccountSpec {
+                host: "localhost".into(),
+                port: pair.dot.imaps_port(),
+                security: Security::Tls,
+                login: "kim@new.test".into(),
+            },
             destination_password: SecretString::from(DST_PASS),
             lang: "en".into(),
             report_to: None,
@@ -103,7 +134,10 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
         .unwrap();
     let sealed_before: Vec<u8> = {
         let conn = rusqlite::Connection::open(dir.path().join("data/imapcopy.sqlite3")).unwrap();
-        conn.query_row("SELECT source_secret FROM jobs WHERE id = ?1", [&id], |r| r.get(0)).unwrap()
+        conn.query_row("SELECT source_secret FROM jobs WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap()
     };
 
     // Kill it hard once a good part (but not all) is copied.
@@ -122,7 +156,10 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
     let job = store.get(&id).unwrap().unwrap();
     assert_eq!(job.state, JobState::Running, "killed mid-copy");
     let before = message_ids(&pair.dot, "kim@new.test", "INBOX").len();
-    assert!(before < MESSAGES, "the kill landed after the end ({before} copied)");
+    assert!(
+        before < MESSAGES,
+        "the kill landed after the end ({before} copied)"
+    );
 
     // Restart: the job is taken back at once and resumes.
     let mut server = start_server(dir.path(), &ca, &hosts, "second.log");
@@ -132,36 +169,61 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
         if job.state.is_final() && job.report_state != "pending" && !job.has_secrets {
             break job;
         }
-        assert!(Instant::now() < deadline, "job did not end after the restart: {job:?}");
+        assert!(
+            Instant::now() < deadline,
+            "job did not end after the restart: {job:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(job.state, JobState::Finished, "{job:?}");
 
     // Exact: every source message once (the report is the one extra message in INBOX).
     let ids = message_ids(&pair.dot, "kim@new.test", "INBOX");
-    let mut expected: Vec<String> = (0..MESSAGES).map(|n| format!("Message-ID: <bulk{n}@example.test>")).collect();
+    let mut expected: Vec<String> = (0..MESSAGES)
+        .map(|n| format!("Message-ID: <bulk{n}@example.test>"))
+        .collect();
     expected.sort();
-    let copied: Vec<String> = ids.iter().filter(|i| i.contains("@example.test>")).cloned().collect();
+    let copied: Vec<String> = ids
+        .iter()
+        .filter(|i| i.contains("@example.test>"))
+        .cloned()
+        .collect();
     assert_eq!(copied.len(), MESSAGES, "no message lost, none duplicated");
     assert_eq!(copied, expected);
 
     // SIGTERM: the server stops within 10 s.
     let t = Instant::now();
-    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
     let status = loop {
         if let Some(status) = server.try_wait().unwrap() {
             break status;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no exit within 10 s of SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no exit within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status}");
 
     // No password in the logs, the database or its WAL; the sealed value is gone too.
-    for file in ["first.log", "second.log", "data/imapcopy.sqlite3", "data/imapcopy.sqlite3-wal"] {
-        let Ok(bytes) = std::fs::read(dir.path().join(file)) else { continue };
+    for file in [
+        "first.log",
+        "second.log",
+        "data/imapcopy.sqlite3",
+        "data/imapcopy.sqlite3-wal",
+    ] {
+        let Ok(bytes) = std::fs::read(dir.path().join(file)) else {
+            continue;
+        };
         for needle in [SRC_PASS.as_bytes(), DST_PASS.as_bytes(), &sealed_before[..]] {
-            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{file} holds a secret");
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{file} holds a secret"
+            );
         }
     }
 }

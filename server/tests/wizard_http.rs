@@ -31,7 +31,10 @@ fn router_with_store(
         Arc::new(SystemClock),
     ));
     let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
-    let connect = ConnectOptions::new(Arc::new(resolver)).with_policy(policy).with_ca_pem(dovecot.ca_pem()).unwrap();
+    let connect = ConnectOptions::new(Arc::new(resolver))
+        .with_policy(policy)
+        .with_ca_pem(dovecot.ca_pem())
+        .unwrap();
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(600)),
         jobs: store.clone(),
@@ -41,7 +44,10 @@ fn router_with_store(
         cookie_attributes: String::new(),
         smtp_reports: false,
     };
-    let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
+    let options = LeptosOptions::builder()
+        .output_name("imapcopy")
+        .site_root("target/site")
+        .build();
     (web::router(options, web::shared(service)), store, dir)
 }
 
@@ -56,14 +62,25 @@ fn form(pairs: &[(&str, &str)]) -> String {
 fn urlencode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 async fn body_text(response: axum::response::Response) -> String {
-    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap()
 }
 
 fn validate_request(body: String, accept_html: bool, cookie: Option<&str>) -> Request<Body> {
@@ -95,18 +112,33 @@ async fn no_js_post_redirects_back_and_the_page_renders_the_result() {
         ("host", &host),
         ("ssl", "on"),
     ]);
-    let response = app.clone().oneshot(validate_request(body, true, None)).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, true, None))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let location = response.headers()[header::LOCATION].to_str().unwrap();
     assert!(location.starts_with("http://127.0.0.1/"), "{location}");
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.starts_with("imapcopy_draft="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_string();
 
     let page = app
         .clone()
-        .oneshot(Request::get("/").header(header::COOKIE, &pair).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/")
+                .header(header::COOKIE, &pair)
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -117,17 +149,43 @@ async fn no_js_post_redirects_back_and_the_page_renders_the_result() {
     assert!(html.contains("2. Destination account"));
 
     // A second Validate with an empty password reuses the sealed one from the draft.
-    let body = form(&[("side", "source"), ("preset", "other"), ("login", "carol@example.test"), ("password", ""), ("host", &host), ("ssl", "on")]);
-    let response = app.clone().oneshot(validate_request(body, false, Some(&pair))).await.unwrap();
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "carol@example.test"),
+        ("password", ""),
+        ("host", &host),
+        ("ssl", "on"),
+    ]);
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, false, Some(&pair)))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let json = body_text(response).await;
     assert!(json.contains("Established"), "{json}");
     assert!(!json.contains("pä"));
 
     // Without the draft, an empty password is a field error and nothing is checked.
-    let body = form(&[("side", "source"), ("preset", "other"), ("login", "carol@example.test"), ("host", &host), ("ssl", "on")]);
-    let json = body_text(app.clone().oneshot(validate_request(body, false, None)).await.unwrap()).await;
-    assert!(json.contains("\"Invalid\"") && json.contains("Password"), "{json}");
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "carol@example.test"),
+        ("host", &host),
+        ("ssl", "on"),
+    ]);
+    let json = body_text(
+        app.clone()
+            .oneshot(validate_request(body, false, None))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        json.contains("\"Invalid\"") && json.contains("Password"),
+        "{json}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -136,14 +194,38 @@ async fn private_addresses_are_refused_unless_allowed_and_validate_is_rate_limit
     dovecot.add_user("dave@example.test", "secret").unwrap();
     let app = router(&dovecot, AddressPolicy::PublicOnly, 2);
     let host = format!("localhost:{}", dovecot.imaps_port());
-    let body = form(&[("side", "source"), ("preset", "other"), ("login", "dave@example.test"), ("password", "secret"), ("host", &host), ("ssl", "on")]);
-    let json = body_text(app.clone().oneshot(validate_request(body.clone(), false, None)).await.unwrap()).await;
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "dave@example.test"),
+        ("password", "secret"),
+        ("host", &host),
+        ("ssl", "on"),
+    ]);
+    let json = body_text(
+        app.clone()
+            .oneshot(validate_request(body.clone(), false, None))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(json.contains("AddressNotAllowed"), "{json}");
     let log = dovecot.log_tail(50);
-    assert!(!log.contains("dave@example.test"), "no connection may reach the server: {log}");
+    assert!(
+        !log.contains("dave@example.test"),
+        "no connection may reach the server: {log}"
+    );
 
-    let _ = app.clone().oneshot(validate_request(body.clone(), false, None)).await.unwrap();
-    let third = app.clone().oneshot(validate_request(body, false, None)).await.unwrap();
+    let _ = app
+        .clone()
+        .oneshot(validate_request(body.clone(), false, None))
+        .await
+        .unwrap();
+    let third = app
+        .clone()
+        .oneshot(validate_request(body, false, None))
+        .await
+        .unwrap();
     assert_eq!(third.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body_text(third).await.contains("RateLimited"));
 }
@@ -152,17 +234,47 @@ async fn private_addresses_are_refused_unless_allowed_and_validate_is_rate_limit
 async fn malformed_posts_get_an_answer_not_a_crash() {
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
-    for body in ["", "side=source", "side=nonsense&preset=other&login=a&host=h", "%%%&&=="] {
-        let response = app.clone().oneshot(validate_request(body.to_string(), false, None)).await.unwrap();
-        assert!(response.status().is_client_error() || response.status().is_server_error() || response.status().is_success(), "{body}");
+    for body in [
+        "",
+        "side=source",
+        "side=nonsense&preset=other&login=a&host=h",
+        "%%%&&==",
+    ] {
+        let response = app
+            .clone()
+            .oneshot(validate_request(body.to_string(), false, None))
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error()
+                || response.status().is_server_error()
+                || response.status().is_success(),
+            "{body}"
+        );
         let text = body_text(response).await;
         assert!(!text.is_empty(), "{body}");
     }
     // Control characters and oversized values become field errors.
     let long = "x".repeat(5000);
-    let body = form(&[("side", "source"), ("preset", "other"), ("login", &long), ("password", "p"), ("host", "h\u{1}.test"), ("ssl", "on")]);
-    let json = body_text(app.clone().oneshot(validate_request(body, false, None)).await.unwrap()).await;
-    assert!(json.contains("FieldTooLong") && json.contains("FieldControlChars"), "{json}");
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", &long),
+        ("password", "p"),
+        ("host", "h\u{1}.test"),
+        ("ssl", "on"),
+    ]);
+    let json = body_text(
+        app.clone()
+            .oneshot(validate_request(body, false, None))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        json.contains("FieldTooLong") && json.contains("FieldControlChars"),
+        "{json}"
+    );
 }
 
 async fn get_page(app: &axum::Router, path: &str, cookie: Option<&str>) -> String {
@@ -170,7 +282,11 @@ async fn get_page(app: &axum::Router, path: &str, cookie: Option<&str>) -> Strin
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
     }
-    let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{path}");
     body_text(response).await
 }
@@ -178,16 +294,25 @@ async fn get_page(app: &axum::Router, path: &str, cookie: Option<&str>) -> Strin
 #[tokio::test(flavor = "multi_thread")]
 async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_state() {
     let pair = testkit::DovecotPair::start().unwrap();
-    pair.slash.add_user("erin@example.test", "from-pass").unwrap();
+    pair.slash
+        .add_user("erin@example.test", "from-pass")
+        .unwrap();
     pair.dot.add_user("erin@new.test", "to-pass").unwrap();
     // One CA file trusting both instances.
     let (app, store, _dir) = {
         let mut both = pair.slash.ca_pem();
         both.push_str(&pair.dot.ca_pem());
         let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
-        let connect = ConnectOptions::new(Arc::new(resolver)).with_policy(AddressPolicy::AllowAll).with_ca_pem(both).unwrap();
+        let connect = ConnectOptions::new(Arc::new(resolver))
+            .with_policy(AddressPolicy::AllowAll)
+            .with_ca_pem(both)
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::new(imapcopy::db::open(dir.path()).unwrap(), imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock)));
+        let store = Arc::new(Store::new(
+            imapcopy::db::open(dir.path()).unwrap(),
+            imapcopy::seal::Sealer::ephemeral(),
+            Arc::new(SystemClock),
+        ));
         let service = WizardService {
             drafts: DraftStore::new(Duration::from_secs(600)),
             jobs: store.clone(),
@@ -197,7 +322,10 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
             cookie_attributes: String::new(),
             smtp_reports: false,
         };
-        let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
+        let options = LeptosOptions::builder()
+            .output_name("imapcopy")
+            .site_root("target/site")
+            .build();
         (web::router(options, web::shared(service)), store, dir)
     };
     let source_host = format!("localhost:{}", pair.slash.imaps_port());
@@ -206,14 +334,44 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
     let mut job_ids = Vec::new();
     for round in 0..2 {
         // Validate both sides (no JavaScript: plain posts, cookie carried by hand).
-        let body = form(&[("side", "source"), ("preset", "other"), ("login", "erin@example.test"), ("password", "from-pass"), ("host", &source_host), ("ssl", "on")]);
-        let response = app.clone().oneshot(validate_request(body, true, None)).await.unwrap();
-        let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
-        let body = form(&[("side", "destination"), ("preset", "other"), ("login", "erin@new.test"), ("password", "to-pass"), ("host", &dest_host)]);
-        let response = app.clone().oneshot(validate_request(body, true, Some(&cookie))).await.unwrap();
+        let body = form(&[
+            ("side", "source"),
+            ("preset", "other"),
+            ("login", "erin@example.test"),
+            ("password", "from-pass"),
+            ("host", &source_host),
+            ("ssl", "on"),
+        ]);
+        let response = app
+            .clone()
+            .oneshot(validate_request(body, true, None))
+            .await
+            .unwrap();
+        let cookie = response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let body = form(&[
+            ("side", "destination"),
+            ("preset", "other"),
+            ("login", "erin@new.test"),
+            ("password", "to-pass"),
+            ("host", &dest_host),
+        ]);
+        let response = app
+            .clone()
+            .oneshot(validate_request(body, true, Some(&cookie)))
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::FOUND);
         let page = get_page(&app, "/", Some(&cookie)).await;
-        assert!(page.contains("Sincronizar"), "both validated: the Synchronize button shows");
+        assert!(
+            page.contains("Sincronizar"),
+            "both validated: the Synchronize button shows"
+        );
 
         let request = Request::post("/api/synchronize")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -224,27 +382,47 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
             .unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::FOUND);
-        let location = response.headers()[header::LOCATION].to_str().unwrap().to_string();
+        let location = response.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_string();
         if round == 0 {
             assert!(location.starts_with("/jobs/"), "{location}");
             job_ids.push(location.trim_start_matches("/jobs/").to_string());
             let page = get_page(&app, &location, None).await;
-            assert!(page.contains("Se está procesando la sincronización de las cuentas."), "{page}");
+            assert!(
+                page.contains("Se está procesando la sincronización de las cuentas."),
+                "{page}"
+            );
             assert!(page.contains("erin@example.test"));
         } else {
             // The same source again while the first job is queued: the seed's error format.
             let page = get_page(&app, "/", Some(&cookie)).await;
-            assert!(page.contains("Se ha producido un error en la sincronización."), "{page}");
-            assert!(page.contains("A task for sync this account exists."), "{page}");
+            assert!(
+                page.contains("Se ha producido un error en la sincronización."),
+                "{page}"
+            );
+            assert!(
+                page.contains("A task for sync this account exists."),
+                "{page}"
+            );
         }
     }
     assert_eq!(store.list(10).unwrap().len(), 1, "exactly one job queued");
 
     // Public lookup: coarse state only; nothing about hosts, ports or the destination.
     let page = get_page(&app, "/status?address=ERIN%40example.test", None).await;
-    assert!(page.contains("La sincronización aún no ha comenzado. Por favor, espere."), "{page}");
+    assert!(
+        page.contains("La sincronización aún no ha comenzado. Por favor, espere."),
+        "{page}"
+    );
     let port = pair.slash.imaps_port().to_string();
-    for secret in ["localhost", port.as_str(), "erin@new.test", job_ids[0].as_str()] {
+    for secret in [
+        "localhost",
+        port.as_str(),
+        "erin@new.test",
+        job_ids[0].as_str(),
+    ] {
         assert!(!page.contains(secret), "the public lookup reveals {secret}");
     }
     let page = get_page(&app, "/status/nobody%40example.test", None).await;
@@ -255,24 +433,59 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
 async fn cross_origin_posts_are_refused_and_pages_carry_a_nonce_csp() {
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
-    let body = form(&[("side", "source"), ("preset", "other"), ("login", "a"), ("password", "b"), ("host", "h.test")]);
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "a"),
+        ("password", "b"),
+        ("host", "h.test"),
+    ]);
     let mut request = validate_request(body.clone(), true, None);
-    request.headers_mut().insert(header::HOST, "imapcopy.example".parse().unwrap());
-    request.headers_mut().insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    request
+        .headers_mut()
+        .insert(header::HOST, "imapcopy.example".parse().unwrap());
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
     let response = app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let mut request = validate_request(body, false, None);
-    request.headers_mut().insert(header::HOST, "imapcopy.example".parse().unwrap());
-    request.headers_mut().insert(header::ORIGIN, "http://imapcopy.example".parse().unwrap());
-    assert_eq!(app.clone().oneshot(request).await.unwrap().status(), StatusCode::OK);
+    request
+        .headers_mut()
+        .insert(header::HOST, "imapcopy.example".parse().unwrap());
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "http://imapcopy.example".parse().unwrap());
+    assert_eq!(
+        app.clone().oneshot(request).await.unwrap().status(),
+        StatusCode::OK
+    );
 
-    let response = app.clone().oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
-    let csp = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    let response = app
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
-    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("nonce in CSP").to_string();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"), "{csp}");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("nonce in CSP")
+        .to_string();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("'wasm-unsafe-eval'"),
+        "{csp}"
+    );
     let html = body_text(response).await;
-    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries the nonce");
+    assert!(
+        html.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration script carries the nonce"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -283,18 +496,40 @@ async fn the_language_is_chosen_switched_and_remembered() {
     assert!(page.contains("<html lang=\"es\"") && page.contains("Cuenta de origen"));
     let response = app
         .clone()
-        .oneshot(Request::get("/lang/fr").header(header::REFERER, "http://x/status?address=a%40b.c").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/lang/fr")
+                .header(header::REFERER, "http://x/status?address=a%40b.c")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(response.headers()[header::LOCATION], "/status?address=a%40b.c");
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_eq!(
+        response.headers()[header::LOCATION],
+        "/status?address=a%40b.c"
+    );
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let page = get_page(&app, "/", Some(&cookie)).await;
-    assert!(page.contains("<html lang=\"fr\"") && page.contains("Compte source"), "{page}");
+    assert!(
+        page.contains("<html lang=\"fr\"") && page.contains("Compte source"),
+        "{page}"
+    );
     // No open redirect through the language switch.
     let response = app
         .clone()
-        .oneshot(Request::get("/lang/en").header(header::REFERER, "//evil.example/x").body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get("/lang/en")
+                .header(header::REFERER, "//evil.example/x")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     assert_eq!(response.headers()[header::LOCATION], "/");
@@ -307,11 +542,17 @@ async fn plaintext_only_server() -> u16 {
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         loop {
-            let Ok((socket, _)) = listener.accept().await else { return };
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let (read, mut write) = socket.into_split();
                 let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] plain-only server ready\r\n").await;
+                let _ = write
+                    .write_all(
+                        b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] plain-only server ready\r\n",
+                    )
+                    .await;
                 while let Ok(Some(line)) = lines.next_line().await {
                     let mut words = line.splitn(3, ' ');
                     let tag = words.next().unwrap_or("*").to_string();
@@ -343,14 +584,33 @@ async fn plaintext_needs_an_explicit_confirmation() {
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
     let port = plaintext_only_server().await.to_string();
-    let base = [("side", "source"), ("preset", "other"), ("login", "old@host.test"), ("password", "pw"), ("host", "127.0.0.1"), ("port", port.as_str())];
+    let base = [
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "old@host.test"),
+        ("password", "pw"),
+        ("host", "127.0.0.1"),
+        ("port", port.as_str()),
+    ];
     // SSL unticked means STARTTLS: refused when the server does not offer it.
-    let json = body_text(app.clone().oneshot(validate_request(form(&base), false, None)).await.unwrap()).await;
+    let json = body_text(
+        app.clone()
+            .oneshot(validate_request(form(&base), false, None))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(json.contains("StartTlsNotOffered"), "{json}");
     // With the explicit confirmation, the plain connection is accepted.
     let mut confirmed = base.to_vec();
     confirmed.push(("plaintext", "on"));
-    let json = body_text(app.clone().oneshot(validate_request(form(&confirmed), false, None)).await.unwrap()).await;
+    let json = body_text(
+        app.clone()
+            .oneshot(validate_request(form(&confirmed), false, None))
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(json.contains("Established"), "{json}");
     assert!(json.contains("\"plaintext\":true"), "{json}");
 }
@@ -363,9 +623,16 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
     let mut ca = pair.slash.ca_pem();
     ca.push_str(&pair.dot.ca_pem());
     let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
-    let connect = ConnectOptions::new(Arc::new(resolver)).with_policy(AddressPolicy::AllowAll).with_ca_pem(ca).unwrap();
+    let connect = ConnectOptions::new(Arc::new(resolver))
+        .with_policy(AddressPolicy::AllowAll)
+        .with_ca_pem(ca)
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::new(imapcopy::db::open(dir.path()).unwrap(), imapcopy::seal::Sealer::ephemeral(), Arc::new(SystemClock)));
+    let store = Arc::new(Store::new(
+        imapcopy::db::open(dir.path()).unwrap(),
+        imapcopy::seal::Sealer::ephemeral(),
+        Arc::new(SystemClock),
+    ));
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(600)),
         jobs: store.clone(),
@@ -375,17 +642,50 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
         cookie_attributes: String::new(),
         smtp_reports: true,
     };
-    let options = LeptosOptions::builder().output_name("imapcopy").site_root("target/site").build();
+    let options = LeptosOptions::builder()
+        .output_name("imapcopy")
+        .site_root("target/site")
+        .build();
     let app = web::router(options, web::shared(service));
     let src = format!("localhost:{}", pair.slash.imaps_port());
     let dst = format!("localhost:{}", pair.dot.imaps_port());
-    let body = form(&[("side", "source"), ("preset", "other"), ("login", "gil@old.test"), ("password", "from"), ("host", &src), ("ssl", "on")]);
-    let response = app.clone().oneshot(validate_request(body, true, None)).await.unwrap();
-    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
-    let body = form(&[("side", "destination"), ("preset", "other"), ("login", "gil"), ("password", "to"), ("host", &dst), ("ssl", "on")]);
-    app.clone().oneshot(validate_request(body, true, Some(&cookie))).await.unwrap();
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "gil@old.test"),
+        ("password", "from"),
+        ("host", &src),
+        ("ssl", "on"),
+    ]);
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, true, None))
+        .await
+        .unwrap();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = form(&[
+        ("side", "destination"),
+        ("preset", "other"),
+        ("login", "gil"),
+        ("password", "to"),
+        ("host", &dst),
+        ("ssl", "on"),
+    ]);
+    app.clone()
+        .oneshot(validate_request(body, true, Some(&cookie)))
+        .await
+        .unwrap();
     let page = get_page(&app, "/", Some(&cookie)).await;
-    assert!(page.contains("Enviar el informe a"), "the wizard asks for the report address");
+    assert!(
+        page.contains("Enviar el informe a"),
+        "the wizard asks for the report address"
+    );
 
     let sync = |report_to: &str| {
         Request::post("/api/synchronize")
@@ -402,4 +702,274 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
     assert!(json.contains("\"job_id\":\""), "{json}");
     let jobs = store.list(10).unwrap();
     assert_eq!(jobs[0].report_to.as_deref(), Some("gil@example.org"));
+}
+
+/// A router whose connections trust all of `servers`.
+fn trusting_router(servers: &[&testkit::Dovecot]) -> (axum::Router, tempfile::TempDir) {
+    let both: String = servers.iter().map(|d| d.ca_pem()).collect();
+    let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
+    let connect = ConnectOptions::new(Arc::new(resolver))
+        .with_policy(AddressPolicy::AllowAll)
+        .with_ca_pem(both)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::new(
+        imapcopy::db::open(dir.path()).unwrap(),
+        imapcopy::seal::Sealer::ephemeral(),
+        Arc::new(SystemClock),
+    ));
+    let service = WizardService {
+        drafts: DraftStore::new(Duration::from_secs(600)),
+        jobs: store,
+        connect: Arc::new(connect),
+        validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
+        check_timeout: Duration::from_secs(10),
+        cookie_attributes: String::new(),
+        smtp_reports: false,
+    };
+    let options = LeptosOptions::builder()
+        .output_name("imapcopy")
+        .site_root("target/site")
+        .build();
+    (web::router(options, web::shared(service)), dir)
+}
+
+async fn preflight_json(app: &axum::Router, cookie: Option<&str>) -> String {
+    let mut request = Request::post("/api/preflight")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    body_text(response).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
+    let pair = testkit::DovecotPair::start().unwrap();
+    pair.slash
+        .add_user("pat@example.test", "from-pass")
+        .unwrap();
+    pair.dot
+        .add_user_with_limits("pat@new.test", "to-pass", Some(10), None)
+        .unwrap();
+    pair.slash
+        .create_mailbox("pat@example.test", "Archive/2020")
+        .unwrap();
+    pair.slash
+        .create_mailbox("pat@example.test", "Empty")
+        .unwrap();
+    let raw = format!(
+        "From: a@example.test\r\nSubject: big\r\n\r\n{}\r\n",
+        "x".repeat(20_000)
+    );
+    pair.slash
+        .append(
+            "pat@example.test",
+            "Archive/2020",
+            &[],
+            None,
+            raw.as_bytes(),
+        )
+        .unwrap();
+    pair.slash
+        .append(
+            "pat@example.test",
+            "INBOX",
+            &[],
+            None,
+            b"Subject: small\r\n\r\nhi\r\n",
+        )
+        .unwrap();
+    let (app, _dir) = trusting_router(&[&pair.slash, &pair.dot]);
+    let source_host = format!("localhost:{}", pair.slash.imaps_port());
+    let dest_host = format!("localhost:{}", pair.dot.imaps_port());
+
+    // No draft, or only the source validated: no preflight.
+    assert_eq!(preflight_json(&app, None).await, "null");
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "pat@example.test"),
+        ("password", "from-pass"),
+        ("host", &source_host),
+        ("ssl", "on"),
+    ]);
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, true, None))
+        .await
+        .unwrap();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(preflight_json(&app, Some(&cookie)).await, "null");
+    let english = |path: &'static str| {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        async move {
+            let request = Request::get(path)
+                .header(header::ACCEPT_LANGUAGE, "en")
+                .header(header::COOKIE, &cookie);
+            body_text(
+                app.oneshot(request.body(Body::empty()).unwrap())
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    assert!(!english("/").await.contains("What the copy will do"));
+
+    let body = form(&[
+        ("side", "destination"),
+        ("preset", "other"),
+        ("login", "pat@new.test"),
+        ("password", "to-pass"),
+        ("host", &dest_host),
+        ("ssl", "on"),
+    ]);
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, true, Some(&cookie)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FOUND);
+
+    // Rendered on the server (no JavaScript needed): the mapping, what gets created, totals and
+    // the quota warning (10 KiB cannot hold 20 KB).
+    let page = english("/").await;
+    assert!(page.contains("What the copy will do"), "{page}");
+    assert!(
+        page.contains(">Where each source folder goes</caption>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<th scope=\"col\">Source folder</th>"),
+        "{page}"
+    );
+    assert!(page.contains(">Archive/2020</th>"), "{page}");
+    assert!(page.contains("INBOX.Archive.2020"), "{page}");
+    assert!(page.contains("INBOX.Empty"), "{page}");
+    assert!(page.contains("will be created"), "{page}");
+    assert!(page.contains("2 messages to copy ("), "{page}");
+    assert!(page.contains("Destination quota:"), "{page}");
+    assert!(
+        page.contains("The destination may run out of space"),
+        "{page}"
+    );
+    for secret in ["from-pass", "to-pass"] {
+        assert!(!page.contains(secret), "the page shows a password");
+    }
+    std::thread::sleep(Duration::from_millis(500)); // let Dovecot's log catch up
+    let before = pair
+        .slash
+        .log_tail(400)
+        .matches("Login: user=<pat@example.test>")
+        .count();
+    assert!(
+        before >= 2,
+        "Validate and the preflight logged in: {before}"
+    );
+
+    // The same answer as JSON (the hydrated page's call), from the draft's cache: no new login.
+    let json = preflight_json(&app, Some(&cookie)).await;
+    assert!(
+        json.contains("\"destination\":\"INBOX.Archive.2020\",\"will_create\":true"),
+        "{json}"
+    );
+    assert!(
+        !json.contains("from-pass") && !json.contains("to-pass") && !json.contains("localhost"),
+        "{json}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let after = pair
+        .slash
+        .log_tail(400)
+        .matches("Login: user=<pat@example.test>")
+        .count();
+    assert_eq!(before, after, "the cached preflight does not log in again");
+
+    // In Spanish too.
+    let page = get_page(&app, "/", Some(&cookie)).await;
+    assert!(
+        page.contains("Qué hará la copia") && page.contains("se creará"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_preflight_says_why_and_synchronize_stays_available() {
+    let source = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
+    let destination = testkit::Dovecot::start(testkit::Flavour::DotInbox).unwrap();
+    source.add_user("quinn@example.test", "from-pass").unwrap();
+    destination
+        .add_user("quinn@example.test", "to-pass")
+        .unwrap();
+    let (app, _dir) = trusting_router(&[&source, &destination]);
+    let body = form(&[
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", "quinn@example.test"),
+        ("password", "from-pass"),
+        ("host", &format!("localhost:{}", source.imaps_port())),
+        ("ssl", "on"),
+    ]);
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, true, None))
+        .await
+        .unwrap();
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let body = form(&[
+        ("side", "destination"),
+        ("preset", "other"),
+        ("login", "quinn@example.test"),
+        ("password", "to-pass"),
+        ("host", &format!("localhost:{}", destination.imaps_port())),
+        ("ssl", "on"),
+    ]);
+    app.clone()
+        .oneshot(validate_request(body, true, Some(&cookie)))
+        .await
+        .unwrap();
+    // The destination goes away between Validate and the preflight.
+    drop(destination);
+
+    let request = Request::get("/")
+        .header(header::ACCEPT_LANGUAGE, "en")
+        .header(header::COOKIE, &cookie);
+    let page = body_text(
+        app.clone()
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        page.contains("The preview of the copy could not be prepared; you can still synchronize."),
+        "{page}"
+    );
+    assert!(
+        page.contains("The server refused the connection on this port."),
+        "{page}"
+    );
+    assert!(page.contains("Synchronize</button>"), "{page}");
+    assert!(!page.contains("Where each source folder goes"), "{page}");
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::ApiError;
 use crate::i18n::Lang;
-use crate::model::{AccountForm, JobView, PublicState, WizardView};
+use crate::model::{AccountForm, JobView, PreflightView, PublicState, WizardView};
 
 /// A draft identifier as carried by the wizard cookie.
 pub type DraftId = String;
@@ -33,6 +33,10 @@ pub trait Backend: Send + Sync + 'static {
         lang: Lang,
         report_to: String,
     ) -> Result<Option<String>, ApiError>;
+
+    /// The preflight of a draft whose two accounts are established (folder mapping, counts,
+    /// limits), `None` otherwise. Bounded in time; the server may answer from a cache.
+    async fn preflight(&self, draft: Option<&str>) -> Option<PreflightView>;
 
     /// The coarse state of the most recent job for a source address.
     async fn public_status(&self, address: &str) -> PublicState;
@@ -74,7 +78,12 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<Strin
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
 }
 
 pub async fn client_info() -> ClientInfo {
@@ -87,7 +96,10 @@ pub async fn client_info() -> ClientInfo {
 
 /// Drops the draft cookie (the draft became a job).
 pub fn clear_draft_cookie(backend: &dyn Backend) {
-    let cookie = format!("{DRAFT_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}", backend.cookie_attributes());
+    let cookie = format!(
+        "{DRAFT_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        backend.cookie_attributes()
+    );
     if let Ok(value) = axum::http::HeaderValue::from_str(&cookie) {
         let options = leptos::prelude::expect_context::<leptos_axum::ResponseOptions>();
         options.append_header(axum::http::header::SET_COOKIE, value);

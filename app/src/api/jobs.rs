@@ -16,13 +16,27 @@ pub async fn synchronize(#[server(default)] report_to: String) -> Result<SyncAns
     use super::backend::{backend, clear_draft_cookie, client_info, draft_cookie};
     let backend = backend()?;
     let draft = draft_cookie().await;
-    match backend.synchronize(client_info().await, draft.as_deref(), crate::lang::current(), report_to).await? {
+    match backend
+        .synchronize(
+            client_info().await,
+            draft.as_deref(),
+            crate::lang::current(),
+            report_to,
+        )
+        .await?
+    {
         Some(job_id) => {
             clear_draft_cookie(backend.as_ref());
             leptos_axum::redirect(&format!("/jobs/{job_id}"));
-            Ok(SyncAnswer { job_id: Some(job_id), wizard: WizardView::default() })
+            Ok(SyncAnswer {
+                job_id: Some(job_id),
+                wizard: WizardView::default(),
+            })
         }
-        None => Ok(SyncAnswer { job_id: None, wizard: backend.wizard(draft.as_deref()).await }),
+        None => Ok(SyncAnswer {
+            job_id: None,
+            wizard: backend.wizard(draft.as_deref()).await,
+        }),
     }
 }
 

@@ -3,10 +3,14 @@
 //! implements [`backend::Backend`].
 
 pub mod jobs;
+pub mod preflight;
 pub mod wizard;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
 
-pub use jobs::{job_details, public_status, synchronize, JobDetails, PublicStatus, SyncAnswer, Synchronize};
+pub use jobs::{
+    job_details, public_status, synchronize, JobDetails, PublicStatus, SyncAnswer, Synchronize,
+};
+pub use preflight::{preflight, Preflight};
 pub use wizard::{get_wizard, validate_account, GetWizard, ValidateAccount};

@@ -1,3 +1,8 @@
+// `validate_account` takes one argument per form field (the plain HTML form posts them by
+// these names); the `#[server]` macro copies the signature into generated items, so the allow
+// has to cover the module.
+#![allow(clippy::too_many_arguments)]
+
 use leptos::prelude::*;
 
 use crate::error::ApiError;
@@ -13,6 +18,7 @@ pub async fn get_wizard() -> Result<WizardView, ApiError> {
 }
 
 /// Validate: tests the connection and login of one account and keeps it in the draft.
+/// One argument per form field: the plain HTML form posts them by these names.
 #[server(endpoint = "validate_account")]
 pub async fn validate_account(
     side: String,
@@ -26,8 +32,19 @@ pub async fn validate_account(
 ) -> Result<WizardView, ApiError> {
     use super::backend::{backend, client_info, draft_cookie, set_draft_cookie};
     let backend = backend()?;
-    let form = crate::model::AccountForm { side, preset, login, password, host, ssl, port, plaintext };
-    let (draft, view) = backend.validate(client_info().await, draft_cookie().await.as_deref(), form).await?;
+    let form = crate::model::AccountForm {
+        side,
+        preset,
+        login,
+        password,
+        host,
+        ssl,
+        port,
+        plaintext,
+    };
+    let (draft, view) = backend
+        .validate(client_info().await, draft_cookie().await.as_deref(), form)
+        .await?;
     set_draft_cookie(backend.as_ref(), &draft);
     Ok(view)
 }

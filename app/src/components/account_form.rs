@@ -23,7 +23,8 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
     let host = RwSignal::new(view.host.clone());
     let ssl = RwSignal::new(view.ssl);
     let initial_host = view.host.clone();
-    let advanced_open = !view.port.is_empty() || view.plaintext || view.field_error(Field::Port).is_some();
+    let advanced_open =
+        !view.port.is_empty() || view.plaintext || view.field_error(Field::Port).is_some();
     let initial_ssl = view.ssl;
 
     let on_preset = move |ev: leptos::ev::Event| {
@@ -36,7 +37,13 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
     };
 
     let pending_here = move || {
-        action.pending().get() && action.input().with(|input| input.as_ref().map(|i| i.side == side.as_str()).unwrap_or(false))
+        action.pending().get()
+            && action.input().with(|input| {
+                input
+                    .as_ref()
+                    .map(|i| i.side == side.as_str())
+                    .unwrap_or(false)
+            })
     };
 
     let field_error = {
@@ -50,12 +57,17 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
     };
     let described = {
         let view = view.clone();
-        move |field: Field| view.field_error(field).map(|_| format!("{}-{}-error", side.as_str(), field.name()))
+        move |field: Field| {
+            view.field_error(field)
+                .map(|_| format!("{}-{}-error", side.as_str(), field.name()))
+        }
     };
 
     let preset_info = move || {
         presets::find(&preset.get()).map(|p| {
-            let oauth = p.oauth_only.then(|| view! { <p class="warning">{T::PresetNeedsOauth.get(lang)}</p> });
+            let oauth = p
+                .oauth_only
+                .then(|| view! { <p class="warning">{T::PresetNeedsOauth.get(lang)}</p> });
             let note = (!p.requirements.is_empty()).then(|| {
                 view! {
                     <p class="hint">
@@ -70,8 +82,12 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
     };
     let host_list_id = id("hosts");
     let host_options = move || {
-        presets::find(&preset.get())
-            .map(|p| p.hosts.iter().map(|h| view! { <option value=*h></option> }).collect_view())
+        presets::find(&preset.get()).map(|p| {
+            p.hosts
+                .iter()
+                .map(|h| view! { <option value=*h></option> })
+                .collect_view()
+        })
     };
 
     let status = match view.status.clone() {
@@ -108,7 +124,11 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
 
     let options = presets::for_side(side)
         .map(|p| {
-            let label = if p.id == presets::OTHER { T::OtherService.get(lang) } else { p.label };
+            let label = if p.id == presets::OTHER {
+                T::OtherService.get(lang)
+            } else {
+                p.label
+            };
             let selected = p.id == view.preset;
             view! {
                 <option value=p.id selected=selected>

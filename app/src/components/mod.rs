@@ -1,3 +1,4 @@
 pub mod account_form;
 pub mod job_status;
+pub mod preflight;
 pub mod status_lookup;

@@ -16,7 +16,10 @@ const REFRESH_SECS: u32 = 2;
 
 /// Keeps an active job's page fresh: re-fetches with JavaScript; without it, the server adds a
 /// `<meta http-equiv="refresh">`.
-fn refresh_while(active: impl Fn() -> bool + Send + Sync + 'static, tick: RwSignal<u32>) -> impl IntoView {
+fn refresh_while(
+    active: impl Fn() -> bool + Send + Sync + 'static,
+    tick: RwSignal<u32>,
+) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         let handle = set_interval_with_handle(
@@ -43,11 +46,22 @@ pub fn StatusPage() -> impl IntoView {
     let query = use_query_map();
     let params = use_params_map();
     let address = move || {
-        params.with(|p| p.get("address")).or_else(|| query.with(|q| q.get("address"))).unwrap_or_default()
+        params
+            .with(|p| p.get("address"))
+            .or_else(|| query.with(|q| q.get("address")))
+            .unwrap_or_default()
     };
     let tick = RwSignal::new(0u32);
-    let status = Resource::new(move || (address(), tick.get()), |(address, _)| public_status(address));
-    let active = move || matches!(status.get(), Some(Ok(PublicState::Queued | PublicState::Running { .. })));
+    let status = Resource::new(
+        move || (address(), tick.get()),
+        |(address, _)| public_status(address),
+    );
+    let active = move || {
+        matches!(
+            status.get(),
+            Some(Ok(PublicState::Queued | PublicState::Running { .. }))
+        )
+    };
     view! {
         {refresh_while(active, tick)}
         <Transition fallback=|| ()>
@@ -84,9 +98,7 @@ pub fn JobPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id")).unwrap_or_default();
     let tick = RwSignal::new(0u32);
     let job = Resource::new(move || (id(), tick.get()), |(id, _)| job_details(id));
-    let active = move || {
-        matches!(job.get(), Some(Ok(Some(ref j))) if matches!(j.state, PublicState::Queued | PublicState::Running { .. }))
-    };
+    let active = move || matches!(job.get(), Some(Ok(Some(ref j))) if matches!(j.state, PublicState::Queued | PublicState::Running { .. }));
     view! {
         {refresh_while(active, tick)}
         <Transition fallback=|| ()>

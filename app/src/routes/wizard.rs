@@ -1,11 +1,12 @@
-//! The home page: the copy wizard (source account, destination account, Synchronize) and the
-//! status lookup by source address.
+//! The home page: the copy wizard (source account, destination account, preflight,
+//! Synchronize) and the status lookup by source address.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use crate::api::{get_wizard, Synchronize, ValidateAccount};
 use crate::components::account_form::AccountForm;
+use crate::components::preflight::PreflightSummary;
 use crate::components::status_lookup::StatusLookup;
 use crate::i18n::{Lang, T};
 use crate::model::WizardView;
@@ -54,6 +55,7 @@ pub fn WizardPage() -> impl IntoView {
                                 <Show when=move || show_destination>
                                     <AccountForm view=view.destination.clone() action=validate />
                                 </Show>
+                                {ready.then(|| view! { <PreflightSummary /> })}
                                 {ready.then(|| view! {
                                     <section class="step sync" aria-labelledby="sync-heading">
                                         <h2 id="sync-heading" class="visually-hidden">

@@ -456,8 +456,13 @@ pub(crate) async fn append(
     // RFC 7888 non-synchronizing literal: with LITERAL+ (Dovecot, Cyrus, Gmail) the body follows
     // the command at once instead of after the server's "+" — one round trip less per message.
     // LITERAL- allows it up to 4096 bytes.
-    let non_sync = s.has_capability("LITERAL+") || (body.len() <= 4096 && s.has_capability("LITERAL-"));
-    command.push_str(&format!(" {{{}{}}}", body.len(), if non_sync { "+" } else { "" }));
+    let non_sync =
+        s.has_capability("LITERAL+") || (body.len() <= 4096 && s.has_capability("LITERAL-"));
+    command.push_str(&format!(
+        " {{{}{}}}",
+        body.len(),
+        if non_sync { "+" } else { "" }
+    ));
     let id = s
         .inner_mut()
         .run_command(command)
@@ -465,43 +470,8 @@ pub(crate) async fn append(
         .map_err(|e| broken(CMD, e))?;
 
     // Wait for the continuation, or an early tagged refusal.
-    while !non_sync {
-        let resp = match s.inner_mut().read_response().await {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                return Err(CmdError::Broken(ConnectError::ClosedByServer {
-                    stage: CMD,
-                }))
-            }
-            Err(e) => return Err(CmdError::Broken(io_error(CMD, &e))),
-        };
-        match resp.parsed() {
-            Response::Continue { .. } => break,
-            Response::Done {
-                tag,
-                status,
-                outcome,
-            } if tag == &id => {
-                let text = outcome_text(outcome.code.as_ref(), outcome.information.as_deref());
-                return Err(CmdError::Refused {
-                    command: CMD,
-                    bad: *status != Status::No,
-                    text,
-                });
-            }
-            Response::Data {
-                status: Status::Bye,
-                outcome,
-            } => {
-                return Err(CmdError::Broken(ConnectError::Rejected {
-                    server_text: format!(
-                        "it ended the session during APPEND (BYE {})",
-                        outcome_text(outcome.code.as_ref(), outcome.information.as_deref())
-                    ),
-                }))
-            }
-            _ => {}
-        }
+    if !non_sync {
+        wait_for_continuation(s, &id).await?;
     }
     let stream = s.inner_mut().get_mut();
     let written = async {
@@ -590,6 +560,49 @@ pub(crate) async fn lsub(s: &mut ImapSession) -> Result<Vec<String>, CmdError> {
     })
     .await?;
     Ok(out)
+}
+
+/// Waits for the server's "+" before a synchronizing literal, or its early tagged refusal.
+async fn wait_for_continuation(s: &mut ImapSession, id: &RequestId) -> Result<(), CmdError> {
+    const CMD: &str = "APPEND";
+    loop {
+        let resp = match s.inner_mut().read_response().await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(CmdError::Broken(ConnectError::ClosedByServer {
+                    stage: CMD,
+                }))
+            }
+            Err(e) => return Err(CmdError::Broken(io_error(CMD, &e))),
+        };
+        match resp.parsed() {
+            Response::Continue { .. } => return Ok(()),
+            Response::Done {
+                tag,
+                status,
+                outcome,
+            } if tag == id => {
+                let text = outcome_text(outcome.code.as_ref(), outcome.information.as_deref());
+                return Err(CmdError::Refused {
+                    command: CMD,
+                    bad: *status != Status::No,
+                    text,
+                });
+            }
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+            } => {
+                return Err(CmdError::Broken(ConnectError::Rejected {
+                    server_text: format!(
+                        "it ended the session during APPEND (BYE {})",
+                        outcome_text(outcome.code.as_ref(), outcome.information.as_deref())
+                    ),
+                }))
+            }
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

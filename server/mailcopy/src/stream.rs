@@ -87,7 +87,10 @@ impl MailStream {
                 Poll::Pending => return Poll::Pending,
             };
             if n == 0 {
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::WriteZero, "connection closed while writing")));
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "connection closed while writing",
+                )));
             }
             self.pending.drain(..n);
         }

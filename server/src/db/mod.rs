@@ -16,9 +16,11 @@ pub const DB_FILE: &str = "imapcopy.sqlite3";
 
 /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
 pub fn open(data_dir: &Path) -> anyhow::Result<Connection> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let path = data_dir.join(DB_FILE);
-    let mut conn = Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let mut conn =
+        Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
     configure(&conn)?;
     migrate(&mut conn)?;
     Ok(conn)
@@ -35,7 +37,9 @@ fn configure(conn: &Connection) -> anyhow::Result<()> {
 }
 
 pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
-    Migrations::from_slice(MIGRATIONS).to_latest(conn).context("applying database migrations")
+    Migrations::from_slice(MIGRATIONS)
+        .to_latest(conn)
+        .context("applying database migrations")
 }
 
 #[cfg(test)]
@@ -47,9 +51,13 @@ mod tests {
         assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
         let dir = tempfile::tempdir().unwrap();
         let conn = open(dir.path()).unwrap();
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
         assert_eq!(mode.to_lowercase(), "wal");
-        let n: i64 = conn.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(n, 1);
         drop(conn);
         // Re-opening an up-to-date database is a no-op.

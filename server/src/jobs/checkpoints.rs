@@ -17,16 +17,21 @@ pub struct SqliteCheckpoints {
 
 impl SqliteCheckpoints {
     pub fn new(store: Arc<Store>, job_id: impl Into<String>) -> SqliteCheckpoints {
-        SqliteCheckpoints { store, job_id: job_id.into() }
+        SqliteCheckpoints {
+            store,
+            job_id: job_id.into(),
+        }
     }
 }
 
 impl CheckpointStore for SqliteCheckpoints {
     fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
         let data: Option<String> = self.store.with_conn(|c| {
-            c.query_row("SELECT data FROM checkpoints WHERE job_id = ?1 AND folder = ?2", params![self.job_id, folder], |r| {
-                r.get(0)
-            })
+            c.query_row(
+                "SELECT data FROM checkpoints WHERE job_id = ?1 AND folder = ?2",
+                params![self.job_id, folder],
+                |r| r.get(0),
+            )
             .optional()
         })?;
         Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
@@ -91,7 +96,14 @@ mod tests {
         let b = SqliteCheckpoints::new(store.clone(), ids[1].clone());
         assert!(a.load("INBOX").unwrap().is_none());
         let cp = |v: u32| {
-            FolderCheckpoint::new(v, "INBOX", Some(7), &[1, 2, 3], &BTreeSet::from([1, 2]), &BTreeMap::from([(1, 10), (2, 11)]))
+            FolderCheckpoint::new(
+                v,
+                "INBOX",
+                Some(7),
+                &[1, 2, 3],
+                &BTreeSet::from([1, 2]),
+                &BTreeMap::from([(1, 10), (2, 11)]),
+            )
         };
         a.save("INBOX", &cp(5)).unwrap();
         a.save("Archive/2020", &cp(6)).unwrap();

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::model::{FolderRow, ProgressView};
-use mailcopy::copy::{copy_mailbox_with, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink};
+use mailcopy::copy::{
+    copy_mailbox_with, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink,
+};
 use mailcopy::{ConnectOptions, Credentials, Endpoint};
 use rand::Rng;
 use secrecy::ExposeSecret;
@@ -78,7 +80,12 @@ impl ProgressSink for Tracker {
         let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
         match progress {
             Progress::Planned { folders } => view.folders_total = folders,
-            Progress::Scanned { folders, messages, bytes, already_present } => {
+            Progress::Scanned {
+                folders,
+                messages,
+                bytes,
+                already_present,
+            } => {
                 view.folders_total = folders;
                 view.messages_total = messages + already_present;
                 view.messages_done = already_present;
@@ -88,8 +95,15 @@ impl ProgressSink for Tracker {
             Progress::FolderStarted { source, .. } => {
                 view.current_folder = Some(mailcopy::mutf7::decode_lossy(&source));
             }
-            Progress::Message { copied, skipped, failed, bytes_done, .. } => {
-                view.messages_done = self.present.load(Ordering::Relaxed) + copied + skipped + failed;
+            Progress::Message {
+                copied,
+                skipped,
+                failed,
+                bytes_done,
+                ..
+            } => {
+                view.messages_done =
+                    self.present.load(Ordering::Relaxed) + copied + skipped + failed;
                 view.bytes_done = bytes_done;
                 let secs = self.started.elapsed().as_secs_f64();
                 if secs > 0.5 {
@@ -131,7 +145,10 @@ pub fn stored_result(report: &CopyReport) -> StoredResult {
             rejected: f.rejected.len() as u64,
         })
         .collect();
-    StoredResult { folders, report: report.clone() }
+    StoredResult {
+        folders,
+        report: report.clone(),
+    }
 }
 
 fn outcome_name(outcome: &Outcome) -> &'static str {
@@ -148,7 +165,10 @@ impl Runner {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         match self.store.take_back_all_running() {
             Ok(0) => {}
-            Ok(n) => tracing::info!(jobs = n, "took back jobs left running by the previous process"),
+            Ok(n) => tracing::info!(
+                jobs = n,
+                "took back jobs left running by the previous process"
+            ),
             Err(e) => tracing::error!(error = %e, "taking back running jobs failed"),
         }
         self.wipe_leftover_secrets();
@@ -160,7 +180,10 @@ impl Runner {
             }
             let mut claimed_any = false;
             while running.len() < self.config.concurrency.max(1) {
-                match self.store.claim(&self.config.owner, self.config.lease.as_millis() as i64) {
+                match self
+                    .store
+                    .claim(&self.config.owner, self.config.lease.as_millis() as i64)
+                {
                     Ok(Some(job)) => {
                         claimed_any = true;
                         let me = self.clone();
@@ -228,14 +251,31 @@ impl Runner {
                 return;
             }
         };
-        let source_endpoint = Endpoint::new(job.source.host.clone(), job.source.port, job.source.security);
-        let dest_endpoint = Endpoint::new(job.destination.host.clone(), job.destination.port, job.destination.security);
-        let source_creds = Credentials::new(job.source.login.clone(), secrets.source.expose_secret().to_string());
-        let dest_creds = Credentials::new(job.destination.login.clone(), secrets.destination.expose_secret().to_string());
+        let source_endpoint = Endpoint::new(
+            job.source.host.clone(),
+            job.source.port,
+            job.source.security,
+        );
+        let dest_endpoint = Endpoint::new(
+            job.destination.host.clone(),
+            job.destination.port,
+            job.destination.security,
+        );
+        let source_creds = Credentials::new(
+            job.source.login.clone(),
+            secrets.source.expose_secret().to_string(),
+        );
+        let dest_creds = Credentials::new(
+            job.destination.login.clone(),
+            secrets.destination.expose_secret().to_string(),
+        );
         drop(secrets);
 
-        let tracker =
-            Arc::new(Tracker { started: Instant::now(), view: Mutex::new(progress_seed(&job)), present: AtomicU64::new(0) });
+        let tracker = Arc::new(Tracker {
+            started: Instant::now(),
+            view: Mutex::new(progress_seed(&job)),
+            present: AtomicU64::new(0),
+        });
         let cancel = stop.child_token();
         let heartbeat = {
             let store = self.store.clone();
@@ -277,7 +317,12 @@ impl Runner {
         .await;
         heartbeat.abort();
         drop((source_creds, dest_creds));
-        let _ = self.store.heartbeat(&job.id, &owner, self.config.lease.as_millis() as i64, tracker.json().as_deref());
+        let _ = self.store.heartbeat(
+            &job.id,
+            &owner,
+            self.config.lease.as_millis() as i64,
+            tracker.json().as_deref(),
+        );
 
         let result = serde_json::to_string(&stored_result(&report)).unwrap_or_default();
         let settled = if stop.is_cancelled() {
@@ -290,7 +335,8 @@ impl Runner {
         } else {
             match &report.outcome {
                 Outcome::Complete | Outcome::CompleteWithRejections => {
-                    self.store.complete(&job.id, &owner, outcome_name(&report.outcome), &result)
+                    self.store
+                        .complete(&job.id, &owner, outcome_name(&report.outcome), &result)
                 }
                 Outcome::Incomplete { error } => {
                     // Re-runs are idempotent (the engine's scan finds what an earlier attempt
@@ -300,18 +346,24 @@ impl Runner {
                         let delay = self.backoff(job.attempts);
                         tracing::warn!(job = %job.id, error = %error, retry_in_s = delay.as_secs(), "copy stopped; will retry");
                         let not_before = self.store.now_ms() + delay.as_millis() as i64;
-                        match self.store.retry(&job.id, &owner, not_before, "incomplete", error) {
+                        match self
+                            .store
+                            .retry(&job.id, &owner, not_before, "incomplete", error)
+                        {
                             Ok(_) => return,
                             Err(e) => Err(e),
                         }
                     } else {
-                        self.store.fail(&job.id, &owner, "incomplete", error, Some(&result))
+                        self.store
+                            .fail(&job.id, &owner, "incomplete", error, Some(&result))
                     }
                 }
             }
         };
         match settled {
-            Ok(Some(state)) => tracing::info!(job = %job.id, state = state.as_str(), outcome = outcome_name(&report.outcome), "job ended"),
+            Ok(Some(state)) => {
+                tracing::info!(job = %job.id, state = state.as_str(), outcome = outcome_name(&report.outcome), "job ended")
+            }
             Ok(None) => {
                 tracing::warn!(job = %job.id, "job was no longer ours when it ended");
                 return;
@@ -350,5 +402,8 @@ impl Runner {
 
 /// A resumed job starts from the progress it had written.
 fn progress_seed(job: &Job) -> ProgressView {
-    job.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
+    job.progress
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default()
 }

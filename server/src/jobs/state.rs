@@ -24,8 +24,13 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 5] =
-        [JobState::Queued, JobState::Running, JobState::Finished, JobState::Failed, JobState::Cancelled];
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Finished,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -110,11 +115,22 @@ mod tests {
             (S::Running, E::Cancel, Some(S::Cancelled)),
         ];
         for (state, event, expected) in table {
-            assert_eq!(transition(*state, *event).ok(), *expected, "{state:?} + {event:?}");
+            assert_eq!(
+                transition(*state, *event).ok(),
+                *expected,
+                "{state:?} + {event:?}"
+            );
         }
         // Final states take no event at all.
         for state in [S::Finished, S::Failed, S::Cancelled] {
-            for event in [E::Claim, E::Complete, E::Fail, E::Retry, E::Abandon, E::Cancel] {
+            for event in [
+                E::Claim,
+                E::Complete,
+                E::Fail,
+                E::Retry,
+                E::Abandon,
+                E::Cancel,
+            ] {
                 assert!(transition(state, event).is_err(), "{state:?} + {event:?}");
             }
         }

@@ -47,7 +47,12 @@ impl AccountSpec {
 
     /// One active job per source account: login (case-insensitive), host and port.
     pub fn account_key(&self) -> String {
-        format!("{}|{}|{}", self.login.to_lowercase(), self.host.to_lowercase(), self.port)
+        format!(
+            "{}|{}|{}",
+            self.login.to_lowercase(),
+            self.host.to_lowercase(),
+            self.port
+        )
     }
 }
 
@@ -143,7 +148,11 @@ fn parse_security(s: &str) -> rusqlite::Result<Security> {
 fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
     let state: String = row.get(1)?;
     let state = JobState::parse(&state).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, format!("unknown state {state}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Text,
+            format!("unknown state {state}").into(),
+        )
     })?;
     Ok(Job {
         id: row.get(0)?,
@@ -191,7 +200,11 @@ fn aad(id: &str, side: &str) -> Vec<u8> {
 
 impl Store {
     pub fn new(conn: Connection, sealer: Sealer, clock: Arc<dyn Clock>) -> Store {
-        Store { conn: Mutex::new(conn), sealer, clock }
+        Store {
+            conn: Mutex::new(conn),
+            sealer,
+            clock,
+        }
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -199,7 +212,10 @@ impl Store {
     }
 
     /// Runs `f` on the connection, for tables other modules keep (`checkpoints.rs`).
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> anyhow::Result<T> {
         let conn = self.conn();
         Ok(f(&conn)?)
     }
@@ -211,8 +227,14 @@ impl Store {
     /// Queues a job; refused while another job for the same source account is queued or running.
     pub fn insert(&self, job: NewJob) -> Result<String, InsertError> {
         let id = new_job_id();
-        let source_secret = self.sealer.seal(&aad(&id, "source"), job.source_password.expose_secret().as_bytes());
-        let dest_secret = self.sealer.seal(&aad(&id, "destination"), job.destination_password.expose_secret().as_bytes());
+        let source_secret = self.sealer.seal(
+            &aad(&id, "source"),
+            job.source_password.expose_secret().as_bytes(),
+        );
+        let dest_secret = self.sealer.seal(
+            &aad(&id, "destination"),
+            job.destination_password.expose_secret().as_bytes(),
+        );
         let now = self.now_ms();
         let conn = self.conn();
         let result = conn.execute(
@@ -240,18 +262,26 @@ impl Store {
         );
         match result {
             Ok(_) => Ok(id),
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 Err(InsertError::TaskExists)
             }
-            Err(e) => Err(InsertError::Db(anyhow::Error::new(e).context("inserting a job"))),
+            Err(e) => Err(InsertError::Db(
+                anyhow::Error::new(e).context("inserting a job"),
+            )),
         }
     }
 
     pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
         let conn = self.conn();
-        conn.query_row(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"), [id], job_from_row)
-            .optional()
-            .context("reading a job")
+        conn.query_row(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+            [id],
+            job_from_row,
+        )
+        .optional()
+        .context("reading a job")
     }
 
     /// The most recent job for a source address.
@@ -268,14 +298,19 @@ impl Store {
 
     pub fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1"
+        ))?;
         let rows = stmt.query_map([limit as i64], job_from_row)?;
         rows.collect::<Result<Vec<_>, _>>().context("listing jobs")
     }
 
     /// Takes the oldest claimable queued job for `owner` with a lease of `lease_ms`.
     pub fn claim(&self, owner: &str, lease_ms: i64) -> anyhow::Result<Option<Job>> {
-        debug_assert_eq!(transition(JobState::Queued, JobEvent::Claim).ok(), Some(JobState::Running));
+        debug_assert_eq!(
+            transition(JobState::Queued, JobEvent::Claim).ok(),
+            Some(JobState::Running)
+        );
         let now = self.now_ms();
         let conn = self.conn();
         conn.query_row(
@@ -295,23 +330,39 @@ impl Store {
 
     /// Opens the sealed credentials of a job (None once wiped).
     pub fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>> {
-        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = {
+        type Sealed = Option<Vec<u8>>;
+        let row: Option<(Sealed, Sealed)> = {
             let conn = self.conn();
-            conn.query_row("SELECT source_secret, dest_secret FROM jobs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
+            conn.query_row(
+                "SELECT source_secret, dest_secret FROM jobs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
         };
-        let Some((Some(source), Some(destination))) = row else { return Ok(None) };
+        let Some((Some(source), Some(destination))) = row else {
+            return Ok(None);
+        };
         let open = |side: &str, sealed: &[u8]| -> anyhow::Result<SecretString> {
             let bytes = self.sealer.open(&aad(id, side), sealed)?;
             let text = std::str::from_utf8(&bytes).context("sealed password is not UTF-8")?;
             Ok(SecretString::from(text.to_string()))
         };
-        Ok(Some(JobSecrets { source: open("source", &source)?, destination: open("destination", &destination)? }))
+        Ok(Some(JobSecrets {
+            source: open("source", &source)?,
+            destination: open("destination", &destination)?,
+        }))
     }
 
     /// Renews the lease and stores progress. False when the lease is no longer ours (the job
     /// was taken back or cancelled): the runner must stop working on it.
-    pub fn heartbeat(&self, id: &str, owner: &str, lease_ms: i64, progress: Option<&str>) -> anyhow::Result<bool> {
+    pub fn heartbeat(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_ms: i64,
+        progress: Option<&str>,
+    ) -> anyhow::Result<bool> {
         let now = self.now_ms();
         let conn = self.conn();
         let n = conn.execute(
@@ -324,8 +375,13 @@ impl Store {
 
     pub fn cancel_requested(&self, id: &str) -> anyhow::Result<bool> {
         let conn = self.conn();
-        let v: Option<i64> =
-            conn.query_row("SELECT cancel_requested FROM jobs WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        let v: Option<i64> = conn
+            .query_row(
+                "SELECT cancel_requested FROM jobs WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?;
         Ok(v.unwrap_or(0) != 0)
     }
 
@@ -343,18 +399,29 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: Option<(String, Option<String>)> = tx
-            .query_row("SELECT state, lease_owner FROM jobs WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT state, lease_owner FROM jobs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?;
-        let Some((state, lease_owner)) = current else { return Ok(None) };
-        let Some(state) = JobState::parse(&state) else { return Ok(None) };
+        let Some((state, lease_owner)) = current else {
+            return Ok(None);
+        };
+        let Some(state) = JobState::parse(&state) else {
+            return Ok(None);
+        };
         if let Some(owner) = owner {
             if lease_owner.as_deref() != Some(owner) {
                 return Ok(None);
             }
         }
-        let Ok(next) = transition(state, event) else { return Ok(None) };
+        let Ok(next) = transition(state, event) else {
+            return Ok(None);
+        };
         let mut sql = String::from("UPDATE jobs SET state = ?2");
-        let mut values: Vec<rusqlite::types::Value> = vec![id.to_string().into(), next.as_str().to_string().into()];
+        let mut values: Vec<rusqlite::types::Value> =
+            vec![id.to_string().into(), next.as_str().to_string().into()];
         if next.is_final() {
             sql.push_str(", finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL");
             values.push(now.into());
@@ -372,18 +439,37 @@ impl Store {
     }
 
     /// The copy ended: finished, with its outcome and completeness table.
-    pub fn complete(&self, id: &str, owner: &str, outcome: &str, result_json: &str) -> anyhow::Result<Option<JobState>> {
+    pub fn complete(
+        &self,
+        id: &str,
+        owner: &str,
+        outcome: &str,
+        result_json: &str,
+    ) -> anyhow::Result<Option<JobState>> {
         self.apply(
             id,
             Some(owner),
             JobEvent::Complete,
-            &[("outcome", outcome.to_string().into()), ("result", result_json.to_string().into()), ("last_error", rusqlite::types::Value::Null)],
+            &[
+                ("outcome", outcome.to_string().into()),
+                ("result", result_json.to_string().into()),
+                ("last_error", rusqlite::types::Value::Null),
+            ],
         )
     }
 
     /// The copy stopped for good.
-    pub fn fail(&self, id: &str, owner: &str, kind: &str, error: &str, result_json: Option<&str>) -> anyhow::Result<Option<JobState>> {
-        let result = result_json.map(|r| rusqlite::types::Value::from(r.to_string())).unwrap_or(rusqlite::types::Value::Null);
+    pub fn fail(
+        &self,
+        id: &str,
+        owner: &str,
+        kind: &str,
+        error: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>> {
+        let result = result_json
+            .map(|r| rusqlite::types::Value::from(r.to_string()))
+            .unwrap_or(rusqlite::types::Value::Null);
         self.apply(
             id,
             Some(owner),
@@ -398,7 +484,14 @@ impl Store {
     }
 
     /// A transient failure: back to the queue, claimable again at `not_before`.
-    pub fn retry(&self, id: &str, owner: &str, not_before: i64, kind: &str, error: &str) -> anyhow::Result<Option<JobState>> {
+    pub fn retry(
+        &self,
+        id: &str,
+        owner: &str,
+        not_before: i64,
+        kind: &str,
+        error: &str,
+    ) -> anyhow::Result<Option<JobState>> {
         self.apply(
             id,
             Some(owner),
@@ -424,7 +517,10 @@ impl Store {
             Some(JobState::Queued) => self.apply(id, None, JobEvent::Cancel, &[]),
             Some(JobState::Running) => {
                 let conn = self.conn();
-                conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 'running'", [id])?;
+                conn.execute(
+                    "UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 'running'",
+                    [id],
+                )?;
                 Ok(Some(JobState::Running))
             }
             other => Ok(other),
@@ -432,9 +528,24 @@ impl Store {
     }
 
     /// The runner stopped a job whose cancellation was requested.
-    pub fn cancelled(&self, id: &str, owner: &str, result_json: Option<&str>) -> anyhow::Result<Option<JobState>> {
-        let result = result_json.map(|r| rusqlite::types::Value::from(r.to_string())).unwrap_or(rusqlite::types::Value::Null);
-        self.apply(id, Some(owner), JobEvent::Cancel, &[("result", result), ("outcome", "incomplete".to_string().into())])
+    pub fn cancelled(
+        &self,
+        id: &str,
+        owner: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>> {
+        let result = result_json
+            .map(|r| rusqlite::types::Value::from(r.to_string()))
+            .unwrap_or(rusqlite::types::Value::Null);
+        self.apply(
+            id,
+            Some(owner),
+            JobEvent::Cancel,
+            &[
+                ("result", result),
+                ("outcome", "incomplete".to_string().into()),
+            ],
+        )
     }
 
     /// Start-up of the single node: every job left running by a previous process is its own
@@ -463,15 +574,27 @@ impl Store {
         Ok(n)
     }
 
-    fn ids_where(&self, condition: &str, params: &[&dyn rusqlite::ToSql]) -> anyhow::Result<Vec<String>> {
+    fn ids_where(
+        &self,
+        condition: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> anyhow::Result<Vec<String>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!("SELECT id FROM jobs WHERE {condition}"))?;
-        let ids = stmt.query_map(params, |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let ids = stmt
+            .query_map(params, |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(ids)
     }
 
     /// Records the outcome of a report delivery attempt.
-    pub fn report_attempt(&self, id: &str, delivered: bool, error: Option<&str>, give_up: bool) -> anyhow::Result<()> {
+    pub fn report_attempt(
+        &self,
+        id: &str,
+        delivered: bool,
+        error: Option<&str>,
+        give_up: bool,
+    ) -> anyhow::Result<()> {
         let state = if delivered {
             "sent"
         } else if give_up {
@@ -535,11 +658,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::db::open(dir.path()).unwrap();
         let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
-        (dir, Store::new(conn, Sealer::ephemeral(), clock.clone()), clock)
+        (
+            dir,
+            Store::new(conn, Sealer::ephemeral(), clock.clone()),
+            clock,
+        )
     }
 
     fn account(login: &str, host: &str, port: u16) -> AccountSpec {
-        AccountSpec { host: host.into(), port, security: Security::Tls, login: login.into() }
+        AccountSpec {
+            host: host.into(),
+            port,
+            security: Security::Tls,
+            login: login.into(),
+        }
     }
 
     fn new_job(login: &str) -> NewJob {
@@ -555,9 +687,18 @@ mod tests {
 
     #[test]
     fn address_rule() {
-        assert_eq!(source_address("Support@OVH.net", "ssl0.ovh.net"), "support@ovh.net");
-        assert_eq!(source_address("support", "SSL0.ovh.net"), "support@ssl0.ovh.net");
-        assert_eq!(account("A@b.c", "H.test", 993).account_key(), "a@b.c|h.test|993");
+        assert_eq!(
+            source_address("Support@OVH.net", "ssl0.ovh.net"),
+            "support@ovh.net"
+        );
+        assert_eq!(
+            source_address("support", "SSL0.ovh.net"),
+            "support@ssl0.ovh.net"
+        );
+        assert_eq!(
+            account("A@b.c", "H.test", 993).account_key(),
+            "a@b.c|h.test|993"
+        );
     }
 
     #[test]
@@ -575,10 +716,20 @@ mod tests {
         // Still refused while running; allowed again once final.
         let claimed = store.claim("node-a", 60_000).unwrap().unwrap();
         assert_eq!(claimed.id, id);
-        assert!(matches!(store.insert(new_job("user@example.test")), Err(InsertError::TaskExists)));
+        assert!(matches!(
+            store.insert(new_job("user@example.test")),
+            Err(InsertError::TaskExists)
+        ));
         store.complete(&id, "node-a", "complete", "{}").unwrap();
         let again = store.insert(new_job("user@example.test")).unwrap();
-        assert_eq!(store.latest_for_address("User@Example.test").unwrap().unwrap().id, again);
+        assert_eq!(
+            store
+                .latest_for_address("User@Example.test")
+                .unwrap()
+                .unwrap()
+                .id,
+            again
+        );
     }
 
     #[test]
@@ -588,27 +739,46 @@ mod tests {
         clock.advance(1);
         let second = store.insert(new_job("b@example.test")).unwrap();
         let job = store.claim("node-a", 10_000).unwrap().unwrap();
-        assert_eq!((job.id.as_str(), job.state, job.attempts), (first.as_str(), JobState::Running, 1));
+        assert_eq!(
+            (job.id.as_str(), job.state, job.attempts),
+            (first.as_str(), JobState::Running, 1)
+        );
         assert_eq!(store.claim("node-b", 10_000).unwrap().unwrap().id, second);
         assert!(store.claim("node-b", 10_000).unwrap().is_none());
 
         // Heartbeats renew the lease and store progress; others cannot heartbeat our job.
         clock.advance(5_000);
-        assert!(store.heartbeat(&first, "node-a", 10_000, Some("{\"messages_done\":3}")).unwrap());
+        assert!(store
+            .heartbeat(&first, "node-a", 10_000, Some("{\"messages_done\":3}"))
+            .unwrap());
         assert!(!store.heartbeat(&first, "node-b", 10_000, None).unwrap());
         clock.advance(9_000);
-        assert_eq!(store.requeue_expired().unwrap(), 1, "only the second job's lease ran out");
+        assert_eq!(
+            store.requeue_expired().unwrap(),
+            1,
+            "only the second job's lease ran out"
+        );
         assert_eq!(store.get(&second).unwrap().unwrap().state, JobState::Queued);
         // The old owner lost it: its heartbeat and completion are refused.
         assert!(!store.heartbeat(&second, "node-b", 10_000, None).unwrap());
-        assert_eq!(store.complete(&second, "node-b", "complete", "{}").unwrap(), None);
+        assert_eq!(
+            store.complete(&second, "node-b", "complete", "{}").unwrap(),
+            None
+        );
         let again = store.claim("node-c", 10_000).unwrap().unwrap();
         assert_eq!((again.id.as_str(), again.attempts), (second.as_str(), 2));
 
         // Start-up takeover: everything running goes back to the queue at once.
         assert_eq!(store.take_back_all_running().unwrap(), 2);
-        assert!(store.list(10).unwrap().iter().all(|j| j.state == JobState::Queued));
-        assert_eq!(store.get(&first).unwrap().unwrap().progress.as_deref(), Some("{\"messages_done\":3}"));
+        assert!(store
+            .list(10)
+            .unwrap()
+            .iter()
+            .all(|j| j.state == JobState::Queued));
+        assert_eq!(
+            store.get(&first).unwrap().unwrap().progress.as_deref(),
+            Some("{\"messages_done\":3}")
+        );
     }
 
     #[test]
@@ -617,11 +787,24 @@ mod tests {
         let id = store.insert(new_job("a@example.test")).unwrap();
         store.claim("n", 10_000).unwrap().unwrap();
         let now = store.now_ms();
-        assert_eq!(store.retry(&id, "n", now + 5_000, "timed_out", "timed out").unwrap(), Some(JobState::Queued));
-        assert!(store.claim("n", 10_000).unwrap().is_none(), "not before the back-off");
+        assert_eq!(
+            store
+                .retry(&id, "n", now + 5_000, "timed_out", "timed out")
+                .unwrap(),
+            Some(JobState::Queued)
+        );
+        assert!(
+            store.claim("n", 10_000).unwrap().is_none(),
+            "not before the back-off"
+        );
         clock.advance(5_000);
         store.claim("n", 10_000).unwrap().unwrap();
-        assert_eq!(store.fail(&id, "n", "auth_failed", "authentication failed", None).unwrap(), Some(JobState::Failed));
+        assert_eq!(
+            store
+                .fail(&id, "n", "auth_failed", "authentication failed", None)
+                .unwrap(),
+            Some(JobState::Failed)
+        );
         let job = store.get(&id).unwrap().unwrap();
         assert_eq!(job.last_error.as_deref(), Some("authentication failed"));
         assert!(job.finished_at.is_some());
@@ -634,7 +817,10 @@ mod tests {
         store.claim("n", 10_000).unwrap().unwrap();
         assert_eq!(store.cancel(&running).unwrap(), Some(JobState::Running));
         assert!(store.cancel_requested(&running).unwrap());
-        assert_eq!(store.cancelled(&running, "n", None).unwrap(), Some(JobState::Cancelled));
+        assert_eq!(
+            store.cancelled(&running, "n", None).unwrap(),
+            Some(JobState::Cancelled)
+        );
     }
 
     #[test]
@@ -644,7 +830,10 @@ mod tests {
         let secrets = store.secrets(&id).unwrap().unwrap();
         assert_eq!(secrets.source.expose_secret(), "src-pass");
         assert_eq!(secrets.destination.expose_secret(), "dst-pass");
-        assert!(!store.wipe_secrets(&id).unwrap(), "an active job keeps its secrets");
+        assert!(
+            !store.wipe_secrets(&id).unwrap(),
+            "an active job keeps its secrets"
+        );
         store.claim("n", 10_000).unwrap();
         store.complete(&id, "n", "complete", "{}").unwrap();
         assert_eq!(store.final_jobs_with_secrets().unwrap(), vec![id.clone()]);
@@ -655,7 +844,12 @@ mod tests {
         for file in ["imapcopy.sqlite3", "imapcopy.sqlite3-wal"] {
             let path = dir.path().join(file);
             if let Ok(bytes) = std::fs::read(&path) {
-                assert!(!bytes.windows(8).any(|w| w == b"src-pass" || w == b"dst-pass"), "{file} holds a password");
+                assert!(
+                    !bytes
+                        .windows(8)
+                        .any(|w| w == b"src-pass" || w == b"dst-pass"),
+                    "{file} holds a password"
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ use base64::Engine;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use app::model::{SideView, WizardView};
+use app::model::{PreflightView, SideView, WizardView};
 use app::presets::Side;
 
 use crate::seal::Sealer;
@@ -37,6 +37,11 @@ struct Draft {
     view: WizardView,
     source: SideSecret,
     destination: SideSecret,
+    /// Bumped by every [`DraftStore::save`]: a preflight computed for an older generation is
+    /// not kept.
+    generation: u64,
+    /// The last preflight and until when it may be shown again.
+    preflight: Option<(Instant, PreflightView)>,
 }
 
 impl Draft {
@@ -62,22 +67,37 @@ fn new_id() -> String {
 
 impl DraftStore {
     pub fn new(ttl: Duration) -> DraftStore {
-        DraftStore { sealer: Sealer::ephemeral(), ttl, drafts: Mutex::new(HashMap::new()) }
+        DraftStore {
+            sealer: Sealer::ephemeral(),
+            ttl,
+            drafts: Mutex::new(HashMap::new()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Draft>> {
         // A panic while holding the lock leaves plain data behind: keep serving it.
-        self.drafts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.drafts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn view(&self, id: &str) -> Option<WizardView> {
         let now = Instant::now();
         let drafts = self.lock();
-        drafts.get(id).filter(|d| d.expires > now).map(|d| d.view.clone())
+        drafts
+            .get(id)
+            .filter(|d| d.expires > now)
+            .map(|d| d.view.clone())
     }
 
     /// The stored password of one side, opened, if the stored login and host match.
-    pub fn password(&self, id: &str, side: Side, login: &str, host: &str) -> Option<Zeroizing<String>> {
+    pub fn password(
+        &self,
+        id: &str,
+        side: Side,
+        login: &str,
+        host: &str,
+    ) -> Option<Zeroizing<String>> {
         let now = Instant::now();
         let drafts = self.lock();
         let draft = drafts.get(id).filter(|d| d.expires > now)?;
@@ -89,13 +109,22 @@ impl DraftStore {
             return None;
         }
         let sealed = secret.sealed_password.as_ref()?;
-        let bytes = self.sealer.open(format!("{id}/{}", side.as_str()).as_bytes(), sealed).ok()?;
+        let bytes = self
+            .sealer
+            .open(format!("{id}/{}", side.as_str()).as_bytes(), sealed)
+            .ok()?;
         String::from_utf8(bytes.to_vec()).ok().map(Zeroizing::new)
     }
 
     /// Stores one side's view (and password, when given), creating the draft when `id` is
     /// unknown or expired. Returns the draft id, which is new when the draft was created.
-    pub fn save(&self, id: Option<&str>, view: SideView, password: Option<&str>, endpoint: Option<Endpoint>) -> String {
+    pub fn save(
+        &self,
+        id: Option<&str>,
+        view: SideView,
+        password: Option<&str>,
+        endpoint: Option<Endpoint>,
+    ) -> String {
         let now = Instant::now();
         let mut drafts = self.lock();
         if drafts.len() >= MAX_DRAFTS {
@@ -112,21 +141,32 @@ impl DraftStore {
                         view: WizardView::default(),
                         source: SideSecret::default(),
                         destination: SideSecret::default(),
+                        generation: 0,
+                        preflight: None,
                     },
                 );
                 id
             }
         };
         let side = view.side;
-        let sealed = password.map(|p| self.sealer.seal(format!("{id}/{}", side.as_str()).as_bytes(), p.as_bytes()));
+        let sealed = password.map(|p| {
+            self.sealer
+                .seal(format!("{id}/{}", side.as_str()).as_bytes(), p.as_bytes())
+        });
         if let Some(draft) = drafts.get_mut(&id) {
             draft.expires = now + self.ttl;
+            draft.generation += 1;
+            draft.preflight = None;
             let mut view = view;
             let secret = draft.secret(side);
             if let Some(sealed) = sealed {
                 secret.sealed_password = Some(sealed);
             }
-            secret.endpoint = if view.is_established() { endpoint } else { None };
+            secret.endpoint = if view.is_established() {
+                endpoint
+            } else {
+                None
+            };
             view.has_password = secret.sealed_password.is_some();
             match side {
                 Side::Source => draft.view.source = view,
@@ -150,12 +190,59 @@ impl DraftStore {
                 if !view.is_established() {
                     return None;
                 }
-                (secret.endpoint.clone()?, view.login.clone(), view.host.clone())
+                (
+                    secret.endpoint.clone()?,
+                    view.login.clone(),
+                    view.host.clone(),
+                )
             };
             let password = self.password(id, side, &login, &host)?;
-            Some(ValidatedAccount { endpoint, login, password })
+            Some(ValidatedAccount {
+                endpoint,
+                login,
+                password,
+            })
         };
         Some((take(Side::Source)?, take(Side::Destination)?))
+    }
+
+    /// The draft's generation (changes whenever an account is saved again).
+    pub fn generation(&self, id: &str) -> Option<u64> {
+        let now = Instant::now();
+        self.lock()
+            .get(id)
+            .filter(|d| d.expires > now)
+            .map(|d| d.generation)
+    }
+
+    /// The cached preflight, while still fresh.
+    pub fn preflight(&self, id: &str) -> Option<PreflightView> {
+        let now = Instant::now();
+        let drafts = self.lock();
+        let draft = drafts.get(id).filter(|d| d.expires > now)?;
+        draft
+            .preflight
+            .as_ref()
+            .filter(|(until, _)| *until > now)
+            .map(|(_, view)| view.clone())
+    }
+
+    /// Keeps a preflight for `fresh_for`, unless the draft changed since `generation` was read.
+    pub fn set_preflight(
+        &self,
+        id: &str,
+        generation: u64,
+        view: PreflightView,
+        fresh_for: Duration,
+    ) {
+        let now = Instant::now();
+        if let Some(draft) = self
+            .lock()
+            .get_mut(id)
+            .filter(|d| d.expires > now && d.generation == generation)
+        {
+            draft.preflight = Some((now + fresh_for, view));
+        }
     }
 
     /// Records the report address typed and whether it was refused.
@@ -182,17 +269,26 @@ impl DraftStore {
         self.lock().retain(|_, d| d.expires > now);
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
     fn side_view(login: &str, host: &str) -> SideView {
-        SideView { login: login.into(), host: host.into(), ..SideView::empty(Side::Source) }
+        SideView {
+            login: login.into(),
+            host: host.into(),
+            ..SideView::empty(Side::Source)
+        }
     }
 
     #[test]
@@ -202,7 +298,13 @@ mod tests {
         let view = store.view(&id).unwrap();
         assert!(view.source.has_password);
         assert!(!format!("{view:?}").contains("s3cret"));
-        assert_eq!(store.password(&id, Side::Source, "a@b", "h").unwrap().as_str(), "s3cret");
+        assert_eq!(
+            store
+                .password(&id, Side::Source, "a@b", "h")
+                .unwrap()
+                .as_str(),
+            "s3cret"
+        );
         // Another login or host does not reuse the stored password.
         assert!(store.password(&id, Side::Source, "x@b", "h").is_none());
         assert!(store.password(&id, Side::Source, "a@b", "other").is_none());
@@ -226,5 +328,28 @@ mod tests {
         assert_eq!(store.len(), 1);
         store.remove(&fresh);
         assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn the_preflight_cache_expires_and_is_dropped_when_an_account_changes() {
+        let store = DraftStore::new(Duration::from_secs(60));
+        let id = store.save(None, side_view("a", "h"), Some("p"), None);
+        let generation = store.generation(&id).unwrap();
+        let view = PreflightView {
+            messages: 7,
+            ..PreflightView::default()
+        };
+        store.set_preflight(&id, generation, view.clone(), Duration::from_secs(60));
+        assert_eq!(store.preflight(&id), Some(view.clone()));
+        // Saving an account again drops it, and a preflight begun before the save is not kept.
+        store.save(Some(&id), side_view("a", "other"), None, None);
+        assert_eq!(store.preflight(&id), None);
+        store.set_preflight(&id, generation, view.clone(), Duration::from_secs(60));
+        assert_eq!(store.preflight(&id), None);
+        // Stale entries are not served.
+        let generation = store.generation(&id).unwrap();
+        store.set_preflight(&id, generation, view, Duration::from_millis(0));
+        assert_eq!(store.preflight(&id), None);
+        assert_eq!(store.generation("unknown"), None);
     }
 }

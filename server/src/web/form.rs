@@ -22,7 +22,12 @@ pub struct ValidForm {
 /// The form values to show again after a failed validation (normalised where possible).
 pub fn echo(form: &AccountForm) -> (String, String, String, bool) {
     let clip = |s: &str, n: usize| s.trim().chars().take(n).collect::<String>();
-    (clip(&form.preset, 64), clip(&form.login, MAX_LOGIN), clip(&form.host, MAX_HOST + 6), form.ssl.is_some())
+    (
+        clip(&form.preset, 64),
+        clip(&form.login, MAX_LOGIN),
+        clip(&form.host, MAX_HOST + 6),
+        form.ssl.is_some(),
+    )
 }
 
 pub fn parse_side(form: &AccountForm) -> Option<Side> {
@@ -89,10 +94,22 @@ pub fn validate(side: Side, form: &AccountForm) -> Result<ValidForm, Vec<FieldEr
 
     match preset {
         Some(preset) if errors.is_empty() => {
-            let security = if form.ssl.is_some() { Security::Tls } else { Security::StartTls };
-            let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let security = if form.ssl.is_some() {
+                Security::Tls
+            } else {
+                Security::StartTls
+            };
+            let host = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
             let port = port.ok().flatten().unwrap_or(security.default_port());
-            Ok(ValidForm { side, preset, login: login.to_string(), endpoint: Endpoint::new(host, port, security) })
+            Ok(ValidForm {
+                side,
+                preset,
+                login: login.to_string(),
+                endpoint: Endpoint::new(host, port, security),
+            })
         }
         _ => Err(errors),
     }
@@ -130,7 +147,10 @@ pub fn split_port(value: &str) -> (String, Result<Option<u16>, ()>) {
 
 /// A DNS name (LDH labels) or an IP literal (IPv6 optionally in brackets).
 pub fn is_valid_host(host: &str) -> bool {
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     if bare.parse::<std::net::IpAddr>().is_ok() {
         return true;
     }
@@ -168,31 +188,50 @@ mod tests {
 
     #[test]
     fn valid_other_account_with_ssl_uses_993() {
-        let v = validate(Side::Source, &form("other", " a@b.test ", "pw", "IMAP.Example.COM.", true)).unwrap();
+        let v = validate(
+            Side::Source,
+            &form("other", " a@b.test ", "pw", "IMAP.Example.COM.", true),
+        )
+        .unwrap();
         assert_eq!(v.login, "a@b.test");
-        assert_eq!(v.endpoint, Endpoint::new("imap.example.com", 993, Security::Tls));
+        assert_eq!(
+            v.endpoint,
+            Endpoint::new("imap.example.com", 993, Security::Tls)
+        );
     }
 
     #[test]
     fn unticked_ssl_means_starttls_on_143() {
         let v = validate(Side::Source, &form("other", "a", "pw", "127.0.0.1", false)).unwrap();
-        assert_eq!(v.endpoint, Endpoint::new("127.0.0.1", 143, Security::StartTls));
+        assert_eq!(
+            v.endpoint,
+            Endpoint::new("127.0.0.1", 143, Security::StartTls)
+        );
     }
 
     #[test]
     fn preset_fills_and_pins_its_host() {
         let v = validate(Side::Source, &form("gmail", "a@gmail.com", "pw", "", true)).unwrap();
         assert_eq!(v.endpoint.host, "imap.gmail.com");
-        let v = validate(Side::Source, &form("gmail", "a@gmail.com", "pw", "evil.test", true)).unwrap();
+        let v = validate(
+            Side::Source,
+            &form("gmail", "a@gmail.com", "pw", "evil.test", true),
+        )
+        .unwrap();
         assert_eq!(v.endpoint.host, "imap.gmail.com");
         // Editable presets keep what the user typed.
-        let v = validate(Side::Source, &form("private-exchange-2013", "a", "pw", "mail.corp.test", true)).unwrap();
+        let v = validate(
+            Side::Source,
+            &form("private-exchange-2013", "a", "pw", "mail.corp.test", true),
+        )
+        .unwrap();
         assert_eq!(v.endpoint.host, "mail.corp.test");
     }
 
     #[test]
     fn bad_input_is_reported_per_field() {
-        let errors = validate(Side::Source, &form("nope", "", "a\nb", "bad host!", true)).unwrap_err();
+        let errors =
+            validate(Side::Source, &form("nope", "", "a\nb", "bad host!", true)).unwrap_err();
         assert_eq!(
             fields(errors),
             vec![
@@ -204,21 +243,40 @@ mod tests {
         );
         let long = "x".repeat(MAX_LOGIN + 1);
         let errors = validate(Side::Source, &form("other", &long, "", "", true)).unwrap_err();
-        assert_eq!(fields(errors), vec![(Field::Login, T::FieldTooLong), (Field::Host, T::FieldRequired)]);
-        let errors = validate(Side::Source, &form("other", "a\u{7}b", "", "h.test", true)).unwrap_err();
+        assert_eq!(
+            fields(errors),
+            vec![
+                (Field::Login, T::FieldTooLong),
+                (Field::Host, T::FieldRequired)
+            ]
+        );
+        let errors =
+            validate(Side::Source, &form("other", "a\u{7}b", "", "h.test", true)).unwrap_err();
         assert_eq!(fields(errors), vec![(Field::Login, T::FieldControlChars)]);
     }
 
     #[test]
     fn destination_only_presets_are_refused_for_the_source() {
-        let errors = validate(Side::Source, &form("ovh-exchange-25gb", "a", "p", "ex.mail.ovh.net", true)).unwrap_err();
+        let errors = validate(
+            Side::Source,
+            &form("ovh-exchange-25gb", "a", "p", "ex.mail.ovh.net", true),
+        )
+        .unwrap_err();
         assert_eq!(fields(errors), vec![(Field::Preset, T::FieldUnknownPreset)]);
-        assert!(validate(Side::Destination, &form("ovh-exchange-25gb", "a", "p", "", true)).is_ok());
+        assert!(validate(
+            Side::Destination,
+            &form("ovh-exchange-25gb", "a", "p", "", true)
+        )
+        .is_ok());
     }
 
     #[test]
     fn a_port_can_follow_the_host() {
-        let v = validate(Side::Source, &form("other", "a", "p", "localhost:10993", true)).unwrap();
+        let v = validate(
+            Side::Source,
+            &form("other", "a", "p", "localhost:10993", true),
+        )
+        .unwrap();
         assert_eq!(v.endpoint, Endpoint::new("localhost", 10993, Security::Tls));
         let v = validate(Side::Source, &form("other", "a", "p", "[::1]:1143", false)).unwrap();
         assert_eq!(v.endpoint, Endpoint::new("::1", 1143, Security::StartTls));
@@ -226,7 +284,11 @@ mod tests {
         assert_eq!(v.endpoint.port, 993);
         for bad in ["h.test:0", "h.test:70000", "h.test:x", "h.test:"] {
             let errors = validate(Side::Source, &form("other", "a", "p", bad, true)).unwrap_err();
-            assert_eq!(fields(errors), vec![(Field::Host, T::FieldInvalidPort)], "{bad}");
+            assert_eq!(
+                fields(errors),
+                vec![(Field::Host, T::FieldInvalidPort)],
+                "{bad}"
+            );
         }
     }
 
@@ -242,10 +304,29 @@ mod tests {
 
     #[test]
     fn host_syntax() {
-        for ok in ["imap.example.com", "localhost", "127.0.0.1", "::1", "[::1]", "xn--bcher-kva.example", "a-b.c"] {
+        for ok in [
+            "imap.example.com",
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "xn--bcher-kva.example",
+            "a-b.c",
+        ] {
             assert!(is_valid_host(ok), "{ok}");
         }
-        for bad in ["", "a..b", "-a.b", "a-.b", "a b", "a_b.com", "1.2.3", "http://x", "x.com:993", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "a..b",
+            "-a.b",
+            "a-.b",
+            "a b",
+            "a_b.com",
+            "1.2.3",
+            "http://x",
+            "x.com:993",
+            &"a".repeat(64),
+        ] {
             assert!(!is_valid_host(bad), "{bad}");
         }
     }

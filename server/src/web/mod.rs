@@ -2,6 +2,7 @@
 
 pub mod drafts;
 pub mod form;
+pub mod preflight;
 pub mod ratelimit;
 pub mod wizard;
 
@@ -31,14 +32,19 @@ pub fn router(options: LeptosOptions, backend: SharedBackend) -> Router {
             let options = options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
         .with_state(options)
         .layer(axum::middleware::from_fn(same_origin_posts))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             // Same-origin referrers are what lets a no-JavaScript form post come back to its page.
@@ -46,7 +52,9 @@ pub fn router(options: LeptosOptions, backend: SharedBackend) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"),
+            HeaderValue::from_static(
+                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+            ),
         ))
 }
 
@@ -67,7 +75,11 @@ async fn set_language(
     let Some(lang) = app::i18n::Lang::from_code(&code) else {
         return (axum::http::StatusCode::NOT_FOUND, "unknown language").into_response();
     };
-    let cookie = format!("{}={}; Path=/; Max-Age=31536000; SameSite=Lax", app::lang::LANG_COOKIE, lang.code());
+    let cookie = format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        app::lang::LANG_COOKIE,
+        lang.code()
+    );
     (
         axum::http::StatusCode::SEE_OTHER,
         [(header::LOCATION, back), (header::SET_COOKIE, cookie)],
@@ -78,7 +90,10 @@ async fn set_language(
 /// Refuses state-changing requests from other sites (CSRF): a POST must come from this origin.
 /// Browsers send `Origin` on every POST, form posts included; `Sec-Fetch-Site` is checked when
 /// it is absent. Requests with neither (non-browser clients) carry no ambient cookies to abuse.
-async fn same_origin_posts(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn same_origin_posts(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     if request.method() == axum::http::Method::POST {
         let headers = request.headers();
@@ -87,22 +102,35 @@ async fn same_origin_posts(request: axum::extract::Request, next: axum::middlewa
         let fetch_site = headers.get("sec-fetch-site").and_then(|o| o.to_str().ok());
         let cross = match (origin, host) {
             (Some("null"), _) => true,
-            (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
+            (Some(origin), Some(host)) => {
+                origin.split_once("://").map(|(_, rest)| rest) != Some(host)
+            }
             (Some(_), None) => true,
             (None, _) => matches!(fetch_site, Some("cross-site") | Some("same-site")),
         };
         if cross {
             tracing::info!(?origin, ?host, "cross-origin POST refused");
-            return (axum::http::StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+            return (
+                axum::http::StatusCode::FORBIDDEN,
+                "cross-origin request refused",
+            )
+                .into_response();
         }
     }
     next.run(request).await
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await?;
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     Ok(())
 }
 

@@ -15,7 +15,11 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(limit: u32, window: Duration) -> RateLimiter {
-        RateLimiter { limit, window, hits: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            limit,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one request; false when the client is over its limit for the current window.

@@ -6,7 +6,10 @@ use std::time::Duration;
 use app::api::backend::{Backend, ClientInfo, DraftId};
 use app::error::ApiError;
 use app::i18n::Lang;
-use app::model::{AccountForm, FailureKind, FolderRow, JobView, ProgressView, PublicState, SideStatus, SideView, WizardView};
+use app::model::{
+    AccountForm, FailureKind, FolderRow, JobView, PreflightView, ProgressView, PublicState,
+    SideStatus, SideView, WizardView,
+};
 use secrecy::SecretString;
 
 use crate::jobs::state::JobState;
@@ -31,13 +34,17 @@ pub struct WizardService {
 
 /// A plausible single e-mail address (the relay has the final word).
 pub fn is_plausible_address(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && s.len() <= 254
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'))
+        && !s.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        })
 }
 
 pub fn failure_kind(kind: ErrorKind) -> FailureKind {
@@ -58,14 +65,20 @@ pub fn failure_kind(kind: ErrorKind) -> FailureKind {
 }
 
 fn failed(error: &ConnectError) -> SideStatus {
-    SideStatus::Failed { kind: failure_kind(error.kind()), detail: error.to_string() }
+    SideStatus::Failed {
+        kind: failure_kind(error.kind()),
+        detail: error.to_string(),
+    }
 }
 
 #[async_trait::async_trait]
 impl Backend for WizardService {
     async fn wizard(&self, draft: Option<&str>) -> WizardView {
-        let mut view = draft.and_then(|id| self.drafts.view(id)).unwrap_or_default();
-        view.ask_report_to = self.smtp_reports && view.ready_to_sync() && !view.destination.login.contains('@');
+        let mut view = draft
+            .and_then(|id| self.drafts.view(id))
+            .unwrap_or_default();
+        view.ask_report_to =
+            self.smtp_reports && view.ready_to_sync() && !view.destination.login.contains('@');
         view
     }
 
@@ -83,8 +96,17 @@ impl Backend for WizardService {
         let (preset, login, host, ssl) = form::echo(&posted);
         let plaintext = posted.plaintext.is_some();
         let port: String = posted.port.trim().chars().take(5).collect();
-        let mut view =
-            SideView { side, preset, login, host, ssl, port, plaintext, has_password: false, status: SideStatus::NotChecked };
+        let mut view = SideView {
+            side,
+            preset,
+            login,
+            host,
+            ssl,
+            port,
+            plaintext,
+            has_password: false,
+            status: SideStatus::NotChecked,
+        };
 
         let valid = match form::validate(side, &posted) {
             Ok(valid) => valid,
@@ -103,7 +125,10 @@ impl Backend for WizardService {
             (None, Some(id)) => self.drafts.password(id, side, &view.login, &view.host),
             _ => None,
         };
-        let Some(password) = typed.map(str::to_string).or_else(|| kept.as_ref().map(|p| p.to_string())) else {
+        let Some(password) = typed
+            .map(str::to_string)
+            .or_else(|| kept.as_ref().map(|p| p.to_string()))
+        else {
             view.status = SideStatus::Invalid(vec![app::model::FieldError {
                 field: app::model::Field::Password,
                 message: app::i18n::T::FieldRequired,
@@ -115,14 +140,19 @@ impl Backend for WizardService {
 
         let started = std::time::Instant::now();
         let mut endpoint = valid.endpoint.clone();
-        let mut outcome = mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
+        let mut outcome =
+            mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
         if plaintext && matches!(outcome, Err(ConnectError::StartTlsNotOffered)) {
             // The user confirmed it: this server offers no encryption at all.
             endpoint.security = mailcopy::Security::Plain;
-            outcome = mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
+            outcome =
+                mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
         }
         view.status = match &outcome {
-            Ok(check) => SideStatus::Established { folders: check.folders as u64, messages: check.messages },
+            Ok(check) => SideStatus::Established {
+                folders: check.folders as u64,
+                messages: check.messages,
+            },
             Err(error) => failed(error),
         };
         tracing::info!(
@@ -154,10 +184,14 @@ impl Backend for WizardService {
         let report_to = report_to.trim().chars().take(254).collect::<String>();
         let needs_address = self.wizard(Some(draft)).await.ask_report_to;
         if needs_address && !is_plausible_address(&report_to) {
-            self.drafts.set_report_to(draft, report_to, Some(app::i18n::T::ReportToInvalid));
+            self.drafts
+                .set_report_to(draft, report_to, Some(app::i18n::T::ReportToInvalid));
             return Ok(None);
         }
-        let (source, destination) = self.drafts.validated(draft).ok_or(ApiError::SessionExpired)?;
+        let (source, destination) = self
+            .drafts
+            .validated(draft)
+            .ok_or(ApiError::SessionExpired)?;
         let spec = |a: &super::drafts::ValidatedAccount| AccountSpec {
             host: a.endpoint.host.clone(),
             port: a.endpoint.port,
@@ -179,7 +213,8 @@ impl Backend for WizardService {
                 Ok(Some(id))
             }
             Err(InsertError::TaskExists) => {
-                self.drafts.set_sync_error(draft, Some(InsertError::TaskExists.to_string()));
+                self.drafts
+                    .set_sync_error(draft, Some(InsertError::TaskExists.to_string()));
                 Ok(None)
             }
             Err(InsertError::Db(e)) => {
@@ -187,6 +222,10 @@ impl Backend for WizardService {
                 Err(ApiError::Internal)
             }
         }
+    }
+
+    async fn preflight(&self, draft: Option<&str>) -> Option<PreflightView> {
+        self.preflight_view(draft).await
     }
 
     async fn public_status(&self, address: &str) -> PublicState {
@@ -220,11 +259,17 @@ impl Backend for WizardService {
             id: job.id.clone(),
             state: public_state(&job, &progress),
             source_address: job.source_address.clone(),
-            destination_address: crate::jobs::store::source_address(&job.destination.login, &job.destination.host),
+            destination_address: crate::jobs::store::source_address(
+                &job.destination.login,
+                &job.destination.host,
+            ),
             progress,
             folders,
             outcome: job.outcome.clone(),
-            error: job.last_error.clone().filter(|_| job.state.is_final() && job.state != JobState::Finished),
+            error: job
+                .last_error
+                .clone()
+                .filter(|_| job.state.is_final() && job.state != JobState::Finished),
             report_state: job.report_state.clone(),
         })
     }
@@ -242,13 +287,18 @@ struct StoredResult {
 }
 
 fn progress_of(job: &Job) -> ProgressView {
-    job.progress.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or_default()
+    job.progress
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default()
 }
 
 fn public_state(job: &Job, progress: &ProgressView) -> PublicState {
     match job.state {
         JobState::Queued => PublicState::Queued,
-        JobState::Running => PublicState::Running { percent: progress.percent() },
+        JobState::Running => PublicState::Running {
+            percent: progress.percent(),
+        },
         JobState::Finished => PublicState::Finished,
         JobState::Failed | JobState::Cancelled => PublicState::Failed,
     }

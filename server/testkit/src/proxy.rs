@@ -32,7 +32,9 @@ impl DelayProxy {
                             pump_both(client, server, delay);
                         }
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
                     Err(_) => return,
                 }
             }
@@ -52,7 +54,9 @@ impl Drop for DelayProxy {
 }
 
 fn pump_both(client: TcpStream, server: TcpStream, delay: Duration) {
-    let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else { return };
+    let (Ok(client2), Ok(server2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
     std::thread::spawn(move || pump(client, server, delay));
     std::thread::spawn(move || pump(server2, client2, delay));
 }

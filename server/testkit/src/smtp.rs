@@ -18,20 +18,32 @@ const PYTHON: &str = "/usr/bin/python3";
 
 impl Smtp {
     pub fn start() -> Result<Smtp> {
-        let dir = tempfile::Builder::new().prefix("imapcopy-smtp-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("imapcopy-smtp-")
+            .tempdir()?;
         let maildir = dir.path().join("maildir");
         let mut last_error = None;
         for _attempt in 0..5 {
             let port = crate::free_port()?;
             let log = std::fs::File::create(dir.path().join("smtp.log"))?;
             let mut child = Command::new(PYTHON)
-                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+                .args([
+                    "-m",
+                    "aiosmtpd",
+                    "-n",
+                    "-l",
+                    &format!("127.0.0.1:{port}"),
+                    "-c",
+                    "aiosmtpd.handlers.Mailbox",
+                ])
                 .arg(&maildir)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log)
                 .spawn()
-                .with_context(|| format!("starting {PYTHON} -m aiosmtpd (Debian package python3-aiosmtpd)"))?;
+                .with_context(|| {
+                    format!("starting {PYTHON} -m aiosmtpd (Debian package python3-aiosmtpd)")
+                })?;
             match wait_ready(&mut child, port, dir.path(), Duration::from_secs(10)) {
                 Ok(()) => return Ok(Smtp { child, port, dir }),
                 Err(e) => {
@@ -65,7 +77,10 @@ impl Smtp {
             if !dir.exists() {
                 continue;
             }
-            let mut entries: Vec<_> = std::fs::read_dir(&dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .collect();
             entries.sort();
             for path in entries {
                 out.push(std::fs::read(&path)?);
@@ -95,7 +110,10 @@ fn wait_ready(child: &mut Child, port: u16, dir: &Path, limit: Duration) -> Resu
         if let Some(status) = child.try_wait()? {
             bail!("aiosmtpd exited with {status}: {}", log());
         }
-        if let Ok(stream) = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)) {
+        if let Ok(stream) = std::net::TcpStream::connect_timeout(
+            &([127, 0, 0, 1], port).into(),
+            Duration::from_millis(500),
+        ) {
             stream.set_read_timeout(Some(Duration::from_secs(2)))?;
             let mut line = String::new();
             if BufReader::new(&stream).read_line(&mut line).is_ok() && line.starts_with("220") {

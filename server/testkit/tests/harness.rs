@@ -355,22 +355,27 @@ fn smtp_server_accepts_and_stores_a_message() {
     use std::io::{BufRead, BufReader, Write};
     let smtp = testkit::smtp::Smtp::start().unwrap();
     let stream = std::net::TcpStream::connect(("127.0.0.1", smtp.port())).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut writer = stream;
     let mut line = String::new();
-    let mut expect = |code: &str, reader: &mut BufReader<std::net::TcpStream>| {
-        loop {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-            assert!(line.starts_with(code), "expected {code}, got {line}");
-            if line.as_bytes().get(3) == Some(&b' ') {
-                break;
-            }
+    let mut expect = |code: &str, reader: &mut BufReader<std::net::TcpStream>| loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with(code), "expected {code}, got {line}");
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
         }
     };
     expect("220", &mut reader);
-    for (cmd, code) in [("EHLO t", "250"), ("MAIL FROM:<a@x.test>", "250"), ("RCPT TO:<b@y.test>", "250"), ("DATA", "354")] {
+    for (cmd, code) in [
+        ("EHLO t", "250"),
+        ("MAIL FROM:<a@x.test>", "250"),
+        ("RCPT TO:<b@y.test>", "250"),
+        ("DATA", "354"),
+    ] {
         write!(writer, "{cmd}\r\n").unwrap();
         expect(code, &mut reader);
     }

@@ -22,7 +22,13 @@ pub struct Client<'a> {
 
 impl<'a> Client<'a> {
     pub fn new(d: &'a Dovecot, login: &str) -> Client<'a> {
-        Client { d, login: login.to_string(), c: None, selected: None, counts: BTreeMap::new() }
+        Client {
+            d,
+            login: login.to_string(),
+            c: None,
+            selected: None,
+            counts: BTreeMap::new(),
+        }
     }
 
     fn conn(&mut self) -> anyhow::Result<&mut ImapClient> {
@@ -59,7 +65,10 @@ impl<'a> Client<'a> {
     pub fn messages(&mut self, folder: &str) -> usize {
         let enc = testkit::imap::encode_mailbox_name(folder);
         let lines = self.command(&format!("STATUS \"{enc}\" (MESSAGES)"));
-        let l = lines.iter().find(|l| l.starts_with("* STATUS")).expect("STATUS answer");
+        let l = lines
+            .iter()
+            .find(|l| l.starts_with("* STATUS"))
+            .expect("STATUS answer");
         let n = &l[l.find("MESSAGES ").expect("MESSAGES") + 9..];
         n[..n.find(')').expect(")")].trim().parse().expect("count")
     }
@@ -71,7 +80,10 @@ impl<'a> Client<'a> {
             None => self.messages(folder),
         };
         for attempt in 1..=ATTEMPTS {
-            match self.conn().and_then(|c| c.append(folder, flags, date, raw).map(|_| ())) {
+            match self
+                .conn()
+                .and_then(|c| c.append(folder, flags, date, raw).map(|_| ()))
+            {
                 Ok(()) => break,
                 Err(e) if attempt < ATTEMPTS => {
                     eprintln!("test client: APPEND to {folder} failed ({e:#}); checking");

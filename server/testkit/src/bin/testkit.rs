@@ -110,17 +110,32 @@ fn seed(server: &Dovecot, user: &str, count: usize) -> Result<()> {
     server.create_mailbox(user, &archive)?;
     server.create_mailbox(user, "Empty")?;
     for n in 0..count {
-        let folder = if n % 2 == 0 { "INBOX" } else { archive.as_str() };
+        let folder = if n % 2 == 0 {
+            "INBOX"
+        } else {
+            archive.as_str()
+        };
         let raw = format!(
             "From: Seed {n} <seed{n}@example.test>\r\nTo: {user}\r\nSubject: Seeded message {n}\r\nMessage-ID: <seed{n}.{user}>\r\nDate: Tue, 2 Jan 2024 09:00:00 +0100\r\n\r\nHello {n}.\r\n{}\r\n",
             "x".repeat(200 + n * 10)
         );
-        server.append(user, folder, &["\\Seen"], Some("02-Jan-2024 09:00:00 +0100"), raw.as_bytes())?;
+        server.append(
+            user,
+            folder,
+            &["\\Seen"],
+            Some("02-Jan-2024 09:00:00 +0100"),
+            raw.as_bytes(),
+        )?;
     }
     Ok(())
 }
 
-fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize, latency_ms: u64) -> Result<()> {
+fn serve(
+    state_file: &Path,
+    mut users: Vec<User>,
+    seed_messages: usize,
+    latency_ms: u64,
+) -> Result<()> {
     // Registered first: a signal during startup is queued and handled once started.
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).context("signal handlers")?;
     if users.is_empty() {
@@ -143,7 +158,10 @@ fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize, latency_
         }
     }
     let proxy = if latency_ms > 0 {
-        Some(testkit::proxy::DelayProxy::start(pair.slash.imaps_port(), std::time::Duration::from_millis(latency_ms))?)
+        Some(testkit::proxy::DelayProxy::start(
+            pair.slash.imaps_port(),
+            std::time::Duration::from_millis(latency_ms),
+        )?)
     } else {
         None
     };
@@ -171,6 +189,11 @@ fn serve(state_file: &Path, mut users: Vec<User>, seed_messages: usize, latency_
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Cmd::Serve { state_file, users, seed_messages, latency_ms } => serve(&state_file, users, seed_messages, latency_ms),
+        Cmd::Serve {
+            state_file,
+            users,
+            seed_messages,
+            latency_ms,
+        } => serve(&state_file, users, seed_messages, latency_ms),
     }
 }
