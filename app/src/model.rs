@@ -227,6 +227,15 @@ pub struct ProgressView {
 }
 
 impl ProgressView {
+    /// Seconds left at the current rate, when it can be told.
+    pub fn eta_seconds(&self) -> Option<u64> {
+        let left = self
+            .bytes_total
+            .checked_sub(self.bytes_done)
+            .filter(|l| *l > 0)?;
+        left.checked_div(self.bytes_per_second)
+    }
+
     pub fn percent(&self) -> u8 {
         let share =
             |done: u64, total: u64| (done.min(total).saturating_mul(100)).checked_div(total);
@@ -262,6 +271,24 @@ pub struct JobView {
     /// The specific English cause of a failure (shown after the general sentence).
     pub error: Option<String>,
     pub report_state: String,
+    /// Messages not copied (rejected first, then skipped), the first few hundred.
+    #[serde(default)]
+    pub messages: Vec<MessageRow>,
+    /// How many more were left out of `messages`.
+    #[serde(default)]
+    pub messages_more: u64,
+}
+
+/// A message that was not copied, and why (the reason is the engine's English text).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRow {
+    pub folder: String,
+    pub date: String,
+    pub from: String,
+    pub subject: String,
+    pub size: u64,
+    pub reason: String,
+    pub rejected: bool,
 }
 
 /// The preflight of a draft whose two accounts are established: where every folder goes and
@@ -405,5 +432,28 @@ mod tests {
         assert!(view.quota_too_small(), "already over quota");
         view.quota = None;
         assert!(!view.quota_too_small());
+    }
+
+    #[test]
+    fn percent_and_eta() {
+        let mut p = ProgressView {
+            bytes_total: 1000,
+            bytes_done: 250,
+            bytes_per_second: 50,
+            ..ProgressView::default()
+        };
+        assert_eq!(p.percent(), 25);
+        assert_eq!(p.eta_seconds(), Some(15));
+        p.bytes_per_second = 0;
+        assert_eq!(p.eta_seconds(), None);
+        p.bytes_done = 1000;
+        assert_eq!(p.eta_seconds(), None);
+        let m = ProgressView {
+            messages_total: 4,
+            messages_done: 1,
+            ..ProgressView::default()
+        };
+        assert_eq!(m.percent(), 25);
+        assert_eq!(ProgressView::default().percent(), 0);
     }
 }

@@ -33,6 +33,8 @@ test("validate both accounts, synchronize, watch it finish, look it up by addres
   // The page refreshes itself (polling with JavaScript, meta refresh without) until the end.
   await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.", { timeout: 45_000 });
   await expect(page.getByText("Complete: every message is at the destination.")).toBeVisible();
+  // The report was appended to the destination INBOX; the page follows until it is settled.
+  await expect(page.getByRole("status")).toContainText("Report e-mail: sent to the destination mailbox", { timeout: 20_000 });
   const table = page.getByRole("table");
   await expect(table).toContainText("Archive/2020");
   await expect(table).toContainText("INBOX.Archive.2020");

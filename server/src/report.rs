@@ -57,14 +57,14 @@ pub fn format_duration(ms: i64) -> String {
     }
 }
 
-fn skip_reason(reason: &SkipReason) -> &'static str {
+pub fn skip_reason(reason: &SkipReason) -> &'static str {
     match reason {
         SkipReason::Deleted => "flagged \\Deleted at the source",
         SkipReason::Vanished => "expunged at the source during the copy",
     }
 }
 
-fn reject_reason(reason: &RejectReason, server_text: &str) -> String {
+pub fn reject_reason(reason: &RejectReason, server_text: &str) -> String {
     match reason {
         RejectReason::Refused => format!("refused by the destination: {server_text}"),
         RejectReason::TooLarge { size, limit } => {

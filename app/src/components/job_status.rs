@@ -105,3 +105,68 @@ pub fn FolderTable(job: JobView) -> impl IntoView {
         </div>
     }
 }
+
+pub fn state_is_final(state: PublicState) -> bool {
+    matches!(state, PublicState::Finished | PublicState::Failed)
+}
+
+/// `1 h 05 min`, `3 min`, `40 s`.
+pub fn duration(secs: u64) -> String {
+    let (h, m) = (secs / 3600, (secs / 60) % 60);
+    if h > 0 {
+        format!("{h} h {m:02} min")
+    } else if m > 0 {
+        format!("{m} min")
+    } else {
+        format!("{secs} s")
+    }
+}
+
+/// The messages that were not copied, with the reason for each.
+#[component]
+pub fn MessageTable(job: JobView) -> impl IntoView {
+    let lang = expect_context::<Lang>();
+    let more = job.messages_more;
+    let rows = job
+        .messages
+        .into_iter()
+        .map(|m| {
+            let kind = if m.rejected {
+                T::TableRejected
+            } else {
+                T::TableSkipped
+            };
+            view! {
+                <tr>
+                    <td>{kind.get(lang)}</td>
+                    <td>{m.folder}</td>
+                    <td>{m.date}</td>
+                    <td>{m.from}</td>
+                    <td>{m.subject}</td>
+                    <td class="num">{bytes(m.size)}</td>
+                    <td lang="en">{m.reason}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-labelledby="not-copied-caption">
+            <table>
+                <caption id="not-copied-caption">{T::ReportRejectedList.get(lang)}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col"></th>
+                        <th scope="col">{T::TableFolder.get(lang)}</th>
+                        <th scope="col">{T::ReportDate.get(lang)}</th>
+                        <th scope="col">{T::ReportFrom.get(lang)}</th>
+                        <th scope="col">{T::ReportSubjectHeader.get(lang)}</th>
+                        <th scope="col">{T::ReportSize.get(lang)}</th>
+                        <th scope="col">{T::ReportReason.get(lang)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+            {(more > 0).then(|| view! { <p>{fill(T::ReportMore.get(lang), &[("n", more.to_string())])}</p> })}
+        </div>
+    }
+}

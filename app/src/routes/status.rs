@@ -6,9 +6,12 @@ use leptos_meta::Meta;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::{job_details, public_status};
-use crate::components::job_status::{state_sentence, FolderTable, ProgressBar, ProgressNumbers};
+use crate::components::job_status::{
+    bytes, duration, state_is_final, state_sentence, FolderTable, MessageTable, ProgressBar,
+    ProgressNumbers,
+};
 use crate::components::status_lookup::StatusLookup;
-use crate::i18n::{Lang, T};
+use crate::i18n::{fill, Lang, T};
 use crate::model::PublicState;
 
 /// Seconds between refreshes of an active job's page.
@@ -20,11 +23,16 @@ fn refresh_while(
     active: impl Fn() -> bool + Send + Sync + 'static,
     tick: RwSignal<u32>,
 ) -> impl IntoView {
+    let active = std::sync::Arc::new(active);
     #[cfg(feature = "hydrate")]
     {
+        let still = active.clone();
         let handle = set_interval_with_handle(
             move || {
-                tick.update(|t| *t += 1);
+                // Polling stops once the job is final.
+                if untrack(|| still()) {
+                    tick.update(|t| *t += 1);
+                }
             },
             std::time::Duration::from_secs(REFRESH_SECS as u64),
         );
@@ -98,7 +106,13 @@ pub fn JobPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id")).unwrap_or_default();
     let tick = RwSignal::new(0u32);
     let job = Resource::new(move || (id(), tick.get()), |(id, _)| job_details(id));
-    let active = move || matches!(job.get(), Some(Ok(Some(ref j))) if matches!(j.state, PublicState::Queued | PublicState::Running { .. }));
+    // Active until the job is final and its report delivery settled (the report line changes
+    // after the state does).
+    let active = move || {
+        matches!(job.get(), Some(Ok(Some(ref j)))
+            if matches!(j.state, PublicState::Queued | PublicState::Running { .. })
+                || (j.state == PublicState::Finished && j.report_state == "pending"))
+    };
     view! {
         {refresh_while(active, tick)}
         <Transition fallback=|| ()>
@@ -135,12 +149,40 @@ pub fn JobPage() -> impl IntoView {
                                         {matches!(state, PublicState::Running { .. } | PublicState::Finished)
                                             .then(|| view! { <ProgressBar percent=job.progress.percent() /> })}
                                         <ProgressNumbers progress=job.progress.clone() />
+                                        {matches!(state, PublicState::Running { .. })
+                                            .then(|| {
+                                                let rate = job.progress.bytes_per_second;
+                                                let eta = job.progress.eta_seconds();
+                                                view! {
+                                                    <p>
+                                                        {(rate > 0)
+                                                            .then(|| fill(T::Rate.get(lang), &[("rate", bytes(rate))]))}
+                                                        " "
+                                                        {eta
+                                                            .map(|s| {
+                                                                fill(T::Eta.get(lang), &[("time", duration(s))])
+                                                            })}
+                                                    </p>
+                                                }
+                                            })}
                                         {outcome.map(|o| view! { <p>{o.get(lang)}</p> })}
+                                        {state_is_final(state)
+                                            .then(|| {
+                                                let word = match job.report_state.as_str() {
+                                                    "sent" => T::ReportSent,
+                                                    "failed" => T::ReportFailed,
+                                                    _ => T::ReportPending,
+                                                };
+                                                view! {
+                                                    <p>{T::ReportState.get(lang)} " " {word.get(lang)}</p>
+                                                }
+                                            })}
                                     </div>
                                     <p class="hint">
                                         {T::PrivateLink.get(lang)} " " <a href=link.clone()>{link.clone()}</a>
                                     </p>
                                     {(!job.folders.is_empty()).then(|| view! { <FolderTable job=job.clone() /> })}
+                                    {(!job.messages.is_empty()).then(|| view! { <MessageTable job=job.clone() /> })}
                                 </section>
                             }
                                 .into_any()

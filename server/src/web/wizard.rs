@@ -249,12 +249,13 @@ impl Backend for WizardService {
         }
         let job = self.jobs.get(id).ok().flatten()?;
         let progress = progress_of(&job);
-        let folders = job
+        let stored = job
             .result
             .as_deref()
             .and_then(|r| serde_json::from_str::<StoredResult>(r).ok())
-            .map(|r| r.folders)
             .unwrap_or_default();
+        let (messages, messages_more) = not_copied(stored.report.as_ref());
+        let folders = stored.folders;
         Some(JobView {
             id: job.id.clone(),
             state: public_state(&job, &progress),
@@ -271,6 +272,8 @@ impl Backend for WizardService {
                 .clone()
                 .filter(|_| job.state.is_final() && job.state != JobState::Finished),
             report_state: job.report_state.clone(),
+            messages,
+            messages_more,
         })
     }
 
@@ -284,6 +287,52 @@ impl Backend for WizardService {
 struct StoredResult {
     #[serde(default)]
     folders: Vec<FolderRow>,
+    #[serde(default)]
+    report: Option<mailcopy::copy::CopyReport>,
+}
+
+/// Messages shown one by one on the private job page.
+const MAX_LISTED_ON_PAGE: usize = 200;
+
+/// Rejected then skipped messages of a copy report, at most [`MAX_LISTED_ON_PAGE`].
+fn not_copied(report: Option<&mailcopy::copy::CopyReport>) -> (Vec<app::model::MessageRow>, u64) {
+    let Some(report) = report else {
+        return (Vec::new(), 0);
+    };
+    let row = |folder: &str, s: &mailcopy::copy::MessageSummary, reason: String, rejected: bool| {
+        app::model::MessageRow {
+            folder: mailcopy::mutf7::decode_lossy(folder),
+            date: s.date.clone().unwrap_or_default(),
+            from: s.from.clone().unwrap_or_default(),
+            subject: s.subject.clone().unwrap_or_default(),
+            size: s.size,
+            reason,
+            rejected,
+        }
+    };
+    let rejected = report.folders.iter().flat_map(|f| {
+        f.rejected.iter().map(move |r| {
+            row(
+                &f.source,
+                &r.summary,
+                crate::report::reject_reason(&r.reason, &r.server_text),
+                true,
+            )
+        })
+    });
+    let skipped = report.folders.iter().flat_map(|f| {
+        f.skipped.iter().map(move |s| {
+            row(
+                &f.source,
+                &s.summary,
+                crate::report::skip_reason(&s.reason).to_string(),
+                false,
+            )
+        })
+    });
+    let all: Vec<_> = rejected.chain(skipped).collect();
+    let more = all.len().saturating_sub(MAX_LISTED_ON_PAGE) as u64;
+    (all.into_iter().take(MAX_LISTED_ON_PAGE).collect(), more)
 }
 
 fn progress_of(job: &Job) -> ProgressView {
@@ -301,5 +350,53 @@ fn public_state(job: &Job, progress: &ProgressView) -> PublicState {
         },
         JobState::Finished => PublicState::Finished,
         JobState::Failed | JobState::Cancelled => PublicState::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcopy::copy::{
+        CopyReport, FolderReport, MessageSummary, Outcome, RejectReason, RejectedMessage,
+        SkipReason, SkippedMessage, Totals,
+    };
+
+    #[test]
+    fn not_copied_lists_rejected_then_skipped_with_reasons() {
+        let summary = |subject: &str| MessageSummary {
+            subject: Some(subject.into()),
+            size: 10,
+            ..MessageSummary::default()
+        };
+        let folder = FolderReport {
+            source: "Bo&AO4-te".into(),
+            rejected: vec![RejectedMessage {
+                uid: 1,
+                reason: RejectReason::Refused,
+                server_text: "NO [LIMIT] too big".into(),
+                summary: summary("big"),
+            }],
+            skipped: vec![SkippedMessage {
+                uid: 2,
+                reason: SkipReason::Deleted,
+                summary: summary("gone"),
+            }],
+            ..FolderReport::default()
+        };
+        let report = CopyReport {
+            outcome: Outcome::CompleteWithRejections,
+            folders: vec![folder],
+            plan: None,
+            totals: Totals::default(),
+            dry_run: false,
+        };
+        let (rows, more) = not_copied(Some(&report));
+        assert_eq!(more, 0);
+        assert_eq!(rows.len(), 2);
+        assert!(
+            rows[0].rejected && rows[0].reason.contains("[LIMIT]") && rows[0].folder == "Boîte"
+        );
+        assert!(!rows[1].rejected && rows[1].reason.contains("Deleted"));
+        assert_eq!(not_copied(None), (Vec::new(), 0));
     }
 }
