@@ -24,6 +24,17 @@ fn router_with_store(
     policy: AddressPolicy,
     per_minute: u32,
 ) -> (axum::Router, Arc<Store>, tempfile::TempDir) {
+    app_for(&dovecot.ca_pem(), policy, per_minute, false)
+}
+
+/// The whole HTTP application over a fresh database, trusting `ca_pem`, with `localhost`
+/// resolving to 127.0.0.1 through the static resolver.
+fn app_for(
+    ca_pem: &str,
+    policy: AddressPolicy,
+    per_minute: u32,
+    smtp_reports: bool,
+) -> (axum::Router, Arc<Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::new(
         imapcopy::db::open(dir.path()).unwrap(),
@@ -33,7 +44,7 @@ fn router_with_store(
     let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
     let connect = ConnectOptions::new(Arc::new(resolver))
         .with_policy(policy)
-        .with_ca_pem(dovecot.ca_pem())
+        .with_ca_pem(ca_pem.to_string())
         .unwrap();
     let service = WizardService {
         drafts: DraftStore::new(Duration::from_secs(600)),
@@ -42,7 +53,7 @@ fn router_with_store(
         validate_limit: RateLimiter::new(per_minute, Duration::from_secs(60)),
         check_timeout: Duration::from_secs(10),
         cookie_attributes: String::new(),
-        smtp_reports: false,
+        smtp_reports,
     };
     let options = LeptosOptions::builder()
         .output_name("imapcopy")
@@ -299,35 +310,8 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
         .unwrap();
     pair.dot.add_user("erin@new.test", "to-pass").unwrap();
     // One CA file trusting both instances.
-    let (app, store, _dir) = {
-        let mut both = pair.slash.ca_pem();
-        both.push_str(&pair.dot.ca_pem());
-        let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
-        let connect = ConnectOptions::new(Arc::new(resolver))
-            .with_policy(AddressPolicy::AllowAll)
-            .with_ca_pem(both)
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::new(
-            imapcopy::db::open(dir.path()).unwrap(),
-            imapcopy::seal::Sealer::ephemeral(),
-            Arc::new(SystemClock),
-        ));
-        let service = WizardService {
-            drafts: DraftStore::new(Duration::from_secs(600)),
-            jobs: store.clone(),
-            connect: Arc::new(connect),
-            validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
-            check_timeout: Duration::from_secs(10),
-            cookie_attributes: String::new(),
-            smtp_reports: false,
-        };
-        let options = LeptosOptions::builder()
-            .output_name("imapcopy")
-            .site_root("target/site")
-            .build();
-        (web::router(options, web::shared(service)), store, dir)
-    };
+    let ca = pair.slash.ca_pem() + &pair.dot.ca_pem();
+    let (app, store, _dir) = app_for(&ca, AddressPolicy::AllowAll, 100, false);
     let source_host = format!("localhost:{}", pair.slash.imaps_port());
     let dest_host = format!("localhost:{}", pair.dot.imap_port());
 
@@ -620,33 +604,8 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
     let pair = testkit::DovecotPair::start().unwrap();
     pair.slash.add_user("gil@old.test", "from").unwrap();
     pair.dot.add_user("gil", "to").unwrap();
-    let mut ca = pair.slash.ca_pem();
-    ca.push_str(&pair.dot.ca_pem());
-    let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
-    let connect = ConnectOptions::new(Arc::new(resolver))
-        .with_policy(AddressPolicy::AllowAll)
-        .with_ca_pem(ca)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::new(
-        imapcopy::db::open(dir.path()).unwrap(),
-        imapcopy::seal::Sealer::ephemeral(),
-        Arc::new(SystemClock),
-    ));
-    let service = WizardService {
-        drafts: DraftStore::new(Duration::from_secs(600)),
-        jobs: store.clone(),
-        connect: Arc::new(connect),
-        validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
-        check_timeout: Duration::from_secs(10),
-        cookie_attributes: String::new(),
-        smtp_reports: true,
-    };
-    let options = LeptosOptions::builder()
-        .output_name("imapcopy")
-        .site_root("target/site")
-        .build();
-    let app = web::router(options, web::shared(service));
+    let ca = pair.slash.ca_pem() + &pair.dot.ca_pem();
+    let (app, store, _dir) = app_for(&ca, AddressPolicy::AllowAll, 100, true);
     let src = format!("localhost:{}", pair.slash.imaps_port());
     let dst = format!("localhost:{}", pair.dot.imaps_port());
     let body = form(&[
@@ -706,32 +665,9 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
 
 /// A router whose connections trust all of `servers`.
 fn trusting_router(servers: &[&testkit::Dovecot]) -> (axum::Router, tempfile::TempDir) {
-    let both: String = servers.iter().map(|d| d.ca_pem()).collect();
-    let resolver = StaticResolver::new().with("localhost", ["127.0.0.1".parse().unwrap()]);
-    let connect = ConnectOptions::new(Arc::new(resolver))
-        .with_policy(AddressPolicy::AllowAll)
-        .with_ca_pem(both)
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::new(
-        imapcopy::db::open(dir.path()).unwrap(),
-        imapcopy::seal::Sealer::ephemeral(),
-        Arc::new(SystemClock),
-    ));
-    let service = WizardService {
-        drafts: DraftStore::new(Duration::from_secs(600)),
-        jobs: store,
-        connect: Arc::new(connect),
-        validate_limit: RateLimiter::new(100, Duration::from_secs(60)),
-        check_timeout: Duration::from_secs(10),
-        cookie_attributes: String::new(),
-        smtp_reports: false,
-    };
-    let options = LeptosOptions::builder()
-        .output_name("imapcopy")
-        .site_root("target/site")
-        .build();
-    (web::router(options, web::shared(service)), dir)
+    let all: String = servers.iter().map(|d| d.ca_pem()).collect();
+    let (app, _store, dir) = app_for(&all, AddressPolicy::AllowAll, 100, false);
+    (app, dir)
 }
 
 async fn preflight_json(app: &axum::Router, cookie: Option<&str>) -> String {
