@@ -81,6 +81,12 @@ fn urlencode(v: &str) -> String {
         .collect()
 }
 
+/// The `name=value` part of the response's `Set-Cookie`, to send back as `Cookie`.
+fn cookie_pair(response: &axum::response::Response) -> String {
+    let header = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    header.split(';').next().unwrap().to_string()
+}
+
 async fn body_text(response: axum::response::Response) -> String {
     String::from_utf8(
         response
@@ -331,13 +337,7 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
             .oneshot(validate_request(body, true, None))
             .await
             .unwrap();
-        let cookie = response.headers()[header::SET_COOKIE]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let cookie = cookie_pair(&response);
         let body = form(&[
             ("side", "destination"),
             ("preset", "other"),
@@ -493,13 +493,7 @@ async fn the_language_is_chosen_switched_and_remembered() {
         response.headers()[header::LOCATION],
         "/status?address=a%40b.c"
     );
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = cookie_pair(&response);
     let page = get_page(&app, "/", Some(&cookie)).await;
     assert!(
         page.contains("<html lang=\"fr\"") && page.contains("Compte source"),
@@ -621,13 +615,7 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
         .oneshot(validate_request(body, true, None))
         .await
         .unwrap();
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = cookie_pair(&response);
     let body = form(&[
         ("side", "destination"),
         ("preset", "other"),
@@ -742,13 +730,7 @@ async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
         .oneshot(validate_request(body, true, None))
         .await
         .unwrap();
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = cookie_pair(&response);
     assert_eq!(preflight_json(&app, Some(&cookie)).await, "null");
     let english = |path: &'static str| {
         let app = app.clone();
@@ -866,13 +848,7 @@ async fn a_failed_preflight_says_why_and_synchronize_stays_available() {
         .oneshot(validate_request(body, true, None))
         .await
         .unwrap();
-    let cookie = response.headers()[header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = cookie_pair(&response);
     let body = form(&[
         ("side", "destination"),
         ("preset", "other"),
