@@ -11,12 +11,23 @@ const root = path.resolve(__dirname, "..");
 
 export type Harness = {
   url: string;
-  slash: { imaps_port: number; imap_port: number; separator: string; prefix: string; slow_imaps_port: number };
+  slash: {
+    imaps_port: number;
+    imap_port: number;
+    separator: string;
+    prefix: string;
+    slow_imaps_port: number;
+    plain_only_port: number;
+  };
   dot: { imaps_port: number; imap_port: number; separator: string; prefix: string };
   users: { login: string; password: string }[];
+  /// `testkit` control port (see `control()` in tests/harness-control.ts).
+  control_port: number;
+  /// Everything `startImapcopy` needs to start another server like the main one.
+  server: { dir: string; caFile: string; hostsFile: string };
 };
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once("error", reject);
@@ -28,7 +39,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, child: ChildProcess, ms = 60_000) {
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, child: ChildProcess, ms = 60_000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what}: process exited with ${child.exitCode}`);
@@ -52,6 +63,10 @@ export default async function globalSetup() {
       "--user", "dave@example.test:dave-secret",
       "--user", "erin@example.test:erin-secret",
       "--user", "frank@example.test:frank-secret",
+      "--user", "gina@example.test:gina-secret",
+      "--user", "hank@example.test:hank-secret",
+      "--user", "ivan@example.test:ivan-secret",
+      "--user", "judy@example.test:judy-secret",
       "--seed-messages", "20",
       "--latency-ms", "80",
     ],
@@ -68,25 +83,52 @@ export default async function globalSetup() {
   const hostsFile = path.join(dir, "hosts");
   fs.writeFileSync(hostsFile, "127.0.0.1 localhost\n");
 
+  const { url, process: server } = await startImapcopy({ dir, caFile, hostsFile }, "main", ["--validate-per-minute", "1000"]);
+
+  const harness: Harness = {
+    url,
+    slash: state.slash,
+    dot: state.dot,
+    users: state.users,
+    control_port: state.control_port,
+    server: { dir, caFile, hostsFile },
+  };
+  fs.writeFileSync(path.join(dir, "harness-public.json"), JSON.stringify(harness));
+  process.env.IMAPCOPY_URL = url;
+  process.env.IMAPCOPY_HARNESS = path.join(dir, "harness-public.json");
+  process.env.IMAPCOPY_E2E_DIR = dir;
+  fs.writeFileSync(path.join(dir, "pids"), JSON.stringify([server.pid, testkit.pid]));
+  console.log(`harness: imapcopy at ${url}, logs in ${dir}`);
+}
+
+/**
+ * Starts the release `imapcopy serve` against the harness (its own data dir `<dir>/data-<name>`,
+ * log `<dir>/server-<name>.log`) and waits for /healthz. `extra` adds or overrides options.
+ */
+export async function startImapcopy(
+  server: { dir: string; caFile: string; hostsFile: string },
+  name: string,
+  extra: string[],
+): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const serverLog = fs.openSync(path.join(dir, "server.log"), "a");
-  const server = spawn(
+  const log = fs.openSync(path.join(server.dir, `server-${name}.log`), "a");
+  const child = spawn(
     path.join(root, "target/release/imapcopy"),
     [
       "serve",
       "--listen", `127.0.0.1:${port}`,
-      "--data-dir", path.join(dir, "data"),
+      "--data-dir", path.join(server.dir, `data-${name}`),
       "--site-root", path.join(root, "target/site"),
-      "--ca-file", caFile,
-      "--static-hosts", hostsFile,
+      "--ca-file", server.caFile,
+      "--static-hosts", server.hostsFile,
       "--allow-private-networks",
-      "--validate-per-minute", "1000",
+      ...extra,
     ],
-    { stdio: ["ignore", serverLog, serverLog] },
+    { stdio: ["ignore", log, log] },
   );
   await waitFor(
-    "imapcopy",
+    `imapcopy (${name})`,
     async () => {
       try {
         return (await fetch(`${url}/healthz`)).ok;
@@ -94,14 +136,7 @@ export default async function globalSetup() {
         return false;
       }
     },
-    server,
+    child,
   );
-
-  const harness: Harness = { url, slash: state.slash, dot: state.dot, users: state.users };
-  fs.writeFileSync(path.join(dir, "harness-public.json"), JSON.stringify(harness));
-  process.env.IMAPCOPY_URL = url;
-  process.env.IMAPCOPY_HARNESS = path.join(dir, "harness-public.json");
-  process.env.IMAPCOPY_E2E_DIR = dir;
-  fs.writeFileSync(path.join(dir, "pids"), JSON.stringify([server.pid, testkit.pid]));
-  console.log(`harness: imapcopy at ${url}, logs in ${dir}`);
+  return { url, process: child };
 }

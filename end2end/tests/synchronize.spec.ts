@@ -1,7 +1,7 @@
 // The whole seed story in a browser: validate both accounts, Synchronize, follow the job on its
 // private page until it has finished, then look the status up by source address.
 import { test, expect } from "@playwright/test";
-import { harness, WizardPage } from "./wizard-page";
+import { control, harness, WizardPage } from "./wizard-page";
 
 test("validate both accounts, synchronize, watch it finish, look it up by address", async ({ page, javaScriptEnabled }) => {
   const h = harness();
@@ -40,6 +40,21 @@ test("validate both accounts, synchronize, watch it finish, look it up by addres
   await expect(table).toContainText("INBOX.Archive.2020");
   await expect(table).toContainText("INBOX.Empty");
   await expect(page.getByRole("link", { name: new URL(jobUrl).pathname })).toBeVisible();
+
+  // Over IMAP, the destination holds the mail, and the report is in its INBOX.
+  expect(await control(`messages dot ${user.login} INBOX.Archive.2020`)).toBe("10");
+  expect(await control(`messages dot ${user.login} INBOX.Empty`)).toBe("0");
+  expect(await control(`count dot ${user.login} INBOX IMAPCopy: the synchronization of`)).toBe("1");
+
+  // The private page in French and Spanish (the switch comes back to the same page).
+  await page.getByRole("link", { name: "Français" }).click();
+  await expect(page).toHaveURL(jobUrl);
+  await expect(page.getByRole("status")).toContainText("La synchronisation des comptes est terminée.");
+  await expect(page.locator("html")).toHaveAttribute("lang", "fr");
+  await page.getByRole("link", { name: "Español" }).click();
+  await expect(page.getByRole("status")).toContainText("La sincronización de las cuentas ha terminado.");
+  await page.getByRole("link", { name: "English" }).click();
+  await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.");
 
   // Public lookup by source address: the coarse state and nothing else.
   await page.goto("/");

@@ -1,6 +1,7 @@
 // Page object for the wizard: role and label locators only.
 import { expect, Page, Locator } from "@playwright/test";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import type { Harness } from "../global-setup";
 
 export function harness(): Harness {
@@ -64,4 +65,48 @@ export class WizardPage {
   async validate(step: Locator) {
     await step.getByRole("button", { name: "Validate" }).click();
   }
+}
+
+/**
+ * One command to the harness's control port (`testkit serve`, see server/testkit/src/bin):
+ * `hold`, `release`, `password slash|dot LOGIN PW`, `kick slash|dot LOGIN`,
+ * `count slash|dot LOGIN MAILBOX TEXT`, `messages slash|dot LOGIN MAILBOX`. Returns what
+ * follows `ok `; throws on `error …`.
+ */
+export function control(command: string): Promise<string> {
+  const h = harness();
+  return new Promise((resolve, reject) => {
+    const socket = net.createConnection({ host: "127.0.0.1", port: h.control_port });
+    let answer = "";
+    socket.setTimeout(30_000, () => socket.destroy(new Error(`control: no answer to ${command}`)));
+    socket.on("data", (chunk) => {
+      answer += chunk.toString("utf8");
+      const end = answer.indexOf("\n");
+      if (end < 0) return;
+      socket.end();
+      const line = answer.slice(0, end);
+      if (line.startsWith("ok")) resolve(line.slice(2).trim());
+      else reject(new Error(`control ${command}: ${line}`));
+    });
+    socket.on("error", reject);
+    socket.write(command + "\n");
+  });
+}
+
+/** Fills and validates both steps ("Other" preset) and waits for both to be established. */
+export async function validateBoth(
+  wizard: WizardPage,
+  user: { login: string; password: string },
+  source: { host: string; ssl: boolean },
+  destination: { host: string; ssl: boolean },
+) {
+  await wizard.open();
+  const src = wizard.source();
+  await wizard.fill(src, { preset: "Other", login: user.login, password: user.password, ...source });
+  await wizard.validate(src);
+  await expect(src.getByRole("status")).toContainText("Connection established.");
+  const dst = wizard.destination();
+  await wizard.fill(dst, { preset: "Other", login: user.login, password: user.password, ...destination });
+  await wizard.validate(dst);
+  await expect(dst.getByRole("status")).toContainText("Connection established.");
 }

@@ -276,7 +276,7 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
             report_to: None,
         })
         .unwrap();
-    // Retries are bounded: a job that copied nothing is retried, so allow only one attempt here.
+    // Several attempts are allowed, but a refused login is not retried: waiting cannot fix it.
     let job = {
         let reporter = Reporter {
             store: w.store.clone(),
@@ -291,7 +291,8 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
             store: w.store.clone(),
             connect: w.connect.clone(),
             config: RunnerConfig {
-                max_attempts: 1,
+                max_attempts: 5,
+                retry_base: Duration::from_millis(50),
                 poll: Duration::from_millis(100),
                 ..RunnerConfig::default()
             },
@@ -313,8 +314,13 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
         job
     };
     assert_eq!(job.state, JobState::Failed);
+    assert_eq!(job.attempts, 1, "a refused login must not be retried");
     let error = job.last_error.unwrap_or_default();
     assert!(error.to_lowercase().contains("auth"), "{error}");
+    assert!(
+        error.contains("destination no longer accepts the login"),
+        "{error}"
+    );
     // The report could not be appended with a wrong password: recorded, the job stays failed.
     assert_eq!(job.report_state, "failed");
     assert!(!job.has_secrets);

@@ -33,12 +33,34 @@ pub fn WizardPage() -> impl IntoView {
         }
     });
     let wizard = move || latest.get().map(Ok).or_else(|| stored.get());
+    // A refused request (rate limit, expired draft): with JavaScript the action's value;
+    // without, Leptos redirects back with the error in the URL (`__path`/`__err`) and the
+    // action starts from it during server rendering.
+    let refused = move || {
+        [
+            validate.value().get().map(|r| r.map(|_| ())),
+            synchronize.value().get().map(|r| r.map(|_| ())),
+        ]
+        .into_iter()
+        .find_map(|value| match value {
+            Some(Err(error)) => Some(error),
+            _ => None,
+        })
+        .map(|error| {
+            view! {
+                <p class="error-box" role="alert">
+                    {error.message().get(lang)}
+                </p>
+            }
+        })
+    };
 
     view! {
         <section class="intro">
             <h1>"IMAPCopy"</h1>
             <p>{T::AppTagline.get(lang)}</p>
         </section>
+        {refused}
         <Transition fallback=move || view! { <p class="notice">{T::Checking.get(lang)}</p> }>
             {move || {
                 wizard()

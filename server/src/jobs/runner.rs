@@ -12,7 +12,7 @@ use app::model::{FolderRow, ProgressView};
 use mailcopy::copy::{
     copy_mailbox_with, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink,
 };
-use mailcopy::{ConnectOptions, Credentials, Endpoint};
+use mailcopy::{ConnectOptions, Credentials, Endpoint, ErrorKind};
 use rand::Rng;
 use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
@@ -316,7 +316,6 @@ impl Runner {
         )
         .await;
         heartbeat.abort();
-        drop((source_creds, dest_creds));
         let _ = self.store.heartbeat(
             &job.id,
             &owner,
@@ -341,7 +340,23 @@ impl Runner {
                 Outcome::Incomplete { error } => {
                     // Re-runs are idempotent (the engine's scan finds what an earlier attempt
                     // copied, an APPEND in flight included), so a retry never appends twice.
-                    let retryable = job.attempts < self.config.max_attempts;
+                    let mut retryable = job.attempts < self.config.max_attempts;
+                    let mut error = error.clone();
+                    if retryable {
+                        // Waiting cannot fix a refused login (password changed or access
+                        // revoked after queuing): check both logins before scheduling a
+                        // retry, and fail now with that cause if one is refused.
+                        let accounts = [
+                            ("source", &source_endpoint, &source_creds),
+                            ("destination", &dest_endpoint, &dest_creds),
+                        ];
+                        if let Some(refused) = self.refused_login(&accounts).await {
+                            tracing::warn!(job = %job.id, error = %refused, "login refused: not retrying");
+                            retryable = false;
+                            error = refused;
+                        }
+                    }
+                    let error = &error;
                     if retryable {
                         let delay = self.backoff(job.attempts);
                         tracing::warn!(job = %job.id, error = %error, retry_in_s = delay.as_secs(), "copy stopped; will retry");
@@ -360,6 +375,7 @@ impl Runner {
                 }
             }
         };
+        drop((source_creds, dest_creds));
         match settled {
             Ok(Some(state)) => {
                 tracing::info!(job = %job.id, state = state.as_str(), outcome = outcome_name(&report.outcome), "job ended")
@@ -390,6 +406,25 @@ impl Runner {
             }
             Err(e) => tracing::error!(job = %id, error = %e, "wiping credentials failed"),
         }
+    }
+
+    /// The first account whose login is refused now, as the cause to show; `None` when both
+    /// log in or fail for another (possibly transient) reason.
+    async fn refused_login(&self, accounts: &[(&str, &Endpoint, &Credentials)]) -> Option<String> {
+        for (role, endpoint, creds) in accounts {
+            match mailcopy::connect(endpoint, creds, &self.connect).await {
+                Ok(session) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
+                }
+                Err(e) if e.kind() == ErrorKind::AuthFailed => {
+                    return Some(format!(
+                        "the {role} no longer accepts the login (password changed or access revoked?): {e}"
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        None
     }
 
     fn backoff(&self, attempts: i64) -> Duration {

@@ -695,6 +695,55 @@ impl Dovecot {
         }
     }
 
+    /// Changes the password of a user added with `add_user*` (the passwd-file line is
+    /// rewritten in place, other fields kept). New logins must use it at once; sessions
+    /// already logged in stay (see [`Dovecot::kick`]).
+    pub fn set_password(&self, login: &str, password: &str) -> Result<()> {
+        if password.chars().any(|c| matches!(c, ':' | '\n' | '\r')) {
+            bail!("passwords may not contain ':' or line breaks");
+        }
+        let key = login.to_lowercase();
+        let path = self.users_dir.join(&key);
+        let line = fs::read_to_string(&path).with_context(|| format!("unknown user {key}"))?;
+        let mut fields: Vec<&str> = line.trim_end_matches('\n').split(':').collect();
+        if fields.len() < 2 {
+            bail!("malformed passwd-file line for {key}");
+        }
+        let sealed = format!("{{PLAIN}}{password}");
+        fields[1] = &sealed;
+        let tmp = self.users_dir.join(format!(".{key}.tmp"));
+        write_file(&tmp, format!("{}\n", fields.join(":")).as_bytes(), 0o644)?;
+        fs::rename(&tmp, &path).context("installing passwd-file")?;
+        self.passwords
+            .lock()
+            .map_err(|_| anyhow!("poisoned lock"))?
+            .insert(key.clone(), password.to_owned());
+        // Dovecot's auth process caches nothing by default (auth_cache_size = 0), and
+        // passwd-file lookups re-read a changed file; wait until a lookup sees the change.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = self.doveadm(&["auth", "test", &key, password]);
+            if out.is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(anyhow!("new password for {key} not visible to dovecot"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `doveadm kick USER`: closes the user's IMAP sessions (a server restart or an
+    /// administrator's action, as seen from a client).
+    pub fn kick(&self, login: &str) -> Result<()> {
+        match self.doveadm(&["kick", &login.to_lowercase()]) {
+            Ok(_) => Ok(()),
+            // doveadm exits 68 (EX_NOUSER) when the user had no session: nothing to close.
+            Err(e) if format!("{e}").contains("no users kicked") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Password given to `add_*user*` for `login` (case-insensitive).
     pub fn password(&self, login: &str) -> Option<String> {
         self.passwords

@@ -1,14 +1,19 @@
 //! `testkit serve`: runs a Dovecot pair for end-to-end tests (e.g. Playwright) until
 //! SIGTERM/SIGINT/SIGHUP. See the README in server/testkit.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use testkit::proxy::{DelayProxy, ProxyOptions};
 use testkit::{Dovecot, DovecotPair};
 
 #[derive(Parser)]
@@ -21,7 +26,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Start a Slash and a DotInbox Dovecot, write their details to the state file, print
-    /// `ready <path>`, and run until SIGTERM/SIGINT/SIGHUP.
+    /// `ready <path>`, and run until SIGTERM/SIGINT/SIGHUP. The state also names a control
+    /// port on loopback taking one command per line (see `control`).
     Serve {
         /// JSON file written (atomically) once both servers accept connections.
         #[arg(long)]
@@ -71,6 +77,10 @@ struct Server {
     log_path: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
     slow_imaps_port: Option<u16>,
+    /// The plain IMAP port behind a proxy that hides STARTTLS: a server offering no
+    /// encryption at all (Slash only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plain_only_port: Option<u16>,
 }
 
 impl Server {
@@ -84,6 +94,7 @@ impl Server {
             ca_pem_path: d.ca_pem_path().to_path_buf(),
             log_path: d.log_path().to_path_buf(),
             slow_imaps_port: None,
+            plain_only_port: None,
         }
     }
 }
@@ -93,6 +104,8 @@ struct State {
     slash: Server,
     dot: Server,
     users: Vec<User>,
+    /// `testkit` control commands, one line each, answered `ok …` or `error …`.
+    control_port: u16,
 }
 
 fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
@@ -158,19 +171,40 @@ fn serve(
         }
     }
     let proxy = if latency_ms > 0 {
-        Some(testkit::proxy::DelayProxy::start(
+        Some(DelayProxy::start(
             pair.slash.imaps_port(),
-            std::time::Duration::from_millis(latency_ms),
+            Duration::from_millis(latency_ms),
         )?)
     } else {
         None
     };
+    let plain_only = DelayProxy::start_with(
+        pair.slash.imap_port(),
+        ProxyOptions {
+            strip_starttls: true,
+            ..ProxyOptions::default()
+        },
+    )?;
     let mut slash = Server::of(&pair.slash);
     slash.slow_imaps_port = proxy.as_ref().map(|p| p.port());
+    slash.plain_only_port = Some(plain_only.port());
+    let control = Control {
+        pair: Arc::new(pair),
+        slow: proxy.map(Arc::new),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").context("binding the control port")?;
+    let control_port = listener.local_addr()?.port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let control_thread = {
+        let (control, stop) = (control.clone(), stop.clone());
+        listener.set_nonblocking(true)?;
+        std::thread::spawn(move || control.serve(&listener, &stop))
+    };
     let state = State {
         slash,
-        dot: Server::of(&pair.dot),
+        dot: Server::of(&control.pair.dot),
         users,
+        control_port,
     };
     let json = serde_json::to_vec_pretty(&state)?;
     write_atomically(state_file, &json)?;
@@ -181,10 +215,125 @@ fn serve(
     }
     let signal = signals.forever().next();
     eprintln!("testkit: signal {signal:?}, stopping");
-    drop(proxy);
-    drop(pair);
+    stop.store(true, Ordering::SeqCst);
+    let _ = control_thread.join();
+    drop(plain_only);
+    drop(control);
     let _ = std::fs::remove_file(state_file);
     Ok(())
+}
+
+/// What the control port acts on. Commands (one line, words separated by one space; the
+/// last argument may contain spaces):
+///
+/// - `hold` / `release`: stall / resume all traffic through the slow proxy
+/// - `password slash|dot LOGIN NEW-PASSWORD`: change a user's password
+/// - `kick slash|dot LOGIN`: close the user's IMAP sessions
+/// - `count slash|dot LOGIN MAILBOX SUBJECT-TEXT`: `ok N`, the messages of MAILBOX whose
+///   Subject contains the text, asked over IMAP (SEARCH)
+/// - `messages slash|dot LOGIN MAILBOX`: `ok N`, the mailbox's message count over IMAP
+#[derive(Clone)]
+struct Control {
+    pair: Arc<DovecotPair>,
+    slow: Option<Arc<DelayProxy>>,
+}
+
+impl Control {
+    fn serve(&self, listener: &TcpListener, stop: &AtomicBool) {
+        while !stop.load(Ordering::SeqCst) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    if let Err(e) = self.session(stream) {
+                        eprintln!("testkit control: {e:#}");
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => {
+                    eprintln!("testkit control: accept: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn session(&self, stream: TcpStream) -> Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut out = stream.try_clone()?;
+        for line in BufReader::new(stream).lines() {
+            let line = line?;
+            let answer = match self.run(line.trim_end_matches('\r')) {
+                Ok(text) => format!("ok {text}"),
+                Err(e) => format!("error {e:#}").replace(['\r', '\n'], " "),
+            };
+            writeln!(out, "{answer}")?;
+        }
+        Ok(())
+    }
+
+    fn server(&self, name: &str) -> Result<&Dovecot> {
+        match name {
+            "slash" => Ok(&self.pair.slash),
+            "dot" => Ok(&self.pair.dot),
+            other => Err(anyhow!("unknown server {other:?} (slash or dot)")),
+        }
+    }
+
+    fn run(&self, line: &str) -> Result<String> {
+        let mut words = line.splitn(2, ' ');
+        let command = words.next().unwrap_or_default();
+        let rest = words.next().unwrap_or_default();
+        let args = |n: usize| -> Result<Vec<&str>> {
+            let parts: Vec<&str> = rest.splitn(n, ' ').collect();
+            if parts.len() == n && parts.iter().all(|p| !p.is_empty()) {
+                Ok(parts)
+            } else {
+                Err(anyhow!("{command}: expected {n} arguments"))
+            }
+        };
+        let slow = || {
+            self.slow
+                .as_ref()
+                .ok_or_else(|| anyhow!("no slow proxy (start with --latency-ms)"))
+        };
+        match command {
+            "hold" => slow()?.hold(),
+            "release" => slow()?.release(),
+            "password" => {
+                let a = args(3)?;
+                self.server(a[0])?.set_password(a[1], a[2])?;
+            }
+            "kick" => {
+                let a = args(2)?;
+                self.server(a[0])?.kick(a[1])?;
+            }
+            "count" | "messages" => {
+                let a = if command == "count" {
+                    args(4)?
+                } else {
+                    args(3)?
+                };
+                let mut client = self.server(a[0])?.login(a[1])?;
+                client.command(&format!("SELECT \"{}\"", a[2]))?;
+                let search = match a.get(3) {
+                    Some(text) => format!("SEARCH SUBJECT \"{}\"", text.replace('"', "")),
+                    None => "SEARCH ALL".to_owned(),
+                };
+                let lines = client.command(&search)?;
+                client.logout();
+                let n: usize = lines
+                    .iter()
+                    .filter_map(|l| l.strip_prefix("* SEARCH"))
+                    .map(|rest| rest.split_whitespace().count())
+                    .sum();
+                return Ok(n.to_string());
+            }
+            other => return Err(anyhow!("unknown command {other:?}")),
+        }
+        Ok(String::new())
+    }
 }
 
 fn main() -> Result<()> {
