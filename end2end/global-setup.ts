@@ -67,6 +67,8 @@ export default async function globalSetup() {
       "--user", "hank@example.test:hank-secret",
       "--user", "ivan@example.test:ivan-secret",
       "--user", "judy@example.test:judy-secret",
+      "--user", "kate@example.test:kate-secret",
+      "--user", "liam@example.test:liam-secret",
       "--seed-messages", "20",
       "--latency-ms", "80",
     ],

@@ -24,6 +24,8 @@ test("a second Synchronize for the same source account is refused while the firs
       await page.getByRole("button", { name: "Synchronize" }).click();
       await expect(page).toHaveURL(/\/jobs\//);
       await expect(page.getByRole("status")).not.toContainText("has finished");
+      // The job starts from the preflight's counts (20 seeded messages), before its own scan.
+      await expect(page.getByRole("status")).toContainText("0 of 20 messages");
 
       await second.page.getByRole("button", { name: "Synchronize" }).click();
       const alert = second.page.getByRole("alert");

@@ -3,6 +3,7 @@
 // the page's language, then the specific cause in English; the public lookup shows only the
 // general sentence.
 import { test, expect } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
 import { control, harness, validateBoth, WizardPage } from "./wizard-page";
 
 test("a job whose destination password changed after queuing fails with the seed's error format", async ({ page, javaScriptEnabled }) => {
@@ -27,6 +28,12 @@ test("a job whose destination password changed after queuing fails with the seed
   await expect(status).toContainText(/authentication failed/i);
   const text = (await status.textContent()) ?? "";
   expect(text.indexOf("An error occurred in the synchronization.")).toBeLessThan(text.search(/authentication failed/i));
+
+  if (javaScriptEnabled) {
+    // The failed job's page passes the same accessibility checks as the others.
+    const results = await new AxeBuilder({ page }).analyze();
+    expect(results.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
+  }
 
   // Spanish page, same English cause.
   await page.goto("/lang/es", { referer: page.url() });

@@ -39,6 +39,10 @@ test("after both Validates the preflight shows the folder mapping", async ({ pag
     await expect(wizard.preflightRow("Empty")).toContainText("INBOX.Empty");
     await expect(wizard.preflightRow("Empty")).toContainText("will be created");
     await expect(wizard.preflightRow("INBOX")).not.toContainText("will be created");
+    // A collision: `v1.2` is escaped to `v1_2` at the `.` server, where `v1_2` also goes.
+    await expect(wizard.preflightRow("v1_2")).toContainText("INBOX.v1_2");
+    await expect(wizard.preflightRow("v1.2")).toContainText("INBOX.v1_2 (2)");
+    await expect(wizard.preflightRow("v1.2")).toContainText("renamed");
     // The harness seeds 20 messages (INBOX and Archive/2020); Dovecot reports their size.
     await expect(preflight).toContainText(/20 messages to copy \(\d/);
     // The preflight comes before Synchronize, which stays available.

@@ -2,7 +2,7 @@
 // that the running state is seen: the progress bar advances without a reload (JavaScript) or
 // through the page's own refresh (no JavaScript), then the job finishes and the mail is there.
 import { test, expect } from "@playwright/test";
-import { harness, WizardPage } from "./wizard-page";
+import { control, harness, WizardPage } from "./wizard-page";
 
 test("the job page follows a running copy to its end", async ({ page, javaScriptEnabled }) => {
   const h = harness();
@@ -31,4 +31,8 @@ test("the job page follows a running copy to its end", async ({ page, javaScript
   await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.", { timeout: 45_000 });
   if (javaScriptEnabled) expect(await page.evaluate(() => (window as any).__noReload)).toBe(true);
   await expect(page.getByRole("table")).toContainText("INBOX.Archive.2020");
+  // The destination holds the mail (asked over IMAP), and the report reaches its INBOX.
+  expect(await control(`messages dot ${user.login} INBOX.Archive.2020`)).toBe("10");
+  await expect(page.getByRole("status")).toContainText("Report e-mail: sent to the destination mailbox", { timeout: 20_000 });
+  expect(await control(`count dot ${user.login} INBOX IMAPCopy: the synchronization of`)).toBe("1");
 });

@@ -226,6 +226,16 @@ impl Store {
 
     /// Queues a job; refused while another job for the same source account is queued or running.
     pub fn insert(&self, job: NewJob) -> Result<String, InsertError> {
+        self.insert_with_progress(job, None)
+    }
+
+    /// [`Store::insert`] with a first progress record (JSON of `app::model::ProgressView`),
+    /// e.g. the totals the wizard's preflight counted, shown until the job's own scan.
+    pub fn insert_with_progress(
+        &self,
+        job: NewJob,
+        progress: Option<&str>,
+    ) -> Result<String, InsertError> {
         let id = new_job_id();
         let source_secret = self.sealer.seal(
             &aad(&id, "source"),
@@ -239,8 +249,8 @@ impl Store {
         let conn = self.conn();
         let result = conn.execute(
             "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, source_security, \
-             source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at) \
-             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+             source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at, progress) \
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 id,
                 job.source.address(),
@@ -258,6 +268,7 @@ impl Store {
                 dest_secret,
                 job.report_to,
                 now,
+                progress,
             ],
         );
         match result {

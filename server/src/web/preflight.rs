@@ -1,13 +1,15 @@
 //! The wizard's preflight (issue "Web, part 1", point 4), server side: the folder mapping and
 //! what the copy would move, for a draft whose two accounts are established.
 //!
-//! Simplified from the issue's "metadata scan run in the background, reused by the job": the
-//! preflight runs when the page asks for it (the `preflight` server function, also while the
+//! The scan runs when the page asks for it (the `preflight` server function, also while the
 //! page is rendered on the server), under the Validate time limit
 //! ([`WizardService::check_timeout`]), and its result is cached in the draft for
 //! [`FRESH_FOR`] (a failure for [`FAILURE_FRESH_FOR`], so that a retry comes soon). Saving
-//! either account again drops the cached result. The job does not reuse it: it reads both
-//! accounts again when it runs.
+//! either account again drops the cached result. The job reuses its counts: Synchronize
+//! stores them as the job's first progress (folders, messages and bytes to copy), so the
+//! status page has totals before the job's own scan. The copy itself reads both accounts
+//! again when it runs: hours may pass in the queue, and exactness depends on what is there
+//! then.
 
 use std::time::{Duration, Instant};
 

@@ -206,7 +206,23 @@ impl Backend for WizardService {
             lang: lang.code().to_string(),
             report_to: needs_address.then_some(report_to),
         };
-        match self.jobs.insert(job) {
+        // The preflight's counts (when fresh) are the job's first totals: the status page shows
+        // "0 of N messages" at once. The copy itself reads both sides again when it runs
+        // (hours may pass, and exactness depends on what is there then).
+        let seeded = self
+            .drafts
+            .preflight(draft)
+            .filter(|p| p.failure.is_none())
+            .map(|p| {
+                serde_json::to_string(&ProgressView {
+                    folders_total: p.folders.len() as u64,
+                    messages_total: p.messages,
+                    bytes_total: p.bytes.unwrap_or_default(),
+                    ..ProgressView::default()
+                })
+                .unwrap_or_default()
+            });
+        match self.jobs.insert_with_progress(job, seeded.as_deref()) {
             Ok(id) => {
                 tracing::info!(job = %id, "job queued");
                 self.drafts.remove(draft);

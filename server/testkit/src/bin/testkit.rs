@@ -37,7 +37,8 @@ enum Cmd {
         #[arg(long = "user", value_parser = parse_user)]
         users: Vec<User>,
         /// Give every user on the Slash server this many small messages in INBOX and in
-        /// `Archive/2020`, plus an empty folder `Empty` (for end-to-end copies).
+        /// `Archive/2020`, plus empty folders `Empty`, `v1.2` and `v1_2` (for end-to-end
+        /// copies; the last two collide at a `.` destination).
         #[arg(long, default_value_t = 0)]
         seed_messages: usize,
         /// Also expose the Slash server's IMAPS port through a proxy that delays every chunk
@@ -122,6 +123,10 @@ fn seed(server: &Dovecot, user: &str, count: usize) -> Result<()> {
     let archive = server.mailbox_name(&["Archive", "2020"]);
     server.create_mailbox(user, &archive)?;
     server.create_mailbox(user, "Empty")?;
+    // Two names that meet at a `.` destination (`v1.2` is escaped to `v1_2`): a collision
+    // for the preflight to show.
+    server.create_mailbox(user, "v1.2")?;
+    server.create_mailbox(user, "v1_2")?;
     for n in 0..count {
         let folder = if n % 2 == 0 {
             "INBOX"
