@@ -4,16 +4,17 @@
 //! and controls the literal of APPEND.
 //!
 //! Everything here speaks in the engine's types ([`CmdError`], [`Selected`], [`MessageMeta`],
-//! [`FetchedMessage`], [`Appended`]); the executor never touches async-imap. One command is in
-//! flight per connection today. The primitives already allow more: `run_command` returns the
-//! tag and the readers match the tagged answer by tag, so a later pipelined path (several
-//! `UID FETCH`/`APPEND` in flight, `LITERAL+`) replaces the bodies of these functions, not
-//! their callers.
+//! [`FetchedMessage`], [`Appended`]); the executor never touches async-imap. `run_command`
+//! returns the tag and the readers match the tagged answer by tag, so several commands can be
+//! in flight: [`fetch_bodies`] fetches a batch of messages in one `UID FETCH`, and
+//! [`append_send`] / [`append_wait`] let the executor pipeline APPENDs with `LITERAL+`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
+pub(crate) use async_imap::imap_proto::RequestId;
 use async_imap::imap_proto::{
-    rfc4315::UidSetMember, AttributeValue, MailboxDatum, RequestId, Response, ResponseCode, Status,
+    rfc4315::UidSetMember, AttributeValue, MailboxDatum, Response, ResponseCode, Status,
 };
 use tokio::io::AsyncWriteExt;
 
@@ -179,8 +180,23 @@ async fn read_until_done(
     s: &mut ImapSession,
     command: &'static str,
     id: &RequestId,
-    mut on_response: impl FnMut(&Response<'_>),
+    on_response: impl FnMut(&Response<'_>),
 ) -> Result<DoneOk, CmdError> {
+    read_until_any_done(s, command, std::slice::from_ref(id), on_response)
+        .await?
+        .1
+}
+
+/// Reads responses until the tagged answer to one of `ids` (several commands in flight),
+/// handing every other response to `on_response`. Returns which of `ids` was answered and
+/// how: the outer error is [`CmdError::Broken`] (BYE, end of stream, timeouts, unparsable
+/// data), the inner one the command's own NO/BAD ([`CmdError::Refused`]).
+async fn read_until_any_done(
+    s: &mut ImapSession,
+    command: &'static str,
+    ids: &[RequestId],
+    mut on_response: impl FnMut(&Response<'_>),
+) -> Result<(usize, Result<DoneOk, CmdError>), CmdError> {
     loop {
         let resp = match s.inner_mut().read_response().await {
             Ok(Some(r)) => r,
@@ -196,9 +212,10 @@ async fn read_until_done(
                 tag,
                 status,
                 outcome,
-            } if tag == id => {
+            } if ids.contains(tag) => {
+                let index = ids.iter().position(|i| i == tag).unwrap_or_default();
                 let text = || outcome_text(outcome.code.as_ref(), outcome.information.as_deref());
-                return match status {
+                let done = match status {
                     Status::Ok => Ok(DoneOk {
                         code: outcome.code.as_ref().map(|c| clone_code(c)),
                     }),
@@ -213,6 +230,7 @@ async fn read_until_done(
                         text: text(),
                     }),
                 };
+                return Ok((index, done));
             }
             Response::Data {
                 status: Status::Bye,
@@ -344,16 +362,32 @@ pub(crate) async fn fetch_body(
     s: &mut ImapSession,
     uid: u32,
 ) -> Result<Option<FetchedMessage>, CmdError> {
+    let mut found = BTreeMap::new();
+    fetch_bodies(s, &uid.to_string(), &mut found).await?;
+    Ok(found.remove(&uid))
+}
+
+/// `UID FETCH <set> (UID FLAGS INTERNALDATE BODY.PEEK[])`: several whole messages in one
+/// command (one round trip for a batch), without setting `\Seen`. What arrived is put into
+/// `found` by UID as it arrives, so that the messages received before an error are kept; a
+/// UID without a body in the answer is simply absent. A server may split one message's
+/// attributes over several FETCH responses: they are merged.
+pub(crate) async fn fetch_bodies(
+    s: &mut ImapSession,
+    uid_set: &str,
+    found: &mut BTreeMap<u32, FetchedMessage>,
+) -> Result<(), CmdError> {
     const CMD: &str = "UID FETCH";
     let id = s
         .inner_mut()
         .run_command(format!(
-            "UID FETCH {uid} (UID FLAGS INTERNALDATE BODY.PEEK[])"
+            "UID FETCH {uid_set} (UID FLAGS INTERNALDATE BODY.PEEK[])"
         ))
         .await
         .map_err(|e| broken(CMD, e))?;
-    let mut found: Option<FetchedMessage> = None;
-    read_until_done(s, CMD, &id, |r| {
+    // Attributes that came before their body (split answers).
+    let mut partial: BTreeMap<u32, (Option<Vec<String>>, Option<String>)> = BTreeMap::new();
+    let result = read_until_done(s, CMD, &id, |r| {
         let Response::Fetch(_, attrs) = r else {
             return;
         };
@@ -374,19 +408,41 @@ pub(crate) async fn fetch_body(
                 _ => {}
             }
         }
-        if this_uid != Some(uid) {
+        // A FETCH without UID is an unsolicited flag update.
+        let Some(uid) = this_uid else { return };
+        if let Some(m) = found.get_mut(&uid) {
+            if flags.is_some() {
+                m.flags = flags;
+            }
+            if date.is_some() {
+                m.internaldate = date;
+            }
+            if let Some(b) = body {
+                m.body = b;
+            }
             return;
         }
+        let earlier = partial.entry(uid).or_default();
+        if flags.is_some() {
+            earlier.0 = flags;
+        }
+        if date.is_some() {
+            earlier.1 = date;
+        }
         if let Some(body) = body {
-            found = Some(FetchedMessage {
-                flags,
-                internaldate: date,
-                body,
-            });
+            let (flags, internaldate) = partial.remove(&uid).unwrap_or_default();
+            found.insert(
+                uid,
+                FetchedMessage {
+                    flags,
+                    internaldate,
+                    body,
+                },
+            );
         }
     })
-    .await?;
-    Ok(found)
+    .await;
+    result.map(|_| ())
 }
 
 /// `UID FETCH <uid> (UID BODY.PEEK[HEADER.FIELDS (DATE FROM SUBJECT)])`: enough to describe a
@@ -433,8 +489,7 @@ fn is_date_time(d: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b':' | b'+'))
 }
 
-/// `APPEND mailbox (flags) "date" {n}` with a synchronizing literal: the server may refuse
-/// before the body is sent (size announced in the literal), and then nothing is sent.
+/// `APPEND mailbox (flags) "date" {n}` and its answer: [`append_send`] then [`append_wait`].
 pub(crate) async fn append(
     s: &mut ImapSession,
     mailbox: &str,
@@ -442,6 +497,29 @@ pub(crate) async fn append(
     internaldate: Option<&str>,
     body: &[u8],
 ) -> Result<Appended, CmdError> {
+    let id = append_send(s, mailbox, flags, internaldate, body).await?;
+    append_wait(s, std::slice::from_ref(&id)).await?.1
+}
+
+/// Whether an APPEND of `len` bytes can be sent without waiting for the server (RFC 7888
+/// non-synchronizing literal): then several APPENDs can be in flight at once.
+pub(crate) fn append_can_pipeline(s: &ImapSession, len: usize) -> bool {
+    s.has_capability("LITERAL+") || (len <= 4096 && s.has_capability("LITERAL-"))
+}
+
+/// Sends `APPEND mailbox (flags) "date" {n}` and the message; returns the command's tag for
+/// [`append_wait`]. With a non-synchronizing literal (LITERAL+: Dovecot, Cyrus, Gmail; LITERAL-
+/// up to 4096 bytes) the body follows the command at once and nothing is read here, so other
+/// commands may still be waiting for their answers. Otherwise it waits for the server's "+"
+/// (the server may refuse before the body is sent: size announced in the literal, and then
+/// nothing is sent) — only when no other command is in flight.
+pub(crate) async fn append_send(
+    s: &mut ImapSession,
+    mailbox: &str,
+    flags: &[String],
+    internaldate: Option<&str>,
+    body: &[u8],
+) -> Result<RequestId, CmdError> {
     const CMD: &str = "APPEND";
     let mut command = format!("APPEND {} ({})", quote(mailbox)?, flags.join(" "));
     match internaldate {
@@ -453,11 +531,8 @@ pub(crate) async fn append(
         Some(d) => tracing::warn!(date = %d, "INTERNALDATE not in IMAP syntax: APPEND without it"),
         None => {}
     }
-    // RFC 7888 non-synchronizing literal: with LITERAL+ (Dovecot, Cyrus, Gmail) the body follows
-    // the command at once instead of after the server's "+" — one round trip less per message.
-    // LITERAL- allows it up to 4096 bytes.
-    let non_sync =
-        s.has_capability("LITERAL+") || (body.len() <= 4096 && s.has_capability("LITERAL-"));
+    // One round trip less per message than waiting for "+".
+    let non_sync = append_can_pipeline(s, body.len());
     command.push_str(&format!(
         " {{{}{}}}",
         body.len(),
@@ -483,15 +558,28 @@ pub(crate) async fn append(
     if let Err(e) = written {
         return Err(CmdError::Broken(io_error(CMD, &e)));
     }
-    let done = read_until_done(s, CMD, &id, |_| {}).await?;
-    let uid = match done.code {
-        Some(ResponseCode::AppendUid(validity, set)) => match set.as_slice() {
-            [UidSetMember::Uid(u)] => Some((validity, *u)),
+    Ok(id)
+}
+
+/// Reads until one of the APPENDs `ids` (sent by [`append_send`]) is answered: which one, and
+/// its result (`[APPENDUID]` read when sent). The outer error is a broken connection; the inner
+/// one the server's refusal of that APPEND.
+pub(crate) async fn append_wait(
+    s: &mut ImapSession,
+    ids: &[RequestId],
+) -> Result<(usize, Result<Appended, CmdError>), CmdError> {
+    let (index, done) = read_until_any_done(s, "APPEND", ids, |_| {}).await?;
+    let appended = done.map(|done| {
+        let uid = match done.code {
+            Some(ResponseCode::AppendUid(validity, set)) => match set.as_slice() {
+                [UidSetMember::Uid(u)] => Some((validity, *u)),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
-    };
-    Ok(Appended { uid })
+        };
+        Appended { uid }
+    });
+    Ok((index, appended))
 }
 
 /// A command without results of interest (`CREATE`, `SUBSCRIBE`, `UNSELECT`...).

@@ -535,3 +535,231 @@ async fn an_append_in_flight_when_the_copy_died_is_not_appended_again() {
         );
     }
 }
+
+/// A source for [`fetch_ahead_keeps_every_message_exact_and_in_order`]: two folders, bodies
+/// from empty to 9 MB (more than a FETCH batch, and more than the executor's 8 MB fetch-ahead
+/// budget), exact duplicates, keywords, one `\Deleted`, and markers the destination refuses.
+fn varied_source() -> FakeState {
+    let mut st = FakeState::with_inbox();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        seed >> 33
+    };
+    for (folder, count) in [("INBOX", 220u32), ("Archive", 40)] {
+        let mut previous: Option<(Vec<&str>, String, Vec<u8>)> = None;
+        for i in 1..=count {
+            // Every 17th message repeats the one before: same bytes, flags and date.
+            if i % 17 == 0 {
+                if let Some((flags, date, body)) = &previous {
+                    st.add(folder, flags, date, body);
+                    continue;
+                }
+            }
+            let size = match i {
+                30 => 1_500_000,
+                90 => 3_000_000,
+                150 if folder == "INBOX" => 9_000_000,
+                _ if i % 23 == 0 => 0,
+                _ => (next() % 40_000) as usize,
+            };
+            let mut body = format!(
+                "From: s{i}@example.test\r\nSubject: {folder} {i}\r\nMessage-ID: <{folder}-{i}@x>\r\n"
+            );
+            if folder == "INBOX" && i == 71 {
+                body.push_str("X-Test: too-big\r\n");
+            }
+            if folder == "INBOX" && i == 72 {
+                body.push_str("X-Test: policy\r\n");
+            }
+            body.push_str("\r\n");
+            let mut body = body.into_bytes();
+            while body.len() < size {
+                let line = format!("{i} {:016x} line of filler text\r\n", next());
+                body.extend_from_slice(line.as_bytes());
+            }
+            if i % 23 == 0 {
+                // Not even a header block.
+                body.clear();
+            }
+            let flags: Vec<&str> = match i % 5 {
+                0 => vec![],
+                1 => vec!["\\Seen"],
+                2 => vec!["\\Seen", "$Label1"],
+                3 => vec!["\\Flagged", "$Work", "Junk"],
+                _ => vec!["\\Answered", "\\Draft"],
+            };
+            let flags = if folder == "INBOX" && i == 40 {
+                vec!["\\Seen", "\\Deleted"]
+            } else {
+                flags
+            };
+            let date = format!("{:02}-Mar-2003 {:02}:15:00 +0530", 1 + i % 28, i % 24);
+            st.add(folder, &flags, &date, &body);
+            previous = Some((flags, date, body));
+        }
+    }
+    st
+}
+
+/// Fetch-ahead (batch FETCH on the source while the destination appends) must not change
+/// what arrives, in which order, or what the report says: many messages of varied sizes with
+/// duplicates, a FETCH answer garbled in the middle of a batch (once: fetched again alone;
+/// always: listed), two messages the destination refuses in the middle (listed with the
+/// server's reason, the copy goes on), two connections lost right after stored APPENDs (no
+/// duplicate). Compared as multisets of (sha256, flags, INTERNALDATE) per folder and as the
+/// exact order of the appended messages; the progress events come in UID order. With and
+/// without LITERAL+ at the destination, with one and two connections; a re-run adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
+    for (connections, literal_plus) in [(1, true), (2, false)] {
+        let src_state = Arc::new(Mutex::new(varied_source()));
+        {
+            let mut st = src_state.lock().unwrap();
+            st.garble_fetch.insert(60, 1); // once: the retry alone succeeds
+            st.garble_fetch.insert(61, 99); // always: listed as unreadable
+        }
+        let src_port = fake::start(src_state.clone()).await;
+        let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+        {
+            let mut st = dst_state.lock().unwrap();
+            st.literal_plus = literal_plus;
+            st.refuse_append = vec![
+                (
+                    b"X-Test: too-big".to_vec(),
+                    "[LIMIT] Message too large for this test".to_string(),
+                ),
+                (
+                    b"X-Test: policy".to_vec(),
+                    "Message refused by policy".to_string(),
+                ),
+            ];
+            st.drop_after_append = vec![50, 51];
+        }
+        let dst_port = fake::start(dst_state.clone()).await;
+        let what = format!("{connections} connection(s), LITERAL+ {literal_plus}");
+
+        let events = Events::default();
+        let report = run(
+            &fake_account(src_port),
+            &fake_account(dst_port),
+            &[],
+            connections,
+            &events,
+        )
+        .await;
+        assert_eq!(report.outcome, Outcome::CompleteWithRejections, "{what}");
+
+        // What must arrive: everything but the \Deleted message, the refused ones and the
+        // unreadable one; in source order.
+        let excluded: &[u32] = &[40, 61, 71, 72];
+        let mut want = fake_snapshot(&src_state);
+        let want_order = {
+            let st = src_state.lock().unwrap();
+            let inbox = &st.mailboxes["INBOX"];
+            let order: Vec<String> = inbox
+                .messages
+                .iter()
+                .filter(|m| !excluded.contains(&m.uid))
+                .map(|m| sha256_hex(&m.body))
+                .collect();
+            let gone: Vec<String> = inbox
+                .messages
+                .iter()
+                .filter(|m| excluded.contains(&m.uid))
+                .map(|m| sha256_hex(&m.body))
+                .collect();
+            let list = want.get_mut(&vec!["INBOX".to_string()]).unwrap();
+            for g in &gone {
+                let at = list.iter().position(|m| &m.sha256 == g).unwrap();
+                list.remove(at);
+            }
+            order
+        };
+        // The source's own flags, minus \Deleted (never set on the copies).
+        for msgs in want.values_mut() {
+            for m in msgs.iter_mut() {
+                m.flags.retain(|f| f != "\\Deleted");
+            }
+            msgs.sort();
+        }
+        assert_same(&fake_snapshot(&dst_state), &want, &what);
+        let got_order: Vec<String> = dst_state.lock().unwrap().mailboxes["INBOX"]
+            .messages
+            .iter()
+            .map(|m| sha256_hex(&m.body))
+            .collect();
+        let first_difference = got_order.iter().zip(&want_order).position(|(g, w)| g != w);
+        assert_eq!(
+            (first_difference, got_order.len()),
+            (None, want_order.len()),
+            "{what}: append order (first difference at that position, counts)"
+        );
+
+        let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
+        assert_eq!(inbox.copied as usize, want_order.len(), "{what}");
+        assert_eq!(
+            inbox.skipped.iter().map(|s| s.uid).collect::<Vec<_>>(),
+            vec![40],
+            "{what}"
+        );
+        let rejected: Vec<(u32, RejectReason)> = inbox
+            .rejected
+            .iter()
+            .map(|r| (r.uid, r.reason.clone()))
+            .collect();
+        assert_eq!(
+            rejected,
+            vec![
+                (61, RejectReason::Unreadable),
+                (71, RejectReason::Refused),
+                (72, RejectReason::Refused),
+            ],
+            "{what}"
+        );
+        assert!(inbox.rejected[1].server_text.contains("[LIMIT]"), "{what}");
+        assert!(
+            inbox.rejected[2].server_text.contains("refused by policy"),
+            "{what}"
+        );
+        assert_eq!(
+            inbox.rejected[2].summary.subject.as_deref(),
+            Some("INBOX 72")
+        );
+        let archive = report
+            .folders
+            .iter()
+            .find(|f| f.source == "Archive")
+            .unwrap();
+        assert_eq!(archive.copied, 40, "{what}");
+
+        // Per folder, the messages are reported in UID order.
+        let mut last: std::collections::BTreeMap<String, u32> = Default::default();
+        for e in events.take() {
+            if let Progress::Message { source, uid, .. } = e {
+                let before = last.insert(source.clone(), uid).unwrap_or(0);
+                assert!(uid > before, "{what}: {source} {uid} after {before}");
+            }
+        }
+
+        // Run again: nothing is appended twice.
+        let appends = dst_state.lock().unwrap().appends;
+        let again = run(
+            &fake_account(src_port),
+            &fake_account(dst_port),
+            &[],
+            connections,
+            &Events::default(),
+        )
+        .await;
+        assert_eq!(again.totals.copied, 0, "{what}");
+        assert_eq!(
+            again.totals.rejected, 3,
+            "{what}: refused and unreadable again"
+        );
+        assert_eq!(dst_state.lock().unwrap().appends, appends, "{what}");
+        assert_same(&fake_snapshot(&dst_state), &want, &what);
+    }
+}

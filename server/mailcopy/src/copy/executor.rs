@@ -1,10 +1,12 @@
 //! The copy run: lanes of (source, destination) sessions working through the folder plan.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
+use tokio::sync::mpsc::{self, error::TryRecvError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{CheckpointStore, FolderCheckpoint, NoCheckpoints};
@@ -37,6 +39,29 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Ranges per UID set in one command (`UID FETCH`, `UID STORE`).
 const MAX_RANGES: usize = 500;
+
+/// Bytes of messages (by the scan's sizes) one lane holds between the source FETCH and the
+/// destination's answer to their APPEND: fetched ahead, waiting, or in flight. A larger
+/// message is still fetched, alone.
+const AHEAD_BYTES: u32 = 8 << 20;
+
+/// Messages one lane holds ahead at most (many small ones).
+const AHEAD_MESSAGES: usize = 256;
+
+/// One batch `UID FETCH` asks for at most this many bytes (by the scan's sizes; a larger
+/// message goes alone) ...
+const FETCH_BATCH_BYTES: u64 = 1 << 20;
+
+/// ... and at most this many messages.
+const FETCH_BATCH_MESSAGES: usize = 100;
+
+/// APPENDs in flight on one destination connection at most (with `LITERAL+`). One: an
+/// APPEND the server has received is stored even when the client is gone, and a copy that
+/// is killed and started again at once scans the destination while the server still stores
+/// the APPENDs it had buffered; with several in flight that race duplicated messages (the
+/// `abort-early` case of `tests/copy_rerun.rs` with 32). The source side still fetches
+/// ahead, so FETCH and APPEND overlap.
+const APPEND_WINDOW: usize = 1;
 
 /// Copies every planned folder and message from `source` to `destination`, without
 /// checkpoints (see [`copy_mailbox_with`]).
@@ -155,6 +180,35 @@ struct Lane {
 }
 
 impl Lane {
+    /// A lane with only the source session and one with only the destination session, so
+    /// that both sides can work at the same time; [`Lane::rejoin`] puts them back.
+    fn split(&mut self) -> (Lane, Lane) {
+        let src = Lane {
+            src: self.src.take(),
+            src_box: self.src_box.take(),
+            src_selected: std::mem::take(&mut self.src_selected),
+            src_reconnects: self.src_reconnects,
+            ..Lane::default()
+        };
+        let dst = Lane {
+            dst: self.dst.take(),
+            dst_box: self.dst_box.take(),
+            dst_reconnects: self.dst_reconnects,
+            ..Lane::default()
+        };
+        (src, dst)
+    }
+
+    fn rejoin(&mut self, src: Lane, dst: Lane) {
+        self.src = src.src;
+        self.src_box = src.src_box;
+        self.src_selected = src.src_selected;
+        self.src_reconnects = src.src_reconnects;
+        self.dst = dst.dst;
+        self.dst_box = dst.dst_box;
+        self.dst_reconnects = dst.dst_reconnects;
+    }
+
     async fn logout(&mut self) {
         for s in [self.src.take(), self.dst.take()].into_iter().flatten() {
             if let Ok(Err(e)) = tokio::time::timeout(LOGOUT_TIMEOUT, s.logout()).await {
@@ -242,6 +296,73 @@ struct ScanFacts {
     destination_before: u32,
     already_present: u32,
     altered: u32,
+}
+
+/// What the source side of a lane hands to its destination side, in UID order. `index` is
+/// the message's place in the folder's work list.
+enum Ahead {
+    /// Not sent: listed as skipped.
+    Skip {
+        index: usize,
+        reason: SkipReason,
+        summary: MessageSummary,
+    },
+    /// Not sent: listed as not copied.
+    Reject {
+        index: usize,
+        reason: RejectReason,
+        text: String,
+        summary: MessageSummary,
+    },
+    /// Dry run: would be copied.
+    WouldCopy { index: usize },
+    /// Fetched, to be appended; holds its share of [`AHEAD_BYTES`] until settled.
+    Fetched {
+        index: usize,
+        msg: FetchedMessage,
+        _budget: Option<OwnedSemaphorePermit>,
+    },
+    /// The source side cannot go on (fatal, or this folder).
+    Stop(Fail),
+}
+
+/// A message stored at the destination: its APPENDUID (validity, UID) when known, and the
+/// keywords that could not be kept.
+type AppendDone = (Option<(u32, u32)>, Vec<String>);
+
+/// What is known about an APPEND in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Sent, not answered yet.
+    Pending,
+    /// Stored (with the APPENDUID when known).
+    Stored(Option<(u32, u32)>),
+    /// Refused (or not sent): to be tried again alone, with the fall-backs.
+    Retry,
+}
+
+/// One APPEND sent without waiting for the answer of the previous ones.
+struct InFlight {
+    /// `None`: the connection broke while it was being sent.
+    id: Option<imap_ext::RequestId>,
+    index: usize,
+    answer: Answer,
+    msg: FetchedMessage,
+    /// The flags to copy; `attempt` the ones sent, `upfront` the ones left out by the
+    /// destination's PERMANENTFLAGS.
+    flags: Vec<String>,
+    attempt: Vec<String>,
+    upfront: Vec<String>,
+    date: Option<String>,
+    _budget: Option<OwnedSemaphorePermit>,
+}
+
+/// What recording a settled APPEND needs besides the report.
+struct Settle<'a> {
+    job: &'a FolderMapping,
+    messages: &'a [MessageMeta],
+    /// Appended messages to read back: destination UID and digest of what was sent.
+    appended: &'a mut Vec<(u32, [u8; 32])>,
 }
 
 /// Destination folder state while a lane copies into it.
@@ -1127,132 +1248,620 @@ impl Run<'_> {
         }
         self.dst_session(lane).await?;
         let limit = self.size_limit(lane);
-        let uid_validity = work.uid_validity;
         // Appended messages to read back: destination UID and digest of what was sent.
         let mut appended: Vec<(u32, [u8; 32])> = Vec::new();
         let messages = std::mem::take(&mut work.messages);
-        for meta in &messages {
-            if self.stopped() {
-                return Ok(false);
-            }
-            let size = u64::from(meta.size);
-            if is_deleted(&meta.flags) {
-                let summary = self.summary(lane, job, uid_validity, meta).await;
-                self.skip(report, job, meta, SkipReason::Deleted, summary);
-                continue;
-            }
-            if let Some(limit) = limit.filter(|l| size > *l) {
-                let summary = self.summary(lane, job, uid_validity, meta).await;
-                self.reject(
-                    report,
+        // The source side fetches ahead while the destination side appends: two loops on the
+        // two halves of the lane, joined on this task, a bounded channel between them.
+        let (mut src_lane, mut dst_lane) = lane.split();
+        let budget = Arc::new(Semaphore::new(AHEAD_BYTES as usize));
+        let (tx, rx) = mpsc::channel(AHEAD_MESSAGES);
+        let producer = self.fetch_ahead(
+            &mut src_lane,
+            job,
+            work.uid_validity,
+            limit,
+            &messages,
+            tx,
+            &budget,
+        );
+        let consumer = async {
+            let result = self
+                .append_all(
+                    &mut dst_lane,
                     job,
-                    meta.uid,
-                    RejectReason::TooLarge { size, limit },
-                    format!(
+                    work,
+                    report,
+                    &messages,
+                    &mut dest,
+                    rx,
+                    &mut appended,
+                )
+                .await;
+            // Wakes the fetching side if it waits for room that will not come.
+            budget.close();
+            result
+        };
+        let ((), result) = tokio::join!(producer, consumer);
+        lane.rejoin(src_lane, dst_lane);
+        let finished = result?;
+        if finished && !appended.is_empty() {
+            self.read_back(lane, job, &appended, report).await;
+        }
+        Ok(finished)
+    }
+
+    /// The source side of [`Run::copy_messages`]: decides what is not sent (`\Deleted`, too
+    /// large, dry run), fetches the rest in batches (one `UID FETCH` for several messages,
+    /// at most [`FETCH_BATCH_BYTES`] by the scan's sizes) and hands everything over in UID
+    /// order. Holds at most [`AHEAD_BYTES`] of messages not yet settled at the destination
+    /// (and always at least one message). A message the batch did not deliver is fetched alone
+    /// (with the single-message retry), so a batch changes nothing about what is reported.
+    #[allow(clippy::too_many_arguments)]
+    async fn fetch_ahead(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        uid_validity: Option<u32>,
+        limit: Option<u64>,
+        messages: &[MessageMeta],
+        tx: mpsc::Sender<Ahead>,
+        budget: &Arc<Semaphore>,
+    ) {
+        let too_large = |m: &MessageMeta| limit.is_some_and(|l| u64::from(m.size) > l);
+        let mut i = 0;
+        while i < messages.len() {
+            if self.stopped() {
+                return;
+            }
+            let meta = &messages[i];
+            let size = u64::from(meta.size);
+            let not_sent = if is_deleted(&meta.flags) {
+                let summary = self.summary(lane, job, uid_validity, meta).await;
+                Some(Ahead::Skip {
+                    index: i,
+                    reason: SkipReason::Deleted,
+                    summary,
+                })
+            } else if let Some(limit) = limit.filter(|l| size > *l) {
+                let summary = self.summary(lane, job, uid_validity, meta).await;
+                Some(Ahead::Reject {
+                    index: i,
+                    reason: RejectReason::TooLarge { size, limit },
+                    text: format!(
                         "{size} bytes, more than the {limit} bytes the destination accepts; not sent"
                     ),
                     summary,
-                );
-                continue;
-            }
-            if self.options.dry_run {
-                // What would be copied.
-                report.copied += 1;
-                report.copied_bytes += size;
-                continue;
-            }
-            let dest = match dest.as_mut() {
-                Some(d) => d,
-                None => dest.insert(self.open_dest(lane, &job.destination).await?),
+                })
+            } else if self.options.dry_run {
+                Some(Ahead::WouldCopy { index: i })
+            } else {
+                None
             };
-            let fetched = match self.fetch(lane, job, uid_validity, meta.uid).await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    self.skip(
-                        report,
-                        job,
-                        meta,
-                        SkipReason::Vanished,
-                        summarize(b"", size, meta.internaldate.as_deref()),
-                    );
-                    continue;
+            if let Some(item) = not_sent {
+                if tx.send(item).await.is_err() {
+                    return;
                 }
-                Err(Fail::Message(text)) => {
-                    let summary = self.summary(lane, job, uid_validity, meta).await;
-                    self.reject(
-                        report,
-                        job,
-                        meta.uid,
-                        RejectReason::Unreadable,
-                        text,
-                        summary,
-                    );
-                    continue;
-                }
-                Err(other) => return Err(other),
-            };
-            let flags = flags_to_copy(fetched.flags.as_deref().unwrap_or(&meta.flags));
-            if is_deleted(&flags) {
-                // Flagged \Deleted between the scan and now.
-                let summary = summarize(&fetched.body, size, meta.internaldate.as_deref());
-                self.skip(report, job, meta, SkipReason::Deleted, summary);
+                i += 1;
                 continue;
             }
-            let date = fetched
-                .internaldate
-                .as_deref()
-                .or(meta.internaldate.as_deref());
-            match self
-                .append(lane, &job.destination, dest, flags, date, &fetched)
-                .await
-            {
-                Ok((appended_uid, dropped)) => {
-                    lane.src_reconnects = 0;
-                    lane.dst_reconnects = 0;
-                    report.copied += 1;
-                    report.copied_bytes += fetched.body.len() as u64;
-                    report.keywords_dropped += dropped.len() as u32;
-                    for k in dropped.iter() {
-                        if !report
-                            .keywords_refused
-                            .iter()
-                            .any(|x| x.eq_ignore_ascii_case(k))
-                        {
-                            report.keywords_refused.push(k.clone());
+            // The batch: this message and the following ones to fetch, within the limits.
+            let mut end = i;
+            let mut bytes = 0u64;
+            while end < messages.len() && end - i < FETCH_BATCH_MESSAGES {
+                let m = &messages[end];
+                if is_deleted(&m.flags) || too_large(m) {
+                    break;
+                }
+                if end > i && bytes + u64::from(m.size) > FETCH_BATCH_BYTES {
+                    break;
+                }
+                bytes += u64::from(m.size);
+                end += 1;
+            }
+            let batch = &messages[i..end];
+            let mut permits = VecDeque::with_capacity(batch.len());
+            for m in batch {
+                match budget
+                    .clone()
+                    .acquire_many_owned(m.size.min(AHEAD_BYTES))
+                    .await
+                {
+                    Ok(p) => permits.push_back(p),
+                    // Closed: the destination side is done.
+                    Err(_) => return,
+                }
+            }
+            let mut found = BTreeMap::new();
+            if batch.len() > 1 {
+                match self
+                    .fetch_batch(lane, job, uid_validity, batch, &mut found)
+                    .await
+                {
+                    Ok(()) => {}
+                    // What did not arrive is fetched alone below.
+                    Err(Fail::Message(e)) => {
+                        tracing::debug!(folder = %job.source, error = %e, "batch FETCH failed")
+                    }
+                    Err(other) => {
+                        let _ = tx.send(Ahead::Stop(other)).await;
+                        return;
+                    }
+                }
+            }
+            for (k, m) in batch.iter().enumerate() {
+                let index = i + k;
+                let permit = permits.pop_front();
+                let fetched = match found.remove(&m.uid) {
+                    Some(f) => Ok(Some(f)),
+                    None => self.fetch(lane, job, uid_validity, m.uid).await,
+                };
+                let item = match fetched {
+                    Ok(Some(msg)) => {
+                        lane.src_reconnects = 0;
+                        Ahead::Fetched {
+                            index,
+                            msg,
+                            _budget: permit,
                         }
                     }
-                    work.resume.done.insert(meta.uid);
-                    if let Some((validity, uid)) = appended_uid {
-                        let known = *work.dest_uid_validity.get_or_insert(validity);
-                        if known == validity {
-                            work.resume.map.insert(meta.uid, uid);
-                            if self.options.verify {
-                                appended.push((uid, body_digest(&fetched.body)));
+                    Ok(None) => Ahead::Skip {
+                        index,
+                        reason: SkipReason::Vanished,
+                        summary: summarize(b"", u64::from(m.size), m.internaldate.as_deref()),
+                    },
+                    Err(Fail::Message(text)) => {
+                        let summary = self.summary(lane, job, uid_validity, m).await;
+                        Ahead::Reject {
+                            index,
+                            reason: RejectReason::Unreadable,
+                            text,
+                            summary,
+                        }
+                    }
+                    Err(other) => Ahead::Stop(other),
+                };
+                let stop = matches!(item, Ahead::Stop(_));
+                if tx.send(item).await.is_err() || stop {
+                    return;
+                }
+            }
+            i = end;
+        }
+    }
+
+    /// One `UID FETCH` for the messages of `batch`; what arrived goes into `found` (also when
+    /// the command failed half-way). `Fail::Message`: fetch them alone instead.
+    async fn fetch_batch(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        uid_validity: Option<u32>,
+        batch: &[MessageMeta],
+        found: &mut BTreeMap<u32, FetchedMessage>,
+    ) -> Result<(), Fail> {
+        let s = self.src_session(lane, &job.source, uid_validity).await?;
+        let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
+        let set = identity::uid_sets(&uids, MAX_RANGES).join(",");
+        match imap_ext::fetch_bodies(s, &set, found).await {
+            Ok(()) => Ok(()),
+            Err(CmdError::Refused { text, .. }) => Err(Fail::Message(text)),
+            Err(CmdError::Broken(e)) => {
+                lane.src = None;
+                Err(Fail::Message(e.to_string()))
+            }
+        }
+    }
+
+    /// The destination side of [`Run::copy_messages`]: takes the source side's messages in
+    /// order and appends them. With `LITERAL+` up to [`APPEND_WINDOW`] APPENDs are in flight
+    /// (sent without waiting for the previous answers); every answer is matched to its message
+    /// by tag, and results are recorded in message order. A refused APPEND is tried again
+    /// alone through [`Run::append`] (keyword fall-backs, size and quota refusals as without
+    /// pipelining) once the APPENDs sent after it are answered. Skipped and rejected messages
+    /// wait until everything before them is settled, so the report keeps the source order.
+    #[allow(clippy::too_many_arguments)]
+    async fn append_all(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        work: &mut FolderWork,
+        report: &mut FolderReport,
+        messages: &[MessageMeta],
+        dest: &mut Option<DestFolder>,
+        mut rx: mpsc::Receiver<Ahead>,
+        appended: &mut Vec<(u32, [u8; 32])>,
+    ) -> Result<bool, Fail> {
+        let mut inflight: VecDeque<InFlight> = VecDeque::new();
+        let mut ctx = Settle {
+            job,
+            messages,
+            appended,
+        };
+        loop {
+            let next = if inflight.is_empty() {
+                rx.recv().await
+            } else {
+                match rx.try_recv() {
+                    Ok(item) => Some(item),
+                    // Nothing new yet: collect an answer meanwhile (this also frees budget for
+                    // the fetching side).
+                    Err(TryRecvError::Empty) => {
+                        self.settle_some(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                        continue;
+                    }
+                    Err(TryRecvError::Disconnected) => None,
+                }
+            };
+            let Some(item) = next else { break };
+            if self.stopped() {
+                self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                    .await?;
+                return Ok(false);
+            }
+            match item {
+                Ahead::Fetched {
+                    index,
+                    msg,
+                    _budget,
+                } => {
+                    let meta = &messages[index];
+                    let size = u64::from(meta.size);
+                    let flags = flags_to_copy(msg.flags.as_deref().unwrap_or(&meta.flags));
+                    if is_deleted(&flags) {
+                        // Flagged \Deleted between the scan and now.
+                        self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                        let summary = summarize(&msg.body, size, meta.internaldate.as_deref());
+                        self.skip(report, job, meta, SkipReason::Deleted, summary);
+                        continue;
+                    }
+                    let date = msg
+                        .internaldate
+                        .clone()
+                        .or_else(|| meta.internaldate.clone());
+                    let d = match dest {
+                        Some(d) => d,
+                        None => dest.insert(self.open_dest(lane, &job.destination).await?),
+                    };
+                    let pipelined = lane.dst_box.as_deref() == Some(job.destination.as_str())
+                        && lane
+                            .dst
+                            .as_ref()
+                            .is_some_and(|s| imap_ext::append_can_pipeline(s, msg.body.len()));
+                    let session = lane.dst.as_mut().filter(|_| pipelined);
+                    let Some(s) = session else {
+                        // One at a time: wait for the answer before anything else.
+                        self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                        let d = match dest {
+                            Some(d) => d,
+                            None => dest.insert(self.open_dest(lane, &job.destination).await?),
+                        };
+                        let result = self
+                            .append(lane, &job.destination, d, flags, date.as_deref(), &msg)
+                            .await;
+                        self.settled(lane, work, report, &mut ctx, index, &msg, date, result)?;
+                        continue;
+                    };
+                    let (attempt, upfront) = d.policy.filter(&flags);
+                    let sent = imap_ext::append_send(
+                        s,
+                        &job.destination,
+                        &attempt,
+                        date.as_deref(),
+                        &msg.body,
+                    )
+                    .await;
+                    let broken = matches!(sent, Err(CmdError::Broken(_)));
+                    inflight.push_back(InFlight {
+                        id: sent.as_ref().ok().cloned(),
+                        index,
+                        // Broken while it was sent: maybe stored anyway (the folder's count
+                        // tells). Refused before it was sent: tried again alone.
+                        answer: if sent.is_ok() || broken {
+                            Answer::Pending
+                        } else {
+                            Answer::Retry
+                        },
+                        msg,
+                        flags,
+                        attempt,
+                        upfront,
+                        date,
+                        _budget,
+                    });
+                    if broken {
+                        lane.dst = None;
+                        lane.dst_box = None;
+                        self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                    } else if inflight.len() >= APPEND_WINDOW {
+                        self.settle_some(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                    }
+                }
+                Ahead::Skip {
+                    index,
+                    reason,
+                    summary,
+                } => {
+                    self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                        .await?;
+                    self.skip(report, job, &messages[index], reason, summary);
+                }
+                Ahead::Reject {
+                    index,
+                    reason,
+                    text,
+                    summary,
+                } => {
+                    self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                        .await?;
+                    self.reject(report, job, messages[index].uid, reason, text, summary);
+                }
+                Ahead::WouldCopy { index } => {
+                    // What would be copied.
+                    report.copied += 1;
+                    report.copied_bytes += u64::from(messages[index].size);
+                }
+                Ahead::Stop(fail) => {
+                    self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                        .await?;
+                    return Err(fail);
+                }
+            }
+        }
+        self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+            .await?;
+        Ok(true)
+    }
+
+    /// Reads one answer to an APPEND in flight, then records the answered messages at the
+    /// front of the queue. A refusal or a broken connection settles everything.
+    async fn settle_some(
+        &self,
+        lane: &mut Lane,
+        work: &mut FolderWork,
+        report: &mut FolderReport,
+        dest: &mut Option<DestFolder>,
+        inflight: &mut VecDeque<InFlight>,
+        ctx: &mut Settle<'_>,
+    ) -> Result<(), Fail> {
+        match self.read_answer(lane, dest, inflight).await {
+            Ok(()) => {}
+            Err(()) => {
+                return self
+                    .settle_all(lane, work, report, dest, inflight, ctx)
+                    .await
+            }
+        }
+        while inflight
+            .front()
+            .is_some_and(|f| matches!(f.answer, Answer::Stored(_)))
+        {
+            let Some(f) = inflight.pop_front() else { break };
+            let Answer::Stored(uid) = f.answer else { break };
+            self.settled(
+                lane,
+                work,
+                report,
+                ctx,
+                f.index,
+                &f.msg,
+                f.date,
+                Ok((uid, f.upfront)),
+            )?;
+        }
+        if inflight.front().is_some_and(|f| f.answer == Answer::Retry) {
+            return self
+                .settle_all(lane, work, report, dest, inflight, ctx)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Reads the next answer to one of the pending APPENDs into its entry. `Err(())`: the
+    /// connection broke (it is dropped).
+    async fn read_answer(
+        &self,
+        lane: &mut Lane,
+        dest: &mut Option<DestFolder>,
+        inflight: &mut VecDeque<InFlight>,
+    ) -> Result<(), ()> {
+        let pending: Vec<usize> = (0..inflight.len())
+            .filter(|&k| inflight[k].answer == Answer::Pending)
+            .collect();
+        let ids: Vec<imap_ext::RequestId> = pending
+            .iter()
+            .filter_map(|&k| inflight[k].id.clone())
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let Some(s) = lane.dst.as_mut().filter(|_| ids.len() == pending.len()) else {
+            // One was not sent in full: the connection is not usable.
+            lane.dst = None;
+            lane.dst_box = None;
+            return Err(());
+        };
+        match imap_ext::append_wait(s, &ids).await {
+            Ok((k, result)) => {
+                let entry = &mut inflight[pending[k]];
+                match result {
+                    Ok(a) => {
+                        if let Some(d) = dest.as_mut() {
+                            d.expected += 1;
+                            d.policy.learn(&entry.attempt);
+                        }
+                        entry.answer = Answer::Stored(a.uid);
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e.describe(), "pipelined APPEND refused: trying it alone");
+                        entry.answer = Answer::Retry;
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::info!(error = %e.describe(), "destination connection lost with APPENDs in flight");
+                lane.dst = None;
+                lane.dst_box = None;
+                Err(())
+            }
+        }
+    }
+
+    /// Waits for every APPEND in flight and records them all, in order. After a broken
+    /// connection the folder's message count tells how many of the unanswered APPENDs were
+    /// stored (a server executes one connection's commands in order, and the folder belongs
+    /// to this lane): those count as copied, the others are sent again. Refused ones are tried
+    /// again alone through [`Run::append`]. A fatal or folder error from that is returned
+    /// after the messages known to be stored are recorded.
+    async fn settle_all(
+        &self,
+        lane: &mut Lane,
+        work: &mut FolderWork,
+        report: &mut FolderReport,
+        dest: &mut Option<DestFolder>,
+        inflight: &mut VecDeque<InFlight>,
+        ctx: &mut Settle<'_>,
+    ) -> Result<(), Fail> {
+        if inflight.is_empty() {
+            return Ok(());
+        }
+        let mut broke = false;
+        while inflight.iter().any(|f| f.answer == Answer::Pending) {
+            if self.read_answer(lane, dest, inflight).await.is_err() {
+                broke = true;
+                break;
+            }
+        }
+        let folder = ctx.job.destination.as_str();
+        let mut failure: Option<Fail> = None;
+        if broke || lane.dst.is_none() {
+            match self.dst_select(lane, folder).await {
+                Ok(sel) => {
+                    let pending = inflight
+                        .iter()
+                        .filter(|f| f.answer == Answer::Pending)
+                        .count();
+                    if let Some(d) = dest.as_mut() {
+                        let mut policy =
+                            KeywordPolicy::from_select(sel.permanent_flags.as_deref(), &sel.flags);
+                        policy.known.extend(d.policy.known.iter().cloned());
+                        d.policy = policy;
+                        let landed = sel
+                            .exists
+                            .checked_sub(d.expected)
+                            .map(|n| n as usize)
+                            .filter(|n| *n <= pending);
+                        if landed.is_none() {
+                            d.expected = sel.exists;
+                        }
+                        let mut landed = landed.unwrap_or(0);
+                        for f in inflight.iter_mut().filter(|f| f.answer == Answer::Pending) {
+                            if landed > 0 {
+                                landed -= 1;
+                                d.expected += 1;
+                                f.answer = Answer::Stored(None);
+                            } else {
+                                f.answer = Answer::Retry;
                             }
                         }
                     }
-                    self.record(
-                        &job.source,
-                        meta.uid,
-                        MessageResult::Copied {
-                            appended_uid,
-                            keywords_dropped: dropped.len() as u32,
-                        },
-                        size,
-                    );
-                    self.save_checkpoint(job, work, false);
                 }
-                Err(Fail::Message(text)) => {
-                    let summary = summarize(&fetched.body, size, date);
-                    self.reject(report, job, meta.uid, RejectReason::Refused, text, summary);
-                }
-                Err(other) => return Err(other),
+                Err(e) => failure = Some(e),
             }
         }
-        if !appended.is_empty() {
-            self.read_back(lane, job, &appended, report).await;
+        while let Some(f) = inflight.pop_front() {
+            let result = match f.answer {
+                Answer::Stored(uid) => Ok((uid, f.upfront)),
+                _ if failure.is_some() => continue,
+                _ => {
+                    let Some(d) = dest.as_mut() else { continue };
+                    match self
+                        .append(lane, folder, d, f.flags, f.date.as_deref(), &f.msg)
+                        .await
+                    {
+                        Err(e @ (Fail::Fatal(_) | Fail::Folder(_))) => {
+                            failure = Some(e);
+                            continue;
+                        }
+                        other => other,
+                    }
+                }
+            };
+            self.settled(lane, work, report, ctx, f.index, &f.msg, f.date, result)?;
         }
-        Ok(true)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the end of one message's APPEND: copied (checkpoint, progress), or rejected
+    /// with the destination's refusal. Fatal and folder errors are returned.
+    #[allow(clippy::too_many_arguments)]
+    fn settled(
+        &self,
+        lane: &mut Lane,
+        work: &mut FolderWork,
+        report: &mut FolderReport,
+        ctx: &mut Settle<'_>,
+        index: usize,
+        msg: &FetchedMessage,
+        date: Option<String>,
+        result: Result<AppendDone, Fail>,
+    ) -> Result<(), Fail> {
+        let job = ctx.job;
+        let meta = &ctx.messages[index];
+        let size = u64::from(meta.size);
+        match result {
+            Ok((appended_uid, dropped)) => {
+                lane.dst_reconnects = 0;
+                report.copied += 1;
+                report.copied_bytes += msg.body.len() as u64;
+                report.keywords_dropped += dropped.len() as u32;
+                for k in dropped.iter() {
+                    if !report
+                        .keywords_refused
+                        .iter()
+                        .any(|x| x.eq_ignore_ascii_case(k))
+                    {
+                        report.keywords_refused.push(k.clone());
+                    }
+                }
+                work.resume.done.insert(meta.uid);
+                if let Some((validity, uid)) = appended_uid {
+                    let known = *work.dest_uid_validity.get_or_insert(validity);
+                    if known == validity {
+                        work.resume.map.insert(meta.uid, uid);
+                        if self.options.verify {
+                            ctx.appended.push((uid, body_digest(&msg.body)));
+                        }
+                    }
+                }
+                self.record(
+                    &job.source,
+                    meta.uid,
+                    MessageResult::Copied {
+                        appended_uid,
+                        keywords_dropped: dropped.len() as u32,
+                    },
+                    size,
+                );
+                self.save_checkpoint(job, work, false);
+                Ok(())
+            }
+            Err(Fail::Message(text)) => {
+                let summary = summarize(&msg.body, size, date.as_deref());
+                self.reject(report, job, meta.uid, RejectReason::Refused, text, summary);
+                Ok(())
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// SELECT the destination folder for writing, with its keyword policy.
@@ -1566,7 +2175,7 @@ impl Run<'_> {
         flags: Vec<String>,
         date: Option<&str>,
         msg: &FetchedMessage,
-    ) -> Result<(Option<(u32, u32)>, Vec<String>), Fail> {
+    ) -> Result<AppendDone, Fail> {
         // Keywords PERMANENTFLAGS does not allow are left out from the start.
         let (mut attempt, upfront) = dest.policy.filter(&flags);
         let mut first_refusal: Option<String> = None;

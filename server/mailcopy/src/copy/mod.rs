@@ -47,13 +47,16 @@
 //! [`Progress::Message`] events, not in the report.
 //!
 //! The IMAP commands are the engine's own (module `imap_ext`: tagged commands over async-imap's
-//! `run_command`/`read_response`, typed results, every response code visible). Pipelining
-//! (several FETCH/APPEND in flight, LITERAL+) and a connection limiter shared across jobs can
-//! be added there and in the lane pool without changing this module's API.
+//! `run_command`/`read_response`, typed results, every response code visible). Within a lane
+//! the source side fetches ahead in batches (one `UID FETCH` for up to 1 MB / 100 messages)
+//! while the destination side appends, so FETCH and APPEND overlap; one APPEND is unconfirmed
+//! at a time (see `APPEND_WINDOW` in the executor for why not more). A connection limiter
+//! shared across jobs can be added in the lane pool without changing this module's API.
 //!
-//! Memory: a lane holds one message body at a time (briefly twice: async-imap's response
-//! buffer and the engine's copy); the metadata of a folder (UID, size, flags, date) is kept
-//! for the folder being copied, never its bodies.
+//! Memory: a lane holds at most 8 MB of message bodies fetched ahead and not yet appended
+//! (by the scan's sizes; a larger message is fetched alone), plus async-imap's response
+//! buffer; the metadata of a folder (UID, size, flags, date) is kept for the folder being
+//! copied, never its bodies.
 
 pub mod checkpoint;
 mod executor;

@@ -6,6 +6,9 @@
 //! (CAPABILITY, LOGIN, LIST, LSUB, NAMESPACE, CREATE, SUBSCRIBE, SELECT, EXAMINE, STATUS,
 //! UID FETCH, UID STORE, APPEND, NOOP, LOGOUT); every command line is logged.
 //!
+//! With `literal_plus` it offers LITERAL+ (the APPEND body follows the command without a
+//! "+"), and `refuse_append` refuses APPENDs by content.
+//!
 //! It can also play a destination that stores messages altered (`rewrite`, as Microsoft
 //! Exchange re-renders MIME) and one whose APPEND is stored but never answered
 //! (`hang_after_append`: a process killed with an APPEND in flight).
@@ -54,6 +57,11 @@ pub struct FakeState {
     /// APPEND numbers (1-based) that are stored and then never answered: the connection
     /// just hangs.
     pub hang_after_append: Vec<u32>,
+    /// Offers LITERAL+ (RFC 7888): an APPEND with `{n+}` gets no "+" and its body follows at
+    /// once, so a client may send the next command before the answer.
+    pub literal_plus: bool,
+    /// An APPENDed body containing the first bytes is refused with `NO <second>`.
+    pub refuse_append: Vec<(Vec<u8>, String)>,
 }
 
 impl FakeState {
@@ -205,7 +213,12 @@ fn quote(s: &str) -> String {
 async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
     let (r, mut w) = sock.into_split();
     let mut r = BufReader::new(r);
-    w.write_all(b"* OK [CAPABILITY IMAP4rev1 UIDPLUS NAMESPACE] fake ready\r\n")
+    let caps = if state.lock().unwrap().literal_plus {
+        "IMAP4rev1 UIDPLUS NAMESPACE LITERAL+"
+    } else {
+        "IMAP4rev1 UIDPLUS NAMESPACE"
+    };
+    w.write_all(format!("* OK [CAPABILITY {caps}] fake ready\r\n").as_bytes())
         .await?;
     let mut selected: Option<String> = None;
     loop {
@@ -229,7 +242,7 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
         };
         match cmd.as_str() {
             "CAPABILITY" => {
-                out.extend_from_slice(b"* CAPABILITY IMAP4rev1 UIDPLUS NAMESPACE\r\n");
+                out.extend_from_slice(format!("* CAPABILITY {caps}\r\n").as_bytes());
                 ok(&mut out, "done");
             }
             "LOGIN" => {
@@ -437,7 +450,9 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                     w.write_all(&out).await?;
                     continue;
                 };
-                w.write_all(b"+ go ahead\r\n").await?;
+                if !line.ends_with("+}") {
+                    w.write_all(b"+ go ahead\r\n").await?;
+                }
                 let mut body = vec![0u8; *n];
                 r.read_exact(&mut body).await?;
                 let mut rest = String::new();
@@ -452,7 +467,15 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                     let refused = flags.iter().find(|f| {
                         !f.starts_with('\\') && !allow_new && !st.permanent_flags.contains(f)
                     });
-                    if let Some(k) = refused {
+                    let policy = st
+                        .refuse_append
+                        .iter()
+                        .find(|(marker, _)| body.windows(marker.len()).any(|w| w == marker))
+                        .map(|(_, text)| text.clone());
+                    if let Some(text) = policy {
+                        out.extend_from_slice(format!("{tag} NO {text}\r\n").as_bytes());
+                        false
+                    } else if let Some(k) = refused {
                         out.extend_from_slice(
                             format!("{tag} NO [CANNOT] keyword {k} not allowed\r\n").as_bytes(),
                         );
