@@ -670,14 +670,7 @@ impl Dovecot {
             home.display(),
             extra.join(" ")
         );
-        // Write then rename: the auth process never sees a half-written file.
-        let tmp = self.users_dir.join(format!(".{key}.tmp"));
-        write_file(&tmp, line.as_bytes(), 0o644)?;
-        fs::rename(&tmp, &path).context("installing passwd-file")?;
-        self.passwords
-            .lock()
-            .map_err(|_| anyhow!("poisoned lock"))?
-            .insert(key.clone(), password.to_owned());
+        self.install_passwd_line(&key, &line, password)?;
 
         // Make sure both lookups see it before returning.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -711,13 +704,7 @@ impl Dovecot {
         }
         let sealed = format!("{{PLAIN}}{password}");
         fields[1] = &sealed;
-        let tmp = self.users_dir.join(format!(".{key}.tmp"));
-        write_file(&tmp, format!("{}\n", fields.join(":")).as_bytes(), 0o644)?;
-        fs::rename(&tmp, &path).context("installing passwd-file")?;
-        self.passwords
-            .lock()
-            .map_err(|_| anyhow!("poisoned lock"))?
-            .insert(key.clone(), password.to_owned());
+        self.install_passwd_line(&key, &format!("{}\n", fields.join(":")), password)?;
         // Dovecot's auth process caches nothing by default (auth_cache_size = 0), and
         // passwd-file lookups re-read a changed file; wait until a lookup sees the change.
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -742,6 +729,19 @@ impl Dovecot {
             Err(e) if format!("{e}").contains("no users kicked") => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Installs `line` as the passwd-file of `key` and remembers its password. Written then
+    /// renamed: the auth process never sees a half-written file.
+    fn install_passwd_line(&self, key: &str, line: &str, password: &str) -> Result<()> {
+        let tmp = self.users_dir.join(format!(".{key}.tmp"));
+        write_file(&tmp, line.as_bytes(), 0o644)?;
+        fs::rename(&tmp, self.users_dir.join(key)).context("installing passwd-file")?;
+        self.passwords
+            .lock()
+            .map_err(|_| anyhow!("poisoned lock"))?
+            .insert(key.to_owned(), password.to_owned());
+        Ok(())
     }
 
     /// Password given to `add_*user*` for `login` (case-insensitive).
