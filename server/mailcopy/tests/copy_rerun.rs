@@ -572,18 +572,19 @@ async fn killed_with_a_full_window_and_restarted_at_once_many_times() {
         9191,
         &GenOptions {
             big_attachment: false,
-            scale: 3,
+            scale: 6,
         },
     );
     seed(src, USER, &mailbox);
     let want = expected(&mailbox, |m| !m.is_deleted());
     let n = live(&mailbox);
+    eprintln!("{n} messages");
     for (round, with_store) in [(0, false), (1, true)] {
         let login = format!("window{round}@example.test");
         dst.add_user(&login, "pw").unwrap();
         let store = with_store.then(|| Arc::new(MemoryCheckpoints::default()));
-        for k in 0..8 {
-            interrupted(src, dst, &login, Stop::AbortNow(3 + 2 * k), store.clone()).await;
+        for k in 0..6 {
+            interrupted(src, dst, &login, Stop::AbortNow(3 + k), store.clone()).await;
         }
         let partial = snapshot(dst, &login).await;
         assert!(
