@@ -237,6 +237,9 @@ enum Stop {
     Abort(usize),
     /// Dropped as soon as the folders are planned (during the scan).
     AbortAtScan,
+    /// Dropped after this many messages without holding the copy first: APPENDs after it
+    /// are still being sent and stored when the next copy starts.
+    AbortNow(usize),
 }
 
 struct Trigger {
@@ -250,7 +253,7 @@ impl ProgressSink for Trigger {
     fn event(&self, p: Progress) {
         let fire = match (&p, self.stop) {
             (Progress::Planned { .. }, Stop::AbortAtScan) => true,
-            (Progress::Message { .. }, Stop::Cancel(n) | Stop::Abort(n)) => {
+            (Progress::Message { .. }, Stop::Cancel(n) | Stop::Abort(n) | Stop::AbortNow(n)) => {
                 self.seen.fetch_add(1, Ordering::SeqCst) + 1 == n
             }
             _ => false,
@@ -258,6 +261,7 @@ impl ProgressSink for Trigger {
         if fire {
             match self.stop {
                 Stop::Cancel(_) => self.token.cancel(),
+                Stop::AbortNow(_) => self.notify.notify_one(),
                 _ => {
                     self.notify.notify_one();
                     // Hold the copy task here (the sink is synchronous) so that the test's
@@ -316,7 +320,7 @@ async fn interrupted(
                 "{stop:?}"
             );
         }
-        Stop::Abort(_) | Stop::AbortAtScan => {
+        Stop::Abort(_) | Stop::AbortAtScan | Stop::AbortNow(_) => {
             tokio::select! {
                 _ = notify.notified() => {
                     task.abort();
@@ -552,4 +556,53 @@ async fn noop_rerun_cost_2000_messages_in_24_folders() {
     eprintln!(
         "2000 messages / 24 folders on loopback: first copy {first_took:.2?}; no-op re-run {plain_took:.2?} without checkpoints, {cheap_took:.2?} with"
     );
+}
+
+/// A full window of APPENDs in flight when the copy is killed, and the next copy started at
+/// once, many times over: the server is still storing the killed copy's APPENDs while the
+/// next one scans. Without the quiet check (and the `appending` mark) this duplicates
+/// messages. The end result is exact (multisets of content, flags and INTERNALDATE) and no
+/// APPEND is wasted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_with_a_full_window_and_restarted_at_once_many_times() {
+    let pair = DovecotPair::start().unwrap();
+    let (src, dst) = (&pair.slash, &pair.dot);
+    src.add_user(USER, "pw").unwrap();
+    let mailbox = generate(
+        9191,
+        &GenOptions {
+            big_attachment: false,
+            scale: 6,
+        },
+    );
+    seed(src, USER, &mailbox);
+    let want = expected(&mailbox, |m| !m.is_deleted());
+    let n = live(&mailbox);
+    eprintln!("{n} messages");
+    for (round, with_store) in [(0, false), (1, true)] {
+        let login = format!("window{round}@example.test");
+        dst.add_user(&login, "pw").unwrap();
+        let store = with_store.then(|| Arc::new(MemoryCheckpoints::default()));
+        for k in 0..6 {
+            interrupted(src, dst, &login, Stop::AbortNow(3 + k), store.clone()).await;
+        }
+        let partial = snapshot(dst, &login).await;
+        assert!(
+            total(&partial) < n,
+            "round {round}: interrupted before the end"
+        );
+        let none = NoCheckpoints;
+        let s: &dyn CheckpointStore = match &store {
+            Some(s) => s.as_ref(),
+            None => &none,
+        };
+        let (report, _) = copy((src, USER), (dst, &login), &CopyOptions::default(), s).await;
+        assert_eq!(report.outcome, Outcome::Complete, "round {round}");
+        assert_same(&snapshot(dst, &login).await, &want, "after the kills");
+        assert_eq!(
+            uidnext_total(dst, &login).await as usize,
+            n,
+            "round {round}: no message appended twice"
+        );
+    }
 }

@@ -637,6 +637,8 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
                 ),
             ];
             st.drop_after_append = vec![50, 51];
+            // Several APPENDs in flight: answers out of order where the fake can.
+            st.swap_append_answers = literal_plus;
         }
         let dst_port = fake::start(dst_state.clone()).await;
         let what = format!("{connections} connection(s), LITERAL+ {literal_plus}");
@@ -734,6 +736,12 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
             .find(|f| f.source == "Archive")
             .unwrap();
         assert_eq!(archive.copied, 40, "{what}");
+        if literal_plus {
+            assert!(
+                dst_state.lock().unwrap().swapped > 0,
+                "{what}: some APPENDs were answered out of order"
+            );
+        }
 
         // Per folder, the messages are reported in UID order.
         let mut last: std::collections::BTreeMap<String, u32> = Default::default();

@@ -123,6 +123,13 @@ pub struct FolderCheckpoint {
     /// Source UID → destination UID, where known (`[APPENDUID]`, or a pair found by the scan).
     #[serde(default)]
     pub uid_map: UidMap,
+    /// APPENDs may have been sent to the destination folder whose answers were never read: a
+    /// server goes on storing what it has received after the client is gone. Saved *before*
+    /// the first APPEND into the folder is sent, cleared once every APPEND sent is answered
+    /// (or reconciled). A scan that finds it set, or finds no checkpoint at all, waits until
+    /// the destination folder is quiet before it trusts what it lists.
+    #[serde(default)]
+    pub appending: bool,
 }
 
 impl FolderCheckpoint {
@@ -155,6 +162,7 @@ impl FolderCheckpoint {
             low_water,
             done: UidRanges::from_uids(done.range(low_water..).copied()),
             uid_map: UidMap::from_map(map),
+            appending: false,
         }
     }
 

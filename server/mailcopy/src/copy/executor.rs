@@ -55,13 +55,31 @@ const FETCH_BATCH_BYTES: u64 = 1 << 20;
 /// ... and at most this many messages.
 const FETCH_BATCH_MESSAGES: usize = 100;
 
-/// APPENDs in flight on one destination connection at most (with `LITERAL+`). One: an
-/// APPEND the server has received is stored even when the client is gone, and a copy that
-/// is killed and started again at once scans the destination while the server still stores
-/// the APPENDs it had buffered; with several in flight that race duplicated messages (the
-/// `abort-early` case of `tests/copy_rerun.rs` with 32). The source side still fetches
-/// ahead, so FETCH and APPEND overlap.
-const APPEND_WINDOW: usize = 1;
+/// APPENDs in flight on one destination connection at most (with `LITERAL+`), and the bytes
+/// they may hold together (a larger message goes alone). An APPEND the server has received
+/// is stored even when the client is gone — its commands sit in the server's input buffer,
+/// in the kernel's socket buffers on both ends, in a proxy — so a copy killed and started
+/// again at once could scan the destination while the server still stores them and append
+/// them a second time (the `abort-early` case of `tests/copy_rerun.rs`). The window is safe
+/// because of two things: the folder's checkpoint says `appending` before the first APPEND
+/// is sent, and a scan of a destination folder that may have APPENDs still arriving (marked
+/// so, or no checkpoint to tell) trusts its listing only once the folder has been quiet for
+/// [`QUIET`] (see [`Run::confirm_quiet`]); a reconnect with APPENDs unanswered waits the same
+/// way before it counts what landed ([`Run::dst_select_quiet`]). The bytes bound how long a
+/// killed copy's APPENDs can go on arriving.
+const APPEND_WINDOW: usize = 8;
+const APPEND_WINDOW_BYTES: usize = 2 << 20;
+
+/// A destination folder whose UIDNEXT and message count did not change for this long is
+/// taken to have stored every APPEND a previous (killed) session or connection had sent: a
+/// server stores one connection's APPENDs one after the other, so while some are still
+/// arriving the folder changes at least every few milliseconds (a window holds at most
+/// [`APPEND_WINDOW_BYTES`]).
+const QUIET: Duration = Duration::from_millis(250);
+
+/// How long a folder may keep changing before the copy gives up on it (a folder error: a
+/// re-run copies the rest) rather than risk appending a message twice.
+const QUIET_MAX: Duration = Duration::from_secs(10);
 
 /// Copies every planned folder and message from `source` to `destination`, without
 /// checkpoints (see [`copy_mailbox_with`]).
@@ -266,6 +284,9 @@ struct FolderWork {
     /// Messages already present whose flags differ from the source's.
     flag_updates: Vec<FlagUpdate>,
     resume: Resume,
+    /// The destination folder as the scan found it, when APPENDs of an earlier session may
+    /// still have been arriving: the scan holds only if the folder stays so for [`QUIET`].
+    quiet: Option<Reading>,
 }
 
 /// Flags to change on one destination message.
@@ -287,6 +308,24 @@ struct Resume {
     /// The checkpoint the scan used (a save that would write the same is skipped).
     loaded: Option<FolderCheckpoint>,
     last_saved: Option<Instant>,
+    /// APPENDs into the folder may be unanswered ([`FolderCheckpoint::appending`]).
+    appending: bool,
+    /// `appending` reached the store: several APPENDs may be in flight.
+    marked: bool,
+}
+
+/// A destination folder's UIDNEXT and message count at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    at: Instant,
+    exists: u32,
+    uid_next: Option<u32>,
+}
+
+impl Reading {
+    fn same(&self, other: &Reading) -> bool {
+        self.exists == other.exists && self.uid_next == other.uid_next
+    }
 }
 
 /// What the scan found out for the folder's report row.
@@ -820,7 +859,11 @@ impl Run<'_> {
         }))
         .await;
         let mut scans: Vec<Option<FolderWork>> = (0..jobs.len()).map(|_| None).collect();
-        for (i, r) in results.into_iter().flatten() {
+        let apply = |scans: &mut Vec<Option<FolderWork>>,
+                     reports: &mut [FolderReport],
+                     i: usize,
+                     r: Result<(FolderWork, ScanFacts), Fail>| {
+            scans[i] = None;
             match r {
                 Ok((work, facts)) => {
                     let report = &mut reports[i];
@@ -834,6 +877,48 @@ impl Run<'_> {
                 Err(Fail::Fatal(e)) => self.stop(e),
                 Err(Fail::Folder(e)) | Err(Fail::Message(e)) => reports[i].error = Some(e),
             }
+        };
+        for (i, r) in results.into_iter().flatten() {
+            apply(&mut scans, reports, i, r);
+        }
+
+        // The destination folders that may have had APPENDs of an earlier session arriving
+        // during the scan: each must have stayed unchanged for QUIET since it was read
+        // (usually already past when the scan of every folder is done), else it is scanned
+        // again once quiet.
+        let checks: Mutex<VecDeque<(usize, Reading)>> = Mutex::new(
+            scans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| w.as_ref().and_then(|w| w.quiet).map(|r| (i, r)))
+                .collect(),
+        );
+        let results = join_all(lanes.iter_mut().map(|lane| {
+            let checks = &checks;
+            async move {
+                let mut out = Vec::new();
+                loop {
+                    if self.stopped() {
+                        break;
+                    }
+                    let next = checks
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop_front();
+                    let Some((i, reading)) = next else { break };
+                    let job = &jobs[i];
+                    match self.confirm_quiet(lane, &job.destination, reading).await {
+                        Ok(true) => {}
+                        Ok(false) => out.push((i, self.scan_folder(lane, job).await)),
+                        Err(e) => out.push((i, Err(e))),
+                    }
+                }
+                out
+            }
+        }))
+        .await;
+        for (i, r) in results.into_iter().flatten() {
+            apply(&mut scans, reports, i, r);
         }
         scans
     }
@@ -962,8 +1047,24 @@ impl Run<'_> {
         } else {
             self.dst_examine(lane, &job.destination).await?
         };
+        let examined = Instant::now();
         let dest_uid_validity = dst_sel.as_ref().and_then(|d| d.uid_validity);
-        let saved = self.load_checkpoint(&job.source).filter(|c| {
+        let loaded = self.load_checkpoint(&job.source);
+        // Only a checkpoint that says so rules out APPENDs of an earlier run still arriving
+        // in this folder; without one (no store, a new store, another destination) the
+        // listing is checked for quiet after the scan (`Run::confirm_quiet`).
+        let quiet_known = loaded
+            .as_ref()
+            .is_some_and(|c| !c.appending && c.destination == job.destination);
+        let quiet = match &dst_sel {
+            Some(sel) if !quiet_known && !self.options.dry_run => Some(Reading {
+                at: examined,
+                exists: sel.exists,
+                uid_next: sel.uid_next,
+            }),
+            _ => None,
+        };
+        let saved = loaded.filter(|c| {
             let ok = c.applies_to(src_sel.uid_validity, &job.destination, dest_uid_validity);
             if !ok {
                 tracing::info!(folder = %job.source, "checkpoint of another UIDVALIDITY or destination: scanning in full");
@@ -1086,6 +1187,7 @@ impl Run<'_> {
                 messages,
                 flag_updates,
                 resume,
+                quiet,
             },
             facts,
         ))
@@ -1171,13 +1273,14 @@ impl Run<'_> {
 
     /// Writes the folder's checkpoint: at most once per [`CHECKPOINT_EVERY`] unless `force`,
     /// never in a dry run, not when it would write what was loaded.
-    fn save_checkpoint(&self, job: &FolderMapping, work: &mut FolderWork, force: bool) {
+    /// Returns whether the store now holds what the folder's state says.
+    fn save_checkpoint(&self, job: &FolderMapping, work: &mut FolderWork, force: bool) -> bool {
         if self.options.dry_run {
-            return;
+            return false;
         }
         // A server without UIDVALIDITY: UIDs cannot be kept across sessions.
         let Some(validity) = work.uid_validity else {
-            return;
+            return false;
         };
         if !force
             && work
@@ -1185,10 +1288,10 @@ impl Run<'_> {
                 .last_saved
                 .is_some_and(|t| t.elapsed() < CHECKPOINT_EVERY)
         {
-            return;
+            return false;
         }
         let r = &mut work.resume;
-        let checkpoint = FolderCheckpoint::new(
+        let mut checkpoint = FolderCheckpoint::new(
             validity,
             &job.destination,
             work.dest_uid_validity,
@@ -1196,14 +1299,32 @@ impl Run<'_> {
             &r.done,
             &r.map,
         );
+        checkpoint.appending = r.appending;
         r.last_saved = Some(Instant::now());
         if r.loaded.as_ref() == Some(&checkpoint) {
-            return;
+            return true;
         }
         match self.checkpoints.save(&job.source, &checkpoint) {
-            Ok(()) => r.loaded = Some(checkpoint),
-            Err(e) => tracing::warn!(folder = %job.source, error = %e, "checkpoint not saved"),
+            Ok(()) => {
+                r.loaded = Some(checkpoint);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(folder = %job.source, error = %e, "checkpoint not saved");
+                false
+            }
         }
+    }
+
+    /// Records in the folder's checkpoint, before an APPEND is sent, that APPENDs may be in
+    /// flight ([`FolderCheckpoint::appending`]). Returns whether the store has it: only then
+    /// may more than one be in flight (with one, the status quo before the window).
+    fn mark_appending(&self, job: &FolderMapping, work: &mut FolderWork) -> bool {
+        if !work.resume.appending {
+            work.resume.appending = true;
+            work.resume.marked = self.save_checkpoint(job, work, true);
+        }
+        work.resume.marked
     }
 
     fn size_limit(&self, lane: &Lane) -> Option<u64> {
@@ -1521,17 +1642,22 @@ impl Run<'_> {
                         .internaldate
                         .clone()
                         .or_else(|| meta.internaldate.clone());
-                    let d = match dest {
-                        Some(d) => d,
-                        None => dest.insert(self.open_dest(lane, &job.destination).await?),
+                    if dest.is_none() {
+                        *dest = Some(self.open_dest(lane, &job.destination).await?);
+                    }
+                    // Recorded before anything is sent: a copy that dies now leaves its
+                    // successor a folder to wait for. Not recorded: one in flight at most.
+                    let window = if self.mark_appending(job, work) {
+                        APPEND_WINDOW
+                    } else {
+                        1
                     };
                     let pipelined = lane.dst_box.as_deref() == Some(job.destination.as_str())
                         && lane
                             .dst
                             .as_ref()
                             .is_some_and(|s| imap_ext::append_can_pipeline(s, msg.body.len()));
-                    let session = lane.dst.as_mut().filter(|_| pipelined);
-                    let Some(s) = session else {
+                    if !pipelined {
                         // One at a time: wait for the answer before anything else.
                         self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
                             .await?;
@@ -1544,8 +1670,37 @@ impl Run<'_> {
                             .await;
                         self.settled(lane, work, report, &mut ctx, index, &msg, date, result)?;
                         continue;
+                    }
+                    // Room in the window's bytes first (a larger message goes alone).
+                    while !inflight.is_empty()
+                        && inflight.iter().map(|f| f.msg.body.len()).sum::<usize>() + msg.body.len()
+                            > APPEND_WINDOW_BYTES
+                    {
+                        self.settle_some(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                    }
+                    // Settling may have lost the connection or changed the folder's state.
+                    let Some(s) = lane
+                        .dst
+                        .as_mut()
+                        .filter(|_| lane.dst_box.as_deref() == Some(job.destination.as_str()))
+                    else {
+                        self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
+                            .await?;
+                        let d = match dest {
+                            Some(d) => d,
+                            None => dest.insert(self.open_dest(lane, &job.destination).await?),
+                        };
+                        let result = self
+                            .append(lane, &job.destination, d, flags, date.as_deref(), &msg)
+                            .await;
+                        self.settled(lane, work, report, &mut ctx, index, &msg, date, result)?;
+                        continue;
                     };
-                    let (attempt, upfront) = d.policy.filter(&flags);
+                    let (attempt, upfront) = match dest.as_ref() {
+                        Some(d) => d.policy.filter(&flags),
+                        None => (flags.clone(), Vec::new()),
+                    };
                     let sent = imap_ext::append_send(
                         s,
                         &job.destination,
@@ -1577,7 +1732,7 @@ impl Run<'_> {
                         lane.dst_box = None;
                         self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)
                             .await?;
-                    } else if inflight.len() >= APPEND_WINDOW {
+                    } else if inflight.len() >= window {
                         self.settle_some(lane, work, report, dest, &mut inflight, &mut ctx)
                             .await?;
                     }
@@ -1741,12 +1896,17 @@ impl Run<'_> {
         let folder = ctx.job.destination.as_str();
         let mut failure: Option<Fail> = None;
         if broke || lane.dst.is_none() {
-            match self.dst_select(lane, folder).await {
+            let pending = inflight
+                .iter()
+                .filter(|f| f.answer == Answer::Pending)
+                .count();
+            // The old connection's APPENDs may still be being stored: count only once the
+            // folder holds them all or has stopped changing.
+            let want = dest
+                .as_ref()
+                .map_or(0, |d| d.expected.saturating_add(pending as u32));
+            match self.dst_select_quiet(lane, folder, want).await {
                 Ok(sel) => {
-                    let pending = inflight
-                        .iter()
-                        .filter(|f| f.answer == Answer::Pending)
-                        .count();
                     if let Some(d) = dest.as_mut() {
                         let mut policy =
                             KeywordPolicy::from_select(sel.permanent_flags.as_deref(), &sel.flags);
@@ -1797,7 +1957,101 @@ impl Run<'_> {
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => {
+                // Every APPEND sent is answered or accounted for.
+                work.resume.appending = false;
+                Ok(())
+            }
+        }
+    }
+
+    /// SELECT the destination folder after a connection with APPENDs unanswered was lost,
+    /// once it holds `want` messages or did not change for [`QUIET`]: the server may still
+    /// be storing what the lost connection had sent (it executes one connection's commands
+    /// in order, whether or not the client is still there), and counting too early would
+    /// send again a message that is about to land. Still changing after [`QUIET_MAX`]: a
+    /// folder error, not a guess.
+    async fn dst_select_quiet(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+        want: u32,
+    ) -> Result<Selected, Fail> {
+        let started = Instant::now();
+        let mut sel = self.dst_select(lane, folder).await?;
+        let mut at = Instant::now();
+        while sel.exists < want {
+            tokio::time::sleep(QUIET.saturating_sub(at.elapsed())).await;
+            let again = self.dst_select(lane, folder).await?;
+            let same = again.exists == sel.exists && again.uid_next == sel.uid_next;
+            sel = again;
+            at = Instant::now();
+            if same {
+                break;
+            }
+            if started.elapsed() > QUIET_MAX {
+                return Err(Fail::Folder(format!(
+                    "the destination folder kept changing for {} s after a lost connection; run the copy again",
+                    QUIET_MAX.as_secs()
+                )));
+            }
+        }
+        Ok(sel)
+    }
+
+    /// The destination folder's UIDNEXT and message count now (`STATUS`, one reconnect).
+    async fn dst_reading(&self, lane: &mut Lane, folder: &str) -> Result<Reading, Fail> {
+        let mut last = String::new();
+        for _ in 0..2 {
+            let s = self.dst_session(lane).await?;
+            match s.status(folder).await {
+                Ok(st) => {
+                    return Ok(Reading {
+                        at: Instant::now(),
+                        exists: st.messages,
+                        uid_next: st.uid_next,
+                    })
+                }
+                Err(e) if e.is_transient() => {
+                    lane.dst = None;
+                    lane.dst_box = None;
+                    last = e.to_string();
+                }
+                Err(e) => return Err(Fail::Folder(format!("the destination refused STATUS: {e}"))),
+            }
+        }
+        Err(Fail::Message(last))
+    }
+
+    /// Whether a destination folder scanned at `first` was quiet: unchanged for [`QUIET`]
+    /// after the scan read it. APPENDs an earlier session had sent (a killed copy, a lost
+    /// connection) may still be arriving while the scan lists the folder; a server stores
+    /// one connection's APPENDs back to back, so a folder that does not change for
+    /// [`QUIET`] has no more coming. `Ok(false)`: it changed (and is quiet now): scan it
+    /// again. Still changing after [`QUIET_MAX`]: a folder error.
+    async fn confirm_quiet(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+        first: Reading,
+    ) -> Result<bool, Fail> {
+        let mut last = first;
+        let mut changed = false;
+        loop {
+            tokio::time::sleep(QUIET.saturating_sub(last.at.elapsed())).await;
+            let now = self.dst_reading(lane, folder).await?;
+            if now.same(&last) {
+                return Ok(!changed);
+            }
+            tracing::info!(%folder, before = last.exists, now = now.exists, "destination folder still changing: waiting");
+            changed = true;
+            last = now;
+            if first.at.elapsed() > QUIET_MAX {
+                return Err(Fail::Folder(format!(
+                    "the destination folder kept changing for {} s; run the copy again",
+                    QUIET_MAX.as_secs()
+                )));
+            }
         }
     }
 
@@ -2184,7 +2438,12 @@ impl Run<'_> {
         let mut unknown_dropped: Vec<String> = Vec::new();
         loop {
             if lane.dst.is_none() || lane.dst_box.as_deref() != Some(folder) {
-                let sel = self.dst_select(lane, folder).await?;
+                let sel = if broke.is_some() {
+                    self.dst_select_quiet(lane, folder, dest.expected.saturating_add(1))
+                        .await?
+                } else {
+                    self.dst_select(lane, folder).await?
+                };
                 let mut policy =
                     KeywordPolicy::from_select(sel.permanent_flags.as_deref(), &sel.flags);
                 policy.known.extend(dest.policy.known.iter().cloned());

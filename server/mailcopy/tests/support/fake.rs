@@ -62,6 +62,11 @@ pub struct FakeState {
     pub literal_plus: bool,
     /// An APPENDed body containing the first bytes is refused with `NO <second>`.
     pub refuse_append: Vec<(Vec<u8>, String)>,
+    /// The OK of a stored APPEND is held back and sent after the answer to the next command
+    /// when that command is already waiting (pipelined): answers out of order, matched by tag.
+    pub swap_append_answers: bool,
+    /// How many answers were sent out of order so.
+    pub swapped: u32,
 }
 
 impl FakeState {
@@ -221,6 +226,8 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
     w.write_all(format!("* OK [CAPABILITY {caps}] fake ready\r\n").as_bytes())
         .await?;
     let mut selected: Option<String> = None;
+    // An APPEND's OK held back (`swap_append_answers`), sent after the next answer.
+    let mut held: Vec<u8> = Vec::new();
     loop {
         let mut line = String::new();
         if r.read_line(&mut line).await? == 0 {
@@ -497,6 +504,10 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                             return Ok(());
                         }
                         ok(&mut out, &format!("[APPENDUID 42 {uid}] appended"));
+                        if st.swap_append_answers && held.is_empty() && !r.buffer().is_empty() {
+                            st.swapped += 1;
+                            held = std::mem::take(&mut out);
+                        }
                         st.hang_after_append.contains(&number)
                     }
                 };
@@ -512,6 +523,9 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                 return Ok(());
             }
             _ => out.extend_from_slice(format!("{tag} BAD unknown command\r\n").as_bytes()),
+        }
+        if !out.is_empty() && !held.is_empty() {
+            out.append(&mut held);
         }
         w.write_all(&out).await?;
     }
