@@ -14,14 +14,15 @@ use std::time::Instant;
 
 use mailcopy::copy::{CheckpointStore, MemoryCheckpoints, NoCheckpoints};
 use mailcopy::{
-    copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport, Outcome, Progress,
-    ProgressSink,
+    copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport, Endpoint, Outcome,
+    Progress, ProgressSink, Security,
 };
 use support::gen::{generate, GenMailbox, GenOptions};
 use support::{
     account, assert_same, connect_options, copied_events, expected, seed, snapshot, uidnext_total,
     without_deleted, Client, Events, Msg, Snapshot,
 };
+use testkit::proxy::{DelayProxy, ProxyOptions};
 use testkit::{Dovecot, DovecotPair};
 use tokio::sync::Notify;
 
@@ -281,9 +282,25 @@ async fn interrupted(
     stop: Stop,
     store: Option<Arc<MemoryCheckpoints>>,
 ) {
-    let (src_ep, src_creds) = account(src, USER);
-    let (dst_ep, dst_creds) = account(dst, login);
-    let opts = connect_options(&[src, dst]);
+    interrupted_via((src, USER), dst, None, login, stop, store).await
+}
+
+/// [`interrupted`], reaching the destination through `via` (a port forwarding to it) if
+/// given.
+async fn interrupted_via(
+    src: (&Dovecot, &str),
+    dst: &Dovecot,
+    via: Option<u16>,
+    login: &str,
+    stop: Stop,
+    store: Option<Arc<MemoryCheckpoints>>,
+) {
+    let (src_ep, src_creds) = account(src.0, src.1);
+    let (mut dst_ep, dst_creds) = account(dst, login);
+    if let Some(port) = via {
+        dst_ep = Endpoint::new("localhost", port, Security::Tls);
+    }
+    let opts = connect_options(&[src.0, dst]);
     let token = CancellationToken::new();
     let notify = Arc::new(Notify::new());
     let trigger = Trigger {
@@ -599,6 +616,103 @@ async fn killed_with_a_full_window_and_restarted_at_once_many_times() {
         let (report, _) = copy((src, USER), (dst, &login), &CopyOptions::default(), s).await;
         assert_eq!(report.outcome, Outcome::Complete, "round {round}");
         assert_same(&snapshot(dst, &login).await, &want, "after the kills");
+        assert_eq!(
+            uidnext_total(dst, &login).await as usize,
+            n,
+            "round {round}: no message appended twice"
+        );
+    }
+}
+
+/// The killed copy's last APPENDs reach the destination only after the next copy has listed
+/// it: the killed copy uploads through a slow link (a proxy forwarding the client's bytes at
+/// `UPLOAD_RATE`, what it has queued delivered even once the client is gone), the next one
+/// connects directly and at once. The in-flight messages land a few dozen milliseconds
+/// apart, during and after that scan: only the quiet check (a destination folder must stay
+/// unchanged for a while after its scan, else it is scanned again) keeps the next copy from
+/// appending them a second time — without it this test fails with duplicates. Rounds:
+/// without a checkpoint store, with one (its `appending` mark), and a source with INBOX alone
+/// (the folder checked is then the one the scan left selected: its reading must not be a
+/// `STATUS`, which Dovecot answers from the session's stale view of a selected folder).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_copy_whose_appends_land_after_the_next_scan() {
+    /// Client → destination bytes per second for the killed copy. Every message here is at
+    /// most `MAX_SIZE` bytes: one lands at least every ~50 ms, well within the quiet check's
+    /// 250 ms (a link slow enough to leave a longer gap between two messages defeats the
+    /// check, whose premise is that a connection's APPENDs are stored back to back).
+    const UPLOAD_RATE: usize = 40_000;
+    const MAX_SIZE: usize = 2_000;
+    const ONE: &str = "inbox-only@example.test";
+    let pair = DovecotPair::start().unwrap();
+    let (src, dst) = (&pair.slash, &pair.dot);
+    let mut mailbox = generate(
+        5150,
+        &GenOptions {
+            big_attachment: false,
+            scale: 2,
+        },
+    );
+    for f in &mut mailbox.folders {
+        f.messages.retain(|m| m.raw.len() <= MAX_SIZE);
+    }
+    let mut inbox_only = mailbox.clone();
+    for f in &mut inbox_only.folders {
+        if f.path != ["INBOX"] {
+            f.messages.clear();
+        }
+    }
+    inbox_only.folders.retain(|f| f.path == ["INBOX"]);
+    src.add_user(USER, "pw").unwrap();
+    seed(src, USER, &mailbox);
+    src.add_user(ONE, "pw").unwrap();
+    seed(src, ONE, &inbox_only);
+    let slow = DelayProxy::start_with(
+        dst.imaps_port(),
+        ProxyOptions {
+            upstream_rate: UPLOAD_RATE,
+            ..ProxyOptions::default()
+        },
+    )
+    .unwrap();
+    for (round, source, with_store) in [(0, USER, false), (1, USER, true), (2, ONE, false)] {
+        let seeded = if source == ONE { &inbox_only } else { &mailbox };
+        let want = expected(seeded, |m| !m.is_deleted());
+        let n = live(seeded);
+        let login = format!("late{round}@example.test");
+        dst.add_user(&login, "pw").unwrap();
+        let store = with_store.then(|| Arc::new(MemoryCheckpoints::default()));
+        let started = Instant::now();
+        interrupted_via(
+            (src, source),
+            dst,
+            Some(slow.port()),
+            &login,
+            Stop::AbortNow(3),
+            store.clone(),
+        )
+        .await;
+        let queued = slow.queued();
+        eprintln!(
+            "round {round}: {n} messages, killed after {:?}, {queued} bytes still on their way",
+            started.elapsed()
+        );
+        assert!(
+            queued > 2 * 1024,
+            "round {round}: the killed copy's APPENDs are still on their way ({queued} bytes)"
+        );
+        let none = NoCheckpoints;
+        let s: &dyn CheckpointStore = match &store {
+            Some(s) => s.as_ref(),
+            None => &none,
+        };
+        let (report, _) = copy((src, source), (dst, &login), &CopyOptions::default(), s).await;
+        assert_eq!(report.outcome, Outcome::Complete, "round {round}");
+        assert_eq!(
+            slow.queued(),
+            0,
+            "round {round}: everything sent has landed"
+        );
+        assert_same(&snapshot(dst, &login).await, &want, "after the kill");
         assert_eq!(
             uidnext_total(dst, &login).await as usize,
             n,

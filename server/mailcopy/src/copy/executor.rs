@@ -1999,25 +1999,33 @@ impl Run<'_> {
         Ok(sel)
     }
 
-    /// The destination folder's UIDNEXT and message count now (`STATUS`, one reconnect).
+    /// The destination folder's UIDNEXT and message count now (`EXAMINE`, one reconnect).
+    /// Not `STATUS`: the folder is often still the one the scan examined on this session, and
+    /// a `STATUS` of the selected folder may answer from the session's own view of it
+    /// (Dovecot does: messages another session has stored since stay unseen), which would
+    /// make a folder still receiving APPENDs look quiet. RFC 3501 advises against it too.
     async fn dst_reading(&self, lane: &mut Lane, folder: &str) -> Result<Reading, Fail> {
         let mut last = String::new();
         for _ in 0..2 {
+            lane.dst_box = None; // read-only now: appends SELECT it again
             let s = self.dst_session(lane).await?;
-            match s.status(folder).await {
-                Ok(st) => {
+            match imap_ext::select(s, folder, true).await {
+                Ok(sel) => {
                     return Ok(Reading {
                         at: Instant::now(),
-                        exists: st.messages,
-                        uid_next: st.uid_next,
+                        exists: sel.exists,
+                        uid_next: sel.uid_next,
                     })
                 }
-                Err(e) if e.is_transient() => {
+                Err(CmdError::Refused { text, .. }) => {
+                    return Err(Fail::Folder(format!(
+                        "the destination refused to open it: {text}"
+                    )))
+                }
+                Err(CmdError::Broken(e)) => {
                     lane.dst = None;
-                    lane.dst_box = None;
                     last = e.to_string();
                 }
-                Err(e) => return Err(Fail::Folder(format!("the destination refused STATUS: {e}"))),
             }
         }
         Err(Fail::Message(last))
