@@ -1323,6 +1323,9 @@ impl Run<'_> {
         if !work.resume.appending {
             work.resume.appending = true;
             work.resume.marked = self.save_checkpoint(job, work, true);
+            // The mark is not progress: the first copied message is written at once, as
+            // without the mark, and from then on at most once per CHECKPOINT_EVERY.
+            work.resume.last_saved = None;
         }
         work.resume.marked
     }
