@@ -696,8 +696,10 @@ async fn killed_copy_whose_appends_land_after_the_next_scan() {
             "round {round}: {n} messages, killed after {:?}, {queued} bytes still on their way",
             started.elapsed()
         );
+        // Something must still be on its way, else this round would not exercise the race.
+        // How much depends on where the kill fell in the window (seen: 1.5 KB to 6 KB).
         assert!(
-            queued > 2 * 1024,
+            queued > 0,
             "round {round}: the killed copy's APPENDs are still on their way ({queued} bytes)"
         );
         let none = NoCheckpoints;
