@@ -213,14 +213,14 @@ impl Backend for WizardService {
             .drafts
             .preflight(draft)
             .filter(|p| p.failure.is_none())
-            .map(|p| {
+            .and_then(|p| {
                 serde_json::to_string(&ProgressView {
                     folders_total: p.folders.len() as u64,
                     messages_total: p.messages,
                     bytes_total: p.bytes.unwrap_or_default(),
                     ..ProgressView::default()
                 })
-                .unwrap_or_default()
+                .ok()
             });
         match self.jobs.insert_with_progress(job, seeded.as_deref()) {
             Ok(id) => {
