@@ -85,7 +85,13 @@ export default async function globalSetup() {
   const hostsFile = path.join(dir, "hosts");
   fs.writeFileSync(hostsFile, "127.0.0.1 localhost\n");
 
-  const { url, process: server } = await startImapcopy({ dir, caFile, hostsFile }, "main", ["--validate-per-minute", "1000"]);
+  // Every spec runs from 127.0.0.1: the per-client limits must not be what they meet (the
+  // rate-limit spec starts a strict server of its own).
+  const { url, process: server } = await startImapcopy({ dir, caFile, hostsFile }, "main", [
+    "--validate-per-minute", "1000",
+    "--synchronize-per-minute", "1000",
+    "--lookup-per-minute", "1000",
+  ]);
 
   const harness: Harness = {
     url,

@@ -109,6 +109,8 @@ pub enum T {
     SessionExpired,
     InternalError,
     TooManyRequests,
+    BadRequest,
+    RequestTooLarge,
     PageNotFound,
     SyncErrorGeneral,
     // Causes, shown before the English detail.
@@ -305,6 +307,16 @@ impl T {
                 "Too many attempts: please wait a minute and try again.",
                 "Demasiados intentos: espere un minuto e inténtelo de nuevo.",
                 "Trop de tentatives : patientez une minute puis réessayez.",
+            ],
+            T::BadRequest => [
+                "The request could not be understood: please reload the page and try again.",
+                "No se ha podido interpretar la solicitud: recargue la página e inténtelo de nuevo.",
+                "La requête n'a pas pu être comprise : rechargez la page puis réessayez.",
+            ],
+            T::RequestTooLarge => [
+                "The request is too large.",
+                "La solicitud es demasiado grande.",
+                "La requête est trop volumineuse.",
             ],
             T::PageNotFound => ["Page not found.", "Página no encontrada.", "Page introuvable."],
             T::SyncErrorGeneral => [

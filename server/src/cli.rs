@@ -147,7 +147,7 @@ impl ProgressSink for Reporter {
                 bar.set_message(format!("{folders} folders, {messages} messages"));
             }
             (Some(bar), Progress::FolderStarted { source, .. }) => {
-                bar.set_message(mailcopy::mutf7::decode_lossy(&source))
+                bar.set_message(source.to_string())
             }
             (Some(bar), Progress::Message { bytes_done, .. }) => bar.set_position(bytes_done),
             (Some(bar), Progress::Finished { .. }) => bar.finish_and_clear(),
@@ -171,10 +171,7 @@ impl ProgressSink for Reporter {
                     failed,
                     ..
                 },
-            ) => eprintln!(
-                "{}: {copied} copied, {skipped} skipped, {failed} rejected",
-                mailcopy::mutf7::decode_lossy(&source)
-            ),
+            ) => eprintln!("{source}: {copied} copied, {skipped} skipped, {failed} rejected"),
             _ => {}
         }
     }

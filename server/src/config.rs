@@ -3,12 +3,16 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::builder::BoolishValueParser;
 use clap::Args;
 use mailcopy::net::{AddressPolicy, Resolver, StaticResolver, SystemResolver};
 use mailcopy::ConnectOptions;
+
+use crate::web::client::{ClientResolver, ProxyHeader, TrustedProxies};
+use crate::web::{body::BodyLimits, hosts::AllowedHosts, ServeLimits, WebConfig};
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -42,6 +46,46 @@ pub struct ServeArgs {
     /// Validate attempts allowed per client address and minute (0: unlimited).
     #[arg(long, env = "IMAPCOPY_VALIDATE_PER_MINUTE", default_value_t = 20)]
     pub validate_per_minute: u32,
+    /// Synchronize attempts allowed per client address and minute (0: unlimited).
+    #[arg(long, env = "IMAPCOPY_SYNCHRONIZE_PER_MINUTE", default_value_t = 6)]
+    pub synchronize_per_minute: u32,
+    /// Distinct source addresses one client may look up per minute on the public status
+    /// page (0: unlimited). Refreshing an address already looked up does not count.
+    #[arg(long, env = "IMAPCOPY_LOOKUP_PER_MINUTE", default_value_t = 10)]
+    pub lookup_per_minute: u32,
+    /// Reverse proxies whose forwarded client address is believed (IPs or CIDR networks,
+    /// comma-separated). They are also exempt from the per-client connection cap.
+    #[arg(long, env = "IMAPCOPY_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies write the client address into.
+    #[arg(long, env = "IMAPCOPY_PROXY_HEADER", value_enum, default_value_t = ProxyHeader::XForwardedFor)]
+    pub proxy_header: ProxyHeader,
+    /// More names (`host` or `host:port`, comma-separated) this service answers to, besides
+    /// the host of --public-url, the listen address, 127.0.0.1, localhost and ::1. Requests
+    /// for any other Host are refused (403).
+    #[arg(long, env = "IMAPCOPY_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a client has to send a request's head once it started, and its body.
+    #[arg(long, env = "IMAPCOPY_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection (or a response the client does not read) is
+    /// kept open.
+    #[arg(long, env = "IMAPCOPY_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, env = "IMAPCOPY_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+    /// HTTP connections open at the same time per client address (an IPv6 /64 counts as
+    /// one; 0: no cap).
+    #[arg(
+        long,
+        env = "IMAPCOPY_HTTP_CONNECTIONS_PER_CLIENT",
+        default_value_t = 32
+    )]
+    pub http_connections_per_client: usize,
+    /// HTTP connections open at the same time in all; beyond, new ones wait to be accepted.
+    #[arg(long, env = "IMAPCOPY_MAX_HTTP_CONNECTIONS", default_value_t = 512)]
+    pub max_http_connections: usize,
     /// Copy jobs run at the same time.
     #[arg(long, env = "IMAPCOPY_JOBS", default_value_t = 2)]
     pub jobs: usize,
@@ -89,6 +133,40 @@ impl ServeArgs {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    fn trusted(&self) -> anyhow::Result<TrustedProxies> {
+        TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))
+    }
+
+    /// The HTTP layers' configuration: the service's names, the client address, bodies.
+    pub fn web_config(&self) -> anyhow::Result<WebConfig> {
+        let hosts = AllowedHosts::new(self.listen, self.public_url.as_deref(), &self.allowed_hosts)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        Ok(WebConfig {
+            hosts,
+            clients: ClientResolver {
+                trusted: self.trusted()?,
+                header: self.proxy_header,
+            },
+            body: BodyLimits {
+                max_bytes: self.max_body_bytes,
+                timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            },
+        })
+    }
+
+    /// Timeouts and connection caps of the listener.
+    pub fn serve_limits(&self) -> anyhow::Result<ServeLimits> {
+        Ok(ServeLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            per_client: self.http_connections_per_client,
+            max_connections: self.max_http_connections.max(1),
+            trusted: self.trusted()?,
+            ..ServeLimits::default()
+        })
     }
 
     pub fn delivery(&self) -> anyhow::Result<crate::report::Delivery> {
@@ -177,6 +255,65 @@ pub fn parse_hosts(text: &str) -> anyhow::Result<StaticResolver> {
 mod tests {
     use super::*;
     use mailcopy::net::Resolver;
+
+    fn serve_args(argv: &[&str]) -> Result<ServeArgs, clap::Error> {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        use clap::Parser;
+        Cli::try_parse_from(std::iter::once("imapcopy").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn web_flags_build_the_http_configuration() {
+        let args = serve_args(&[
+            "--listen",
+            "127.0.0.1:8080",
+            "--public-url",
+            "https://copy.example.org",
+            "--allowed-hosts",
+            "alt.example.org,pinned.example.org:8443",
+            "--trusted-proxies",
+            "10.0.0.0/8,::1",
+            "--proxy-header",
+            "forwarded",
+            "--header-timeout-secs",
+            "3",
+            "--http-connections-per-client",
+            "4",
+        ])
+        .unwrap();
+        let web = args.web_config().unwrap();
+        assert!(web.hosts.allows_host("copy.example.org"));
+        assert!(web.hosts.allows_host("alt.example.org:80"));
+        assert!(web.hosts.allows_host("127.0.0.1:8080"));
+        assert!(!web.hosts.allows_host("pinned.example.org"));
+        assert!(!web.hosts.allows_host("other.example.org"));
+        assert!(web.clients.trusted.contains("10.1.1.1".parse().unwrap()));
+        assert_eq!(web.clients.header, ProxyHeader::Forwarded);
+        assert_eq!(web.body.timeout, Duration::from_secs(3));
+        let limits = args.serve_limits().unwrap();
+        assert_eq!(limits.per_client, 4);
+        assert_eq!(limits.idle_timeout, Duration::from_secs(60));
+        assert!(limits.trusted.contains("::1".parse().unwrap()));
+
+        let defaults = serve_args(&[]).unwrap();
+        assert_eq!(
+            (
+                defaults.validate_per_minute,
+                defaults.synchronize_per_minute,
+                defaults.lookup_per_minute
+            ),
+            (20, 6, 10)
+        );
+        assert!(defaults.web_config().unwrap().clients.trusted.is_empty());
+        let bad = serve_args(&["--trusted-proxies", "proxy.example"]).unwrap();
+        assert!(bad.web_config().is_err() && bad.serve_limits().is_err());
+        let bad = serve_args(&["--public-url", "copy.example.org"]).unwrap();
+        assert!(bad.web_config().is_err());
+    }
 
     #[tokio::test]
     async fn hosts_file_resolves_only_its_names() {

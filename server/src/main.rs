@@ -10,7 +10,12 @@ use tracing_subscriber::EnvFilter;
 
 use imapcopy::config::ServeArgs;
 use imapcopy::jobs::runner::{Runner, RunnerConfig};
-use imapcopy::web::{self, drafts::DraftStore, ratelimit::RateLimiter, wizard::WizardService};
+use imapcopy::jobs::JobStore;
+use imapcopy::web::{
+    self,
+    drafts::DraftStore,
+    wizard::{Limits, WizardService},
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,7 +31,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the web application and run copy jobs (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// List jobs, or cancel one.
     Jobs(JobsArgs),
     /// Copy one mailbox into another from the command line. Passwords come from
@@ -67,8 +72,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Some(Command::Serve(args)) => runtime.block_on(serve(args)),
-        Some(Command::Jobs(args)) => jobs(args),
+        Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
+        Some(Command::Jobs(args)) => runtime.block_on(jobs(args)),
         Some(Command::Copy(args)) => {
             let code = runtime.block_on(imapcopy::cli::run(args))?;
             std::process::exit(code)
@@ -109,9 +114,11 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let connect = Arc::new(args.connect_options()?);
+    let web_config = args.web_config()?;
+    let serve_limits = args.serve_limits()?;
     let db = imapcopy::db::open(&args.data_dir)?;
     let sealer = imapcopy::seal::Sealer::from_key_file(&args.key_file())?;
-    let jobs = Arc::new(imapcopy::jobs::store::Store::new(
+    let jobs: Arc<dyn JobStore> = Arc::new(imapcopy::jobs::store::Store::new(
         db,
         sealer,
         Arc::new(imapcopy::jobs::store::SystemClock),
@@ -154,7 +161,11 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         drafts: DraftStore::new(Duration::from_secs(app::api::backend::DRAFT_MAX_AGE_SECS)),
         jobs: jobs.clone(),
         connect,
-        validate_limit: RateLimiter::new(args.validate_per_minute, Duration::from_secs(60)),
+        limits: Limits::per_minute(
+            args.validate_per_minute,
+            args.synchronize_per_minute,
+            args.lookup_per_minute,
+        ),
         check_timeout: Duration::from_secs(args.check_timeout_secs),
         cookie_attributes,
         smtp_reports: args.smtp_host.is_some(),
@@ -175,7 +186,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         .site_addr(args.listen)
         .env(leptos::config::Env::PROD)
         .build();
-    let app = web::router(options, backend);
+    let app = web::router(options, backend, &web_config);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -188,7 +199,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     let stop = shutdown.clone();
-    web::serve(listener, app, async move {
+    web::serve(listener, app, serve_limits, async move {
         shutdown_signal().await;
         stop.cancel();
     })
@@ -198,22 +209,22 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn jobs(args: JobsArgs) -> anyhow::Result<()> {
+async fn jobs(args: JobsArgs) -> anyhow::Result<()> {
     use imapcopy::jobs::store::{Store, SystemClock};
     let db = imapcopy::db::open(&args.data_dir)?;
     // Listing and cancelling never open secrets: an ephemeral key is enough here.
-    let store = Store::new(
+    let store: Arc<dyn JobStore> = Arc::new(Store::new(
         db,
         imapcopy::seal::Sealer::ephemeral(),
         Arc::new(SystemClock),
-    );
+    ));
     match args.action.unwrap_or(JobsAction::List { limit: 50 }) {
         JobsAction::List { limit } => {
             println!(
                 "{:<24}  {:<9}  {:>9}  {:<19}  {:<32}  destination",
                 "id", "state", "progress", "created (UTC)", "source"
             );
-            for job in store.list(limit)? {
+            for job in store.list(limit).await? {
                 let progress: app::model::ProgressView = job
                     .progress
                     .as_deref()
@@ -235,7 +246,7 @@ fn jobs(args: JobsArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        JobsAction::Cancel { id } => match store.cancel(&id)? {
+        JobsAction::Cancel { id } => match store.cancel(&id).await? {
             Some(state) => {
                 println!(
                     "{id}: {}",

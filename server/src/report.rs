@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 
 use crate::jobs::runner::AfterJob;
 use crate::jobs::state::JobState;
-use crate::jobs::store::{source_address, Job, Store};
+use crate::jobs::store_trait::{source_address, Job, JobStore};
 
 /// At most this many rejected (and skipped) messages are listed one by one.
 pub const MAX_LISTED: usize = 300;
@@ -98,7 +98,12 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
     } else {
         t(T::StateFailed).to_string()
     };
-    let cause = job.last_error.clone().filter(|_| !finished);
+    // The report reaches the user: no resolved address in it (the log has the full error).
+    let cause = job
+        .last_error
+        .as_deref()
+        .filter(|_| !finished)
+        .map(crate::web::redact::without_addresses);
     let outcome = match job.outcome.as_deref() {
         Some("complete") => Some(t(T::OutcomeComplete)),
         Some("complete_with_rejections") => Some(t(T::OutcomeRejections)),
@@ -130,7 +135,7 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
         let _ = write!(html, "<p>{}</p>", esc(outcome));
     }
     let _ = writeln!(text);
-    let account = |spec: &crate::jobs::store::AccountSpec| {
+    let account = |spec: &crate::jobs::store_trait::AccountSpec| {
         format!("{} ({}:{})", spec.login, spec.host, spec.port)
     };
     let facts = [
@@ -198,8 +203,8 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
         html.push_str("</tr>");
         for f in &report.folders {
             let cells = [
-                mailcopy::mutf7::decode_lossy(&f.source),
-                mailcopy::mutf7::decode_lossy(&f.destination),
+                f.source.to_string(),
+                f.destination.to_string(),
                 f.source_count.to_string(),
                 f.destination_count
                     .map(|n| n.to_string())
@@ -237,7 +242,7 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
                     .iter()
                     .map(|(f, r)| {
                         (
-                            mailcopy::mutf7::decode_lossy(&f.source),
+                            f.source.to_string(),
                             &r.summary,
                             reject_reason(&r.reason, &r.server_text),
                         )
@@ -250,7 +255,7 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
                     .iter()
                     .map(|(f, s)| {
                         (
-                            mailcopy::mutf7::decode_lossy(&f.source),
+                            f.source.to_string(),
                             &s.summary,
                             skip_reason(&s.reason).to_string(),
                         )
@@ -365,7 +370,7 @@ pub enum Delivery {
 }
 
 pub struct Reporter {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn JobStore>,
     pub connect: Arc<ConnectOptions>,
     pub delivery: Delivery,
     pub public_url: String,
@@ -380,7 +385,8 @@ impl Reporter {
             Delivery::ImapAppend => {
                 let secrets = self
                     .store
-                    .secrets(&job.id)?
+                    .secrets(&job.id)
+                    .await?
                     .ok_or_else(|| anyhow::anyhow!("credentials already wiped"))?;
                 let endpoint = Endpoint::new(
                     job.destination.host.clone(),
@@ -395,8 +401,7 @@ impl Reporter {
                 let mut session = mailcopy::connect(&endpoint, &creds, &self.connect).await?;
                 let bytes = message.formatted();
                 session
-                    .inner_mut()
-                    .append("INBOX", None, None, &bytes)
+                    .append("INBOX", &[], None, &bytes)
                     .await
                     .map_err(|e| anyhow::anyhow!("APPEND of the report refused: {e}"))?;
                 let _ = session.logout().await;
@@ -465,7 +470,8 @@ impl AfterJob for Reporter {
             Err(e) => {
                 let _ = self
                     .store
-                    .report_attempt(&job.id, false, Some(&e.to_string()), true);
+                    .report_attempt(&job.id, false, Some(&e.to_string()), true)
+                    .await;
                 tracing::warn!(job = %job.id, error = %e, "report not deliverable");
                 return;
             }
@@ -473,7 +479,7 @@ impl AfterJob for Reporter {
         for attempt in 1..=self.attempts.max(1) {
             match self.deliver_once(job, &message).await {
                 Ok(()) => {
-                    let _ = self.store.report_attempt(&job.id, true, None, false);
+                    let _ = self.store.report_attempt(&job.id, true, None, false).await;
                     tracing::info!(job = %job.id, "report delivered");
                     return;
                 }
@@ -481,7 +487,8 @@ impl AfterJob for Reporter {
                     let last = attempt >= self.attempts.max(1);
                     let _ = self
                         .store
-                        .report_attempt(&job.id, false, Some(&e.to_string()), last);
+                        .report_attempt(&job.id, false, Some(&e.to_string()), last)
+                        .await;
                     tracing::warn!(job = %job.id, attempt, error = %e, "report delivery failed");
                     if !last {
                         tokio::time::sleep(self.retry_delay * attempt).await;

@@ -40,6 +40,10 @@ impl Sealer {
     pub fn from_key_file(path: &Path) -> anyhow::Result<Sealer> {
         match std::fs::read(path) {
             Ok(bytes) => {
+                // A key readable by others is no secret: narrow it (with a warning).
+                if let Err(e) = crate::private_fs::narrow(path) {
+                    tracing::warn!(file = %path.display(), error = %e, "the key file is readable by others and could not be narrowed to 0600");
+                }
                 let bytes = Zeroizing::new(bytes);
                 let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
                     anyhow::anyhow!("key file {} must hold exactly 32 bytes", path.display())
@@ -51,7 +55,7 @@ impl Sealer {
                 let mut key = Zeroizing::new([0u8; 32]);
                 rand::rngs::OsRng.fill_bytes(key.as_mut());
                 if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)
+                    crate::private_fs::create_private_dir(parent)
                         .with_context(|| format!("creating {}", parent.display()))?;
                 }
                 let mut file = open_private(path)
@@ -146,6 +150,19 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode(&dir.path().join("keys")),
+                0o700,
+                "the created directory"
+            );
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            Sealer::from_key_file(&path).unwrap();
+            assert_eq!(mode(&path), 0o600, "a key readable by others is narrowed");
         }
         std::fs::write(&path, b"short").unwrap();
         assert!(Sealer::from_key_file(&path).is_err());

@@ -317,8 +317,9 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
     assert_eq!(job.attempts, 1, "a refused login must not be retried");
     let error = job.last_error.unwrap_or_default();
     assert!(error.to_lowercase().contains("auth"), "{error}");
+    // The engine's typed stop names the account and the server's refusal.
     assert!(
-        error.contains("destination no longer accepts the login"),
+        error.contains("destination") && error.contains("rejected the login"),
         "{error}"
     );
     // The report could not be appended with a wrong password: recorded, the job stays failed.

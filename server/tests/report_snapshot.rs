@@ -9,7 +9,7 @@ use mailcopy::copy::{
     CopyReport, FolderReport, MessageSummary, Outcome, RejectReason, RejectedMessage, SkipReason,
     SkippedMessage, Totals,
 };
-use mailcopy::Security;
+use mailcopy::{MailboxName, Security};
 
 fn job(lang: &str) -> Job {
     Job {
@@ -55,20 +55,20 @@ fn report() -> CopyReport {
     };
     let folders = vec![
         FolderReport {
-            source: "INBOX".into(),
-            destination: "INBOX".into(),
+            source: MailboxName::from_raw("INBOX"),
+            destination: MailboxName::from_raw("INBOX"),
             source_count: 120,
             source_bytes: 5_400_000,
             destination_count: Some(119),
             copied: 118,
             copied_bytes: 1_200_000,
             skipped: vec![SkippedMessage {
-                uid: 7,
+                uid: mailcopy::Uid(7),
                 reason: SkipReason::Deleted,
                 summary: summary("old <draft>", 2_048),
             }],
             rejected: vec![RejectedMessage {
-                uid: 42,
+                uid: mailcopy::Uid(42),
                 reason: RejectReason::TooLarge {
                     size: 40 * 1024 * 1024,
                     limit: 35 * 1024 * 1024,
@@ -79,8 +79,8 @@ fn report() -> CopyReport {
             ..FolderReport::default()
         },
         FolderReport {
-            source: "Bo&AO4-te d'envoi".into(),
-            destination: "Sent Items".into(),
+            source: MailboxName::from_raw("Bo&AO4-te d'envoi"),
+            destination: MailboxName::from_raw("Sent Items"),
             source_count: 3,
             source_bytes: 9_000,
             destination_count: Some(3),

@@ -142,8 +142,9 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
     let partial = message_ids(&pair.dot, "dst@new.test").len();
     assert!(partial < MESSAGES, "{partial}");
     // The engine wrote its checkpoint to SQLite.
-    let checkpoint = SqliteCheckpoints::new(store.clone(), id.clone())
+    let checkpoint = SqliteCheckpoints::new(&store, id.clone())
         .load("INBOX")
+        .await
         .unwrap()
         .expect("checkpoint");
     assert!(!checkpoint.uid_map.is_empty());
@@ -186,8 +187,9 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
         (MESSAGES as u64, MESSAGES as u64)
     );
     // Final: the checkpoints are gone.
-    assert!(SqliteCheckpoints::new(store.clone(), id.clone())
+    assert!(SqliteCheckpoints::new(&store, id.clone())
         .load("INBOX")
+        .await
         .unwrap()
         .is_none());
 }

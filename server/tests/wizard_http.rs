@@ -9,7 +9,12 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use imapcopy::jobs::store::{Store, SystemClock};
-use imapcopy::web::{self, drafts::DraftStore, ratelimit::RateLimiter, wizard::WizardService};
+use imapcopy::web::{
+    self,
+    drafts::DraftStore,
+    wizard::{Limits, WizardService},
+    WebConfig,
+};
 use leptos::config::LeptosOptions;
 use mailcopy::net::{AddressPolicy, StaticResolver};
 use mailcopy::ConnectOptions;
@@ -35,6 +40,23 @@ fn app_for(
     per_minute: u32,
     smtp_reports: bool,
 ) -> (axum::Router, Arc<Store>, tempfile::TempDir) {
+    app_with(
+        ca_pem,
+        policy,
+        per_minute,
+        smtp_reports,
+        &WebConfig::local(),
+    )
+}
+
+/// [`app_for`] with the HTTP layers configured by `config`.
+fn app_with(
+    ca_pem: &str,
+    policy: AddressPolicy,
+    per_minute: u32,
+    smtp_reports: bool,
+    config: &WebConfig,
+) -> (axum::Router, Arc<Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::new(
         imapcopy::db::open(dir.path()).unwrap(),
@@ -50,7 +72,7 @@ fn app_for(
         drafts: DraftStore::new(Duration::from_secs(600)),
         jobs: store.clone(),
         connect: Arc::new(connect),
-        validate_limit: RateLimiter::new(per_minute, Duration::from_secs(60)),
+        limits: Limits::per_minute(per_minute, 100, 100),
         check_timeout: Duration::from_secs(10),
         cookie_attributes: String::new(),
         smtp_reports,
@@ -59,7 +81,11 @@ fn app_for(
         .output_name("imapcopy")
         .site_root("target/site")
         .build();
-    (web::router(options, web::shared(service)), store, dir)
+    (
+        web::router(options, web::shared(service), config),
+        store,
+        dir,
+    )
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -87,6 +113,17 @@ fn cookie_pair(response: &axum::response::Response) -> String {
     header.split(';').next().unwrap().to_string()
 }
 
+/// The name the service is reached at in these tests (one of its default names).
+const HOST: &str = "127.0.0.1:3000";
+
+fn get(path: &str) -> axum::http::request::Builder {
+    Request::get(path).header(header::HOST, HOST)
+}
+
+fn post(path: &str) -> axum::http::request::Builder {
+    Request::post(path).header(header::HOST, HOST)
+}
+
 async fn body_text(response: axum::response::Response) -> String {
     String::from_utf8(
         response
@@ -101,7 +138,7 @@ async fn body_text(response: axum::response::Response) -> String {
 }
 
 fn validate_request(body: String, accept_html: bool, cookie: Option<&str>) -> Request<Body> {
-    let mut builder = Request::post("/api/validate_account")
+    let mut builder = post("/api/validate_account")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::REFERER, "http://127.0.0.1/");
     builder = if accept_html {
@@ -134,7 +171,7 @@ async fn no_js_post_redirects_back_and_the_page_renders_the_result() {
         .oneshot(validate_request(body, true, None))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()[header::LOCATION].to_str().unwrap();
     assert!(location.starts_with("http://127.0.0.1/"), "{location}");
     let cookie = response.headers()[header::SET_COOKIE]
@@ -151,7 +188,7 @@ async fn no_js_post_redirects_back_and_the_page_renders_the_result() {
     let page = app
         .clone()
         .oneshot(
-            Request::get("/")
+            get("/")
                 .header(header::COOKIE, &pair)
                 .body(Body::empty())
                 .unwrap(),
@@ -227,6 +264,15 @@ async fn private_addresses_are_refused_unless_allowed_and_validate_is_rate_limit
     )
     .await;
     assert!(json.contains("AddressNotAllowed"), "{json}");
+    // The cause names the server as typed, never the address it resolved to.
+    assert!(
+        json.contains("localhost resolves to a private, local or reserved address"),
+        "{json}"
+    );
+    assert!(
+        !json.contains("127.0.0.1"),
+        "the resolved address is shown: {json}"
+    );
     let log = dovecot.log_tail(50);
     assert!(
         !log.contains("dave@example.test"),
@@ -243,12 +289,18 @@ async fn private_addresses_are_refused_unless_allowed_and_validate_is_rate_limit
         .oneshot(validate_request(body, false, None))
         .await
         .unwrap();
-    assert_eq!(third.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = third.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     assert!(body_text(third).await.contains("RateLimited"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn malformed_posts_get_an_answer_not_a_crash() {
+async fn malformed_posts_are_bad_requests_with_a_localized_message() {
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
     for body in [
@@ -262,15 +314,34 @@ async fn malformed_posts_get_an_answer_not_a_crash() {
             .oneshot(validate_request(body.to_string(), false, None))
             .await
             .unwrap();
-        assert!(
-            response.status().is_client_error()
-                || response.status().is_server_error()
-                || response.status().is_success(),
-            "{body}"
-        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
         let text = body_text(response).await;
-        assert!(!text.is_empty(), "{body}");
+        assert!(text.contains("BadRequest"), "{body}: {text}");
     }
+    // Invalid UTF-8 is the client's fault too (was "error deserializing server function
+    // results", 500).
+    let mut request = validate_request(String::new(), false, None);
+    *request.body_mut() = Body::from(b"side=source&login=\xff\xfe".to_vec());
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(response).await.contains("BadRequest"));
+
+    // Without JavaScript: back to the page (303), which says it in the page's language.
+    let mut request = validate_request("side=source".to_string(), true, None);
+    request
+        .headers_mut()
+        .insert(header::REFERER, "http://127.0.0.1:3000/".parse().unwrap());
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    let path = location.trim_start_matches("http://127.0.0.1:3000");
+    assert!(path.contains("__err="), "{location}");
+    let page = get_page(&app, path, None).await;
+    assert!(
+        page.contains("No se ha podido interpretar la solicitud"),
+        "{page}"
+    );
+
     // Control characters and oversized values become field errors.
     let long = "x".repeat(5000);
     let body = form(&[
@@ -295,7 +366,7 @@ async fn malformed_posts_get_an_answer_not_a_crash() {
 }
 
 async fn get_page(app: &axum::Router, path: &str, cookie: Option<&str>) -> String {
-    let mut request = Request::get(path).header(header::ACCEPT_LANGUAGE, "es-ES,es;q=0.9");
+    let mut request = get(path).header(header::ACCEPT_LANGUAGE, "es-ES,es;q=0.9");
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
     }
@@ -350,14 +421,14 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
             .oneshot(validate_request(body, true, Some(&cookie)))
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let page = get_page(&app, "/", Some(&cookie)).await;
         assert!(
             page.contains("Sincronizar"),
             "both validated: the Synchronize button shows"
         );
 
-        let request = Request::post("/api/synchronize")
+        let request = post("/api/synchronize")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "text/html")
             .header(header::REFERER, "http://127.0.0.1/")
@@ -365,7 +436,7 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
             .body(Body::empty())
             .unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let location = response.headers()[header::LOCATION]
             .to_str()
             .unwrap()
@@ -416,7 +487,20 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_origin_posts_are_refused_and_pages_carry_a_nonce_csp() {
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
-    let app = router(&dovecot, AddressPolicy::AllowAll, 100);
+    let mut config = WebConfig::local();
+    config.hosts = web::hosts::AllowedHosts::new(
+        "127.0.0.1:3000".parse().unwrap(),
+        None,
+        &["imapcopy.example"],
+    )
+    .unwrap();
+    let (app, _store, _dir) = app_with(
+        &dovecot.ca_pem(),
+        AddressPolicy::AllowAll,
+        100,
+        false,
+        &config,
+    );
     let body = form(&[
         ("side", "source"),
         ("preset", "other"),
@@ -444,10 +528,21 @@ async fn cross_origin_posts_are_refused_and_pages_carry_a_nonce_csp() {
         app.clone().oneshot(request).await.unwrap().status(),
         StatusCode::OK
     );
+    // A rebinding page: its own name as Host and as Origin. Refused for the Host.
+    let mut request = validate_request(form(&[("side", "source")]), false, None);
+    request
+        .headers_mut()
+        .insert(header::HOST, "rebound.example".parse().unwrap());
+    request
+        .headers_mut()
+        .insert(header::ORIGIN, "http://rebound.example".parse().unwrap());
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body_text(response).await, "unknown host");
 
     let response = app
         .clone()
-        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .oneshot(get("/").body(Body::empty()).unwrap())
         .await
         .unwrap();
     let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
@@ -481,7 +576,7 @@ async fn the_language_is_chosen_switched_and_remembered() {
     let response = app
         .clone()
         .oneshot(
-            Request::get("/lang/fr")
+            get("/lang/fr")
                 .header(header::REFERER, "http://x/status?address=a%40b.c")
                 .body(Body::empty())
                 .unwrap(),
@@ -503,7 +598,7 @@ async fn the_language_is_chosen_switched_and_remembered() {
     let response = app
         .clone()
         .oneshot(
-            Request::get("/lang/en")
+            get("/lang/en")
                 .header(header::REFERER, "//evil.example/x")
                 .body(Body::empty())
                 .unwrap(),
@@ -635,7 +730,7 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
     );
 
     let sync = |report_to: &str| {
-        Request::post("/api/synchronize")
+        post("/api/synchronize")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
             .header(header::COOKIE, &cookie)
@@ -659,7 +754,7 @@ fn trusting_router(servers: &[&testkit::Dovecot]) -> (axum::Router, tempfile::Te
 }
 
 async fn preflight_json(app: &axum::Router, cookie: Option<&str>) -> String {
-    let mut request = Request::post("/api/preflight")
+    let mut request = post("/api/preflight")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::ACCEPT, "application/json");
     if let Some(cookie) = cookie {
@@ -736,7 +831,7 @@ async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
         let app = app.clone();
         let cookie = cookie.clone();
         async move {
-            let request = Request::get(path)
+            let request = get(path)
                 .header(header::ACCEPT_LANGUAGE, "en")
                 .header(header::COOKIE, &cookie);
             body_text(
@@ -762,7 +857,7 @@ async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
         .oneshot(validate_request(body, true, Some(&cookie)))
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
 
     // Rendered on the server (no JavaScript needed): the mapping, what gets created, totals and
     // the quota warning (10 KiB cannot hold 20 KB).
@@ -864,7 +959,7 @@ async fn a_failed_preflight_says_why_and_synchronize_stays_available() {
     // The destination goes away between Validate and the preflight.
     drop(destination);
 
-    let request = Request::get("/")
+    let request = get("/")
         .header(header::ACCEPT_LANGUAGE, "en")
         .header(header::COOKIE, &cookie);
     let page = body_text(

@@ -38,8 +38,13 @@ pub trait Backend: Send + Sync + 'static {
     /// limits), `None` otherwise. Bounded in time; the server may answer from a cache.
     async fn preflight(&self, draft: Option<&str>) -> Option<PreflightView>;
 
-    /// The coarse state of the most recent job for a source address.
-    async fn public_status(&self, address: &str) -> PublicState;
+    /// The coarse state of the most recent job for a source address (rate-limited per
+    /// client: the lookup must not serve to enumerate who is migrating).
+    async fn public_status(
+        &self,
+        client: ClientInfo,
+        address: &str,
+    ) -> Result<PublicState, ApiError>;
 
     /// Everything about one job, by its private id.
     async fn job(&self, id: &str) -> Option<JobView>;
@@ -48,8 +53,9 @@ pub trait Backend: Send + Sync + 'static {
     fn cookie_attributes(&self) -> &str;
 }
 
-/// Who is asking: used for rate limits.
-#[derive(Clone, Debug)]
+/// Who is asking: used for rate limits. The server puts it in the request's extensions (the
+/// TCP peer, or the address a trusted reverse proxy forwarded).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     pub ip: Option<std::net::IpAddr>,
 }
@@ -87,11 +93,37 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<Strin
 }
 
 pub async fn client_info() -> ClientInfo {
+    if let Ok(axum::Extension(info)) = leptos_axum::extract::<axum::Extension<ClientInfo>>().await {
+        return info;
+    }
     let ip = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .await
         .ok()
         .map(|ci| ci.0.ip());
     ClientInfo { ip }
+}
+
+/// Sets the status of the response being built (the page's, when called while rendering).
+pub fn set_status(code: u16) {
+    if let (Some(options), Ok(status)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(code),
+    ) {
+        options.set_status(status);
+    }
+}
+
+/// Gives the response being built the status of `error` (and `Retry-After` when waiting
+/// helps). For server functions a page calls while it is rendered on the server: the HTTP
+/// layer maps the errors of server functions called over HTTP.
+pub fn set_error_status(error: &ApiError) {
+    set_status(error.status());
+    if let (Some(options), Some(secs)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        error.retry_after_secs(),
+    ) {
+        options.insert_header(axum::http::header::RETRY_AFTER, secs.into());
+    }
 }
 
 /// Drops the draft cookie (the draft became a job).

@@ -43,8 +43,14 @@ pub async fn synchronize(#[server(default)] report_to: String) -> Result<SyncAns
 /// The coarse state for a source address (anyone may ask; nothing else is revealed).
 #[server(endpoint = "status")]
 pub async fn public_status(address: String) -> Result<PublicState, ApiError> {
-    let backend = super::backend::backend()?;
-    Ok(backend.public_status(&address).await)
+    use super::backend::{backend, client_info, set_error_status};
+    let backend = backend()?;
+    let state = backend.public_status(client_info().await, &address).await;
+    if let Err(error) = &state {
+        // The status page calls this while it is rendered: the page carries the code.
+        set_error_status(error);
+    }
+    state
 }
 
 /// Everything about a job, for the holder of its private link.

@@ -17,12 +17,9 @@ use crate::model::PublicState;
 /// Seconds between refreshes of an active job's page.
 const REFRESH_SECS: u32 = 2;
 
-/// Keeps an active job's page fresh: re-fetches with JavaScript; without it, the server adds a
-/// `<meta http-equiv="refresh">`.
-fn refresh_while(
-    active: impl Fn() -> bool + Send + Sync + 'static,
-    tick: RwSignal<u32>,
-) -> impl IntoView {
+/// Keeps an active job's page fresh with JavaScript: re-fetches every few seconds (see
+/// [`refresh_meta`] for browsers without it).
+fn refresh_while(active: impl Fn() -> bool + Send + Sync + 'static, tick: RwSignal<u32>) {
     let active = std::sync::Arc::new(active);
     #[cfg(feature = "hydrate")]
     {
@@ -40,8 +37,14 @@ fn refresh_while(
             on_cleanup(move || handle.clear());
         }
     }
-    let _ = tick;
-    // Rendered only on the server: browsers without JavaScript reload the page.
+    let _ = (tick, active);
+}
+
+/// Without JavaScript, an active job's page reloads itself: a `<meta http-equiv="refresh">`
+/// rendered on the server only. It must sit inside the page's `<Transition>`: the resource it
+/// reads resolves asynchronously (the job store answers from the blocking pool), and only
+/// what is under the Transition waits for it before the page is sent.
+fn refresh_meta(active: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
     move || {
         (active() && cfg!(feature = "ssr"))
             .then(|| view! { <Meta http_equiv="refresh" content=REFRESH_SECS.to_string() /> })
@@ -70,14 +73,26 @@ pub fn StatusPage() -> impl IntoView {
             Some(Ok(PublicState::Queued | PublicState::Running { .. }))
         )
     };
+    refresh_while(active, tick);
     view! {
-        {refresh_while(active, tick)}
         <Transition fallback=|| ()>
+            {refresh_meta(active)}
             {move || {
                 status
                     .get()
                     .map(|state| {
-                        let state = state.unwrap_or(PublicState::NotFound);
+                        let state = match state {
+                            Ok(state) => state,
+                            Err(error) => {
+                                return view! {
+                                    <section class="step" aria-labelledby="status-heading">
+                                        <h1 id="status-heading">{T::StatusHeading.get(lang)}</h1>
+                                        <p class="error-box" role="alert">{error.message().get(lang)}</p>
+                                    </section>
+                                }
+                                    .into_any();
+                            }
+                        };
                         view! {
                             <section class="step" aria-labelledby="status-heading">
                                 <h1 id="status-heading">{T::StatusHeading.get(lang)}</h1>
@@ -92,6 +107,7 @@ pub fn StatusPage() -> impl IntoView {
                                 </div>
                             </section>
                         }
+                            .into_any()
                     })
             }}
         </Transition>
@@ -113,9 +129,10 @@ pub fn JobPage() -> impl IntoView {
             if matches!(j.state, PublicState::Queued | PublicState::Running { .. })
                 || (j.state == PublicState::Finished && j.report_state == "pending"))
     };
+    refresh_while(active, tick);
     view! {
-        {refresh_while(active, tick)}
         <Transition fallback=|| ()>
+            {refresh_meta(active)}
             {move || {
                 job.get()
                     .map(|job| match job {
@@ -187,7 +204,12 @@ pub fn JobPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Ok(None) => view! { <p class="notice">{T::StateUnknown.get(lang)}</p> }.into_any(),
+                        Ok(None) => {
+                            // An unknown job id is a missing page, not an empty one.
+                            #[cfg(feature = "ssr")]
+                            crate::api::backend::set_status(404);
+                            view! { <p class="notice">{T::StateUnknown.get(lang)}</p> }.into_any()
+                        }
                         Err(e) => view! { <p class="error-box" role="alert">{e.message().get(lang)}</p> }.into_any(),
                     })
             }}

@@ -7,18 +7,19 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_imap::imap_proto::{self, Response, ResponseCode, Status};
 use async_imap::types::UnsolicitedResponse;
 use async_imap::Client;
+use imap_proto::{Response, ResponseCode, Status};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
-use crate::error::{auth_error, connect_error, imap_error, io_error, truncate, ConnectError};
+use crate::error::{connect_error, imap_error, io_error, truncate, ConnectError};
+use crate::imap::{auth, conn::Connection};
 use crate::net::{AddressPolicy, Resolver, SystemResolver};
 use crate::session::ImapSession;
 use crate::stream::{timed, MailStream};
@@ -367,8 +368,11 @@ async fn establish(
         },
     };
 
-    let session = authenticate(client, &caps, creds).await?;
-    let mut session = ImapSession::new(session, host.to_string());
+    // From here on the engine's own protocol layer talks to the server: nothing is pending
+    // on the stream (the last command, CAPABILITY or STARTTLS, was answered).
+    let mut conn = Connection::new(client.into_inner());
+    auth::authenticate(&mut conn, &caps, creds).await?;
+    let mut session = ImapSession::new(conn, host.to_string());
     // Servers announce more (or other) capabilities once logged in.
     session.refresh_capabilities().await?;
     Ok(session)
@@ -455,48 +459,6 @@ async fn pre_auth_capabilities(
     Ok(caps)
 }
 
-/// SASL PLAIN: authorization identity empty, then login and password, NUL-separated.
-/// async-imap base64-encodes the answer itself.
-struct PlainAuth<'a> {
-    login: &'a str,
-    password: &'a str,
-}
-
-impl async_imap::Authenticator for PlainAuth<'_> {
-    type Response = Vec<u8>;
-
-    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.login.len() + self.password.len() + 2);
-        v.push(0);
-        v.extend_from_slice(self.login.as_bytes());
-        v.push(0);
-        v.extend_from_slice(self.password.as_bytes());
-        v
-    }
-}
-
-/// AUTHENTICATE PLAIN when offered (any byte of a UTF-8 password goes through base64),
-/// otherwise LOGIN (quoted strings; refused if the server says LOGINDISABLED).
-async fn authenticate(
-    client: Client<MailStream>,
-    caps: &[String],
-    creds: &Credentials,
-) -> Result<async_imap::Session<MailStream>, ConnectError> {
-    let password = creds.password.expose_secret();
-    let result = if has_cap(caps, "AUTH=PLAIN") {
-        let auth = PlainAuth {
-            login: &creds.login,
-            password,
-        };
-        client.authenticate("PLAIN", auth).await
-    } else if has_cap(caps, "LOGINDISABLED") {
-        return Err(ConnectError::LoginDisabled);
-    } else {
-        client.login(&creds.login, password).await
-    };
-    result.map_err(|(e, _)| auth_error(e).redact(password))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -536,15 +498,5 @@ mod tests {
         assert_eq!(err.kind(), crate::ErrorKind::InvalidCaFile);
         let err = o.with_ca_file("/nonexistent/ca.pem").unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::InvalidCaFile);
-    }
-
-    #[test]
-    fn plain_auth_bytes() {
-        let mut a = PlainAuth {
-            login: "u",
-            password: "\"\\é§ x",
-        };
-        let r = async_imap::Authenticator::process(&mut a, b"");
-        assert_eq!(r, "\0u\0\"\\é§ x".as_bytes());
     }
 }

@@ -280,28 +280,6 @@ pub(crate) fn imap_error(command: &'static str, e: async_imap::error::Error) -> 
     }
 }
 
-/// Maps an error of LOGIN / AUTHENTICATE. NO is a rejected login; BAD means the server did not
-/// accept the command itself.
-pub(crate) fn auth_error(e: async_imap::error::Error) -> ConnectError {
-    use async_imap::error::Error as E;
-    match e {
-        E::No(s) => ConnectError::AuthFailed {
-            server_text: outcome_text(&s),
-        },
-        E::Bad(s) => ConnectError::Protocol {
-            detail: truncate(format!(
-                "the server did not accept the login command: {}",
-                outcome_text(&s)
-            )),
-        },
-        // The login name or password holds CR or LF: IMAP strings cannot carry them.
-        E::Validate(_) => ConnectError::InvalidInput {
-            detail: "the login name or password contains a line break".to_string(),
-        },
-        other => imap_error("login", other),
-    }
-}
-
 /// async-imap 0.12 renders NO/BAD as `code: Some(..), info: Some("text")` (or
 /// `outcome: Outcome { code: .., information: Some("text") }` for STATUS). Recover the server's
 /// own text; fall back to the whole string.

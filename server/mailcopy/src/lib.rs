@@ -11,13 +11,14 @@
 mod connect;
 pub mod copy;
 mod error;
-mod imap_ext;
-pub mod mutf7;
+mod imap;
+pub(crate) mod mutf7;
+mod names;
 pub mod net;
 pub mod plan;
 pub mod preview;
 mod session;
-mod session_ext;
+mod stop;
 mod stream;
 
 pub use connect::{connect, ConnectOptions, Credentials, Endpoint, Security};
@@ -27,9 +28,14 @@ pub use copy::{
     Outcome, Progress, ProgressSink,
 };
 pub use error::{ConnectError, ErrorKind};
+pub use names::{MailboxName, Uid, UidValidity};
 pub use plan::{
     plan_folders, render_plan, FolderMapping, FolderPlan, MappingNote, MatchedBy, PlanOptions,
     RenameReason, Side, SkipReason, SkippedFolder, SpecialUse,
 };
-pub use session::{check_account, AccountCheck, Folder, FolderStatus, ImapSession, Namespace};
+pub use session::{
+    check_account, AccountCheck, Appended, FetchedMessage, Folder, FolderStatus, ImapSession,
+    Namespace, Quota, Selected,
+};
+pub use stop::{Stop, StopKind};
 pub use stream::MailStream;

@@ -1,23 +1,30 @@
 //! The engine's authenticated IMAP session and the account check built on it.
+//!
+//! [`ImapSession`] owns the connection after login (module `imap`); its public methods are
+//! the engine's IMAP API for the rest of the workspace (the account check, the report's
+//! APPEND, tests).
 
 use std::fmt;
 use std::time::Duration;
 
-use async_imap::imap_proto::NameAttribute;
-use async_imap::types::{StatusAttribute, UnsolicitedResponse};
-use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use crate::connect::{connect, has_cap, ConnectOptions, Credentials, Endpoint};
-use crate::error::{imap_error, truncate, ConnectError};
+use crate::error::ConnectError;
+use crate::imap::conn::Connection;
+pub use crate::imap::mailbox::{Quota, Selected};
+pub use crate::imap::message::{Appended, FetchedMessage};
+pub use crate::imap::parse::Namespace;
+use crate::imap::{mailbox, message};
+use crate::names::MailboxName;
 use crate::stream::MailStream;
 
 /// A mailbox as LIST reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Folder {
-    /// The name as the server sent it (modified UTF-7 is *not* decoded; `INBOX` is upper-case).
-    pub name: String,
+    /// The name: raw as the server sent it (modified UTF-7, `INBOX` upper-case) and decoded.
+    pub name: MailboxName,
     /// Hierarchy delimiter; `None` for a flat namespace.
     pub delimiter: Option<char>,
     /// Name attributes as sent, e.g. `\Noselect`, `\HasChildren`, `\Sent`.
@@ -46,14 +53,6 @@ pub struct FolderStatus {
     pub uid_validity: Option<u32>,
 }
 
-/// The personal namespace (RFC 2342).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Namespace {
-    /// E.g. `""` or `"INBOX."`.
-    pub prefix: String,
-    pub delimiter: Option<char>,
-}
-
 /// Result of [`check_account`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountCheck {
@@ -67,7 +66,7 @@ pub struct AccountCheck {
 
 /// An authenticated IMAP session over a [`MailStream`].
 pub struct ImapSession {
-    session: async_imap::Session<MailStream>,
+    pub(crate) conn: Connection,
     capabilities: Vec<String>,
     host: String,
 }
@@ -76,16 +75,16 @@ impl fmt::Debug for ImapSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImapSession")
             .field("host", &self.host)
-            .field("stream", self.session.get_ref())
+            .field("stream", self.conn.stream())
             .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
     }
 }
 
 impl ImapSession {
-    pub(crate) fn new(session: async_imap::Session<MailStream>, host: String) -> Self {
+    pub(crate) fn new(conn: Connection, host: String) -> Self {
         ImapSession {
-            session,
+            conn,
             capabilities: Vec::new(),
             host,
         }
@@ -106,296 +105,123 @@ impl ImapSession {
         has_cap(&self.capabilities, cap)
     }
 
-    /// The underlying async-imap session, for commands this type does not wrap yet.
-    pub fn inner_mut(&mut self) -> &mut async_imap::Session<MailStream> {
-        &mut self.session
-    }
-
     /// The underlying stream (TLS or not, peer address).
     pub fn stream(&self) -> &MailStream {
-        self.session.get_ref()
+        self.conn.stream()
+    }
+
+    /// `[ALERT]` texts the server sent on this session (the first few).
+    pub fn alerts(&self) -> &[String] {
+        &self.conn.events.alerts
     }
 
     /// Asks CAPABILITY again.
     pub async fn refresh_capabilities(&mut self) -> Result<(), ConnectError> {
-        let caps = self
-            .session
-            .capabilities()
-            .await
-            .map_err(|e| imap_error("CAPABILITY", e))?;
-        let mut caps: Vec<String> = caps
-            .iter()
-            .map(|c| match c {
-                async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
-                async_imap::types::Capability::Auth(m) => format!("AUTH={m}"),
-                async_imap::types::Capability::Atom(a) => a.clone(),
+        let mut caps = Vec::new();
+        self.conn
+            .run("CAPABILITY", "CAPABILITY", |r| {
+                if let crate::imap::parse::Reply::Parsed(imap_proto::Response::Capabilities(cs)) = r
+                {
+                    caps.extend(cs.iter().map(crate::connect::cap_string));
+                }
             })
-            .collect();
+            .await
+            .map_err(|e| e.into_connect_error())?;
+        if caps.is_empty() {
+            return Err(ConnectError::Protocol {
+                detail: "the server answered CAPABILITY without listing capabilities".to_string(),
+            });
+        }
         caps.sort();
+        caps.dedup();
         self.capabilities = caps;
-        self.drain_unsolicited();
         Ok(())
     }
 
     /// `LIST "" "*"`: every folder.
     pub async fn list_folders(&mut self) -> Result<Vec<Folder>, ConnectError> {
-        let names: Vec<async_imap::types::Name> = self
-            .session
-            .list(Some(""), Some("*"))
+        mailbox::list(self)
             .await
-            .map_err(|e| imap_error("LIST", e))?
-            .try_collect()
+            .map_err(|e| e.into_connect_error())
+    }
+
+    /// `LSUB "" "*"`: raw names (modified UTF-7) of the subscribed folders, including
+    /// subscriptions of folders that no longer exist.
+    pub async fn list_subscribed(&mut self) -> Result<Vec<String>, ConnectError> {
+        mailbox::lsub(self)
             .await
-            .map_err(|e| imap_error("LIST", e))?;
-        self.drain_unsolicited();
-        Ok(names
-            .iter()
-            .map(|n| Folder {
-                name: unquote(n.name()),
-                delimiter: n.delimiter().and_then(|d| unquote(d).chars().next()),
-                attributes: n.attributes().iter().map(attribute_string).collect(),
-            })
-            .collect())
+            .map_err(|e| e.into_connect_error())
     }
 
     /// `STATUS folder (MESSAGES UIDNEXT UIDVALIDITY)`.
     pub async fn status(&mut self, folder: &str) -> Result<FolderStatus, ConnectError> {
-        let mbox = self
-            .session
-            .status(folder, "(MESSAGES UIDNEXT UIDVALIDITY)")
+        let st = mailbox::status(self, folder, "MESSAGES UIDNEXT UIDVALIDITY")
             .await
-            .map_err(|e| imap_error("STATUS", e))?;
-        let mut status = FolderStatus {
-            messages: mbox.exists,
-            uid_next: mbox.uid_next,
-            uid_validity: mbox.uid_validity,
-        };
-        // async-imap matches the STATUS answer against our (unescaped) name while imap-proto
-        // keeps quoted-string escapes, so for names holding `"` or `\` the answer arrives as an
-        // unsolicited response instead: pick it up there. Dovecot sends such names as escaped
-        // quoted strings (covered by the Dovecot tests).
-        for u in self.drain_unsolicited() {
-            let UnsolicitedResponse::Status {
-                mailbox,
-                attributes,
-            } = u
-            else {
-                continue;
-            };
-            if status.uid_validity.is_some() || unquote(&mailbox) != folder {
-                continue;
-            }
-            for a in attributes {
-                match a {
-                    StatusAttribute::Messages(n) => status.messages = n,
-                    StatusAttribute::UidNext(n) => status.uid_next = Some(n),
-                    StatusAttribute::UidValidity(n) => status.uid_validity = Some(n),
-                    _ => {}
-                }
-            }
-        }
-        Ok(status)
+            .map_err(|e| e.into_connect_error())?;
+        let small = |v: Option<u64>| v.and_then(|v| u32::try_from(v).ok());
+        Ok(FolderStatus {
+            messages: small(st.get("MESSAGES")).unwrap_or_default(),
+            uid_next: small(st.get("UIDNEXT")),
+            uid_validity: small(st.get("UIDVALIDITY")),
+        })
     }
 
     /// The first personal namespace, if the server supports NAMESPACE (RFC 2342).
     pub async fn namespace(&mut self) -> Result<Option<Namespace>, ConnectError> {
-        if !self.has_capability("NAMESPACE") {
-            return Ok(None);
-        }
-        // imap-proto cannot parse `* NAMESPACE` (a parse failure would end the session), so
-        // the stream takes that response out before async-imap sees it.
-        self.session.get_mut().begin_capture("NAMESPACE");
-        let result = self.session.run_command_and_check_ok("NAMESPACE").await;
-        let captured = self.session.get_mut().end_capture();
-        result.map_err(|e| imap_error("NAMESPACE", e))?;
-        self.drain_unsolicited();
-        match captured.first() {
-            Some(raw) => parse_namespace(raw).map_err(|detail| ConnectError::Protocol {
-                detail: truncate(format!(
-                    "NAMESPACE answer {:?}: {detail}",
-                    String::from_utf8_lossy(raw)
-                )),
-            }),
-            None => Ok(None),
-        }
+        mailbox::namespace(self)
+            .await
+            .map_err(|e| e.into_connect_error())
+    }
+
+    /// `CREATE name` (raw, modified UTF-7).
+    pub async fn create_folder(&mut self, name: &str) -> Result<(), ConnectError> {
+        mailbox::simple(self, "CREATE", name)
+            .await
+            .map_err(|e| e.into_connect_error())
+    }
+
+    /// `SUBSCRIBE name` (raw, modified UTF-7).
+    pub async fn subscribe(&mut self, name: &str) -> Result<(), ConnectError> {
+        mailbox::simple(self, "SUBSCRIBE", name)
+            .await
+            .map_err(|e| e.into_connect_error())
+    }
+
+    /// `EXAMINE name` (read-only).
+    pub async fn examine(&mut self, name: &str) -> Result<Selected, ConnectError> {
+        mailbox::select(self, name, true)
+            .await
+            .map_err(|e| e.into_connect_error())
+    }
+
+    /// `APPEND` of one message (flags and INTERNALDATE in IMAP syntax, e.g. `\\Seen` and
+    /// `"01-Jan-2020 10:00:00 +0000"` without quotes).
+    pub async fn append(
+        &mut self,
+        mailbox: &str,
+        flags: &[String],
+        internaldate: Option<&str>,
+        body: &[u8],
+    ) -> Result<Appended, ConnectError> {
+        message::append(self, mailbox, flags, internaldate, body)
+            .await
+            .map_err(|e| e.into_connect_error())
     }
 
     /// LOGOUT and close the connection.
     pub async fn logout(mut self) -> Result<(), ConnectError> {
-        let result = match self.session.logout().await {
-            Ok(()) => Ok(()),
+        let result = match self.conn.run("LOGOUT", "LOGOUT", |_| {}).await {
+            Ok(_) => Ok(()),
             // The connection ended after (or instead of) the BYE before the tagged OK
-            // arrived; not a known server's habit, but the session is over either way.
-            Err(async_imap::error::Error::ConnectionLost) => Ok(()),
-            Err(e) => Err(imap_error("LOGOUT", e)),
+            // arrived; the session is over either way.
+            Err(crate::imap::CmdError::Broken(ConnectError::ClosedByServer { .. })) => Ok(()),
+            Err(e) => Err(e.into_connect_error()),
         };
         // Best effort TLS close_notify / FIN; the server may already be gone.
-        if let Err(e) = self.session.get_mut().shutdown().await {
+        if let Err(e) = self.conn.stream_mut().shutdown().await {
             tracing::debug!(error = %e, "shutdown after LOGOUT failed");
         }
         result
-    }
-
-    /// Empties the unsolicited-response channel (bounded: async-imap drops what does not fit).
-    fn drain_unsolicited(&mut self) -> Vec<UnsolicitedResponse> {
-        let mut v = Vec::new();
-        while let Ok(u) = self.session.unsolicited_responses.try_recv() {
-            v.push(u);
-        }
-        v
-    }
-}
-
-/// imap-proto returns quoted strings with their `\\` and `\"` escapes kept; undo them.
-fn unquote(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(n) => out.push(n),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn attribute_string(a: &NameAttribute<'_>) -> String {
-    match a {
-        NameAttribute::NoInferiors => "\\Noinferiors".to_string(),
-        NameAttribute::NoSelect => "\\Noselect".to_string(),
-        NameAttribute::Marked => "\\Marked".to_string(),
-        NameAttribute::Unmarked => "\\Unmarked".to_string(),
-        NameAttribute::All => "\\All".to_string(),
-        NameAttribute::Archive => "\\Archive".to_string(),
-        NameAttribute::Drafts => "\\Drafts".to_string(),
-        NameAttribute::Flagged => "\\Flagged".to_string(),
-        NameAttribute::Junk => "\\Junk".to_string(),
-        NameAttribute::Sent => "\\Sent".to_string(),
-        NameAttribute::Trash => "\\Trash".to_string(),
-        NameAttribute::Extension(e) => e.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-/// Parses `* NAMESPACE (("prefix" "delim") ...) <other> <shared>` and returns the first
-/// personal namespace (`NIL` → `None`).
-fn parse_namespace(raw: &[u8]) -> Result<Option<Namespace>, String> {
-    let mut p = Parser { s: raw, i: 0 };
-    p.expect_ci(b"* NAMESPACE ")?;
-    p.spaces();
-    if p.nil() {
-        return Ok(None);
-    }
-    p.expect_ci(b"(")?;
-    p.spaces();
-    p.expect_ci(b"(")?;
-    p.spaces();
-    let prefix = p.string()?;
-    p.spaces();
-    let delimiter = if p.nil() {
-        None
-    } else {
-        let d = p.string()?;
-        String::from_utf8_lossy(&d).chars().next()
-    };
-    Ok(Some(Namespace {
-        prefix: String::from_utf8_lossy(&prefix).into_owned(),
-        delimiter,
-    }))
-}
-
-struct Parser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn rest(&self) -> &[u8] {
-        self.s.get(self.i..).unwrap_or_default()
-    }
-
-    fn spaces(&mut self) {
-        while self.rest().first() == Some(&b' ') {
-            self.i += 1;
-        }
-    }
-
-    fn expect_ci(&mut self, tok: &[u8]) -> Result<(), String> {
-        match self.rest().get(..tok.len()) {
-            Some(got) if got.eq_ignore_ascii_case(tok) => {
-                self.i += tok.len();
-                Ok(())
-            }
-            _ => Err(format!(
-                "expected {:?} at byte {}",
-                String::from_utf8_lossy(tok),
-                self.i
-            )),
-        }
-    }
-
-    fn nil(&mut self) -> bool {
-        self.expect_ci(b"NIL").is_ok()
-    }
-
-    /// quoted string or literal
-    fn string(&mut self) -> Result<Vec<u8>, String> {
-        match self.rest().first() {
-            Some(b'"') => {
-                self.i += 1;
-                let mut out = Vec::new();
-                loop {
-                    let Some(&b) = self.rest().first() else {
-                        return Err("unterminated quoted string".to_string());
-                    };
-                    self.i += 1;
-                    match b {
-                        b'"' => return Ok(out),
-                        b'\\' => {
-                            let Some(&n) = self.rest().first() else {
-                                return Err("unterminated quoted string".to_string());
-                            };
-                            self.i += 1;
-                            out.push(n);
-                        }
-                        b'\r' | b'\n' => return Err("line break in quoted string".to_string()),
-                        _ => out.push(b),
-                    }
-                }
-            }
-            Some(b'{') => {
-                let rest = self.rest();
-                let close = rest
-                    .iter()
-                    .position(|b| *b == b'}')
-                    .ok_or("unterminated literal")?;
-                let digits = rest
-                    .get(1..close)
-                    .map(|d| d.strip_suffix(b"+").unwrap_or(d))
-                    .unwrap_or_default();
-                let n: usize = std::str::from_utf8(digits)
-                    .ok()
-                    .and_then(|d| d.parse().ok())
-                    .ok_or("bad literal length")?;
-                self.i += close + 1;
-                self.expect_ci(b"\r\n")?;
-                let data = self
-                    .rest()
-                    .get(..n)
-                    .ok_or("literal shorter than announced")?
-                    .to_vec();
-                self.i += n;
-                Ok(data)
-            }
-            _ => Err(format!("expected a string at byte {}", self.i)),
-        }
     }
 }
 
@@ -414,7 +240,7 @@ pub async fn check_account(
         let mut messages = 0u64;
         for f in folders.iter().filter(|f| f.is_selectable()) {
             selectable += 1;
-            messages += u64::from(session.status(&f.name).await?.messages);
+            messages += u64::from(session.status(f.name.raw()).await?.messages);
         }
         let capabilities = session.capabilities().to_vec();
         // The check succeeded; a failing LOGOUT does not change that.
@@ -439,49 +265,6 @@ pub async fn check_account(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn namespace_parsing() {
-        let ns = |s: &str| parse_namespace(s.as_bytes());
-        assert_eq!(
-            ns("* NAMESPACE ((\"INBOX.\" \".\")) NIL NIL\r\n").unwrap(),
-            Some(Namespace {
-                prefix: "INBOX.".into(),
-                delimiter: Some('.')
-            })
-        );
-        assert_eq!(
-            ns("* NAMESPACE ((\"\" \"/\")(\"#mh/\" \"/\" \"X-PARAM\" (\"FLAG1\"))) ((\"~\" \"/\")) NIL\r\n")
-                .unwrap(),
-            Some(Namespace {
-                prefix: "".into(),
-                delimiter: Some('/')
-            })
-        );
-        assert_eq!(
-            ns("* namespace ((\"\" NIL)) NIL NIL\r\n").unwrap(),
-            Some(Namespace {
-                prefix: "".into(),
-                delimiter: None
-            })
-        );
-        assert_eq!(
-            ns("* NAMESPACE (({6}\r\nINBOX. \"\\\\\")) NIL NIL\r\n").unwrap(),
-            Some(Namespace {
-                prefix: "INBOX.".into(),
-                delimiter: Some('\\')
-            })
-        );
-        assert_eq!(ns("* NAMESPACE NIL NIL NIL\r\n").unwrap(), None);
-        assert!(ns("* NAMESPACE ((\"x\r\n").is_err());
-        assert!(ns("* NAMESPACE (({99}\r\nab").is_err());
-    }
-
-    #[test]
-    fn unquoting() {
-        assert_eq!(unquote(r#"a\"b\\c"#), r#"a"b\c"#);
-        assert_eq!(unquote("plain"), "plain");
-    }
 
     #[test]
     fn selectable() {

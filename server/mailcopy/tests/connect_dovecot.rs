@@ -63,7 +63,7 @@ async fn implicit_tls_with_harness_ca() {
     assert!(s.stream().is_tls());
     assert!(s.has_capability("imap4rev1"));
     let folders = s.list_folders().await.unwrap();
-    let names: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = folders.iter().map(|f| f.name.raw()).collect();
     let expected = d.list_mailboxes(&c.login).unwrap();
     assert_eq!(folders.len(), expected.len(), "{names:?} vs {expected:?}");
     for n in ["INBOX", "Alpha", "Beta", "Gamma", "Sub", "Sub/Deeper"] {
@@ -250,7 +250,7 @@ async fn dot_inbox_namespace() {
     assert_eq!(ns.prefix, "INBOX.");
     assert_eq!(ns.delimiter, Some('.'));
     let folders = s.list_folders().await.unwrap();
-    let names: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = folders.iter().map(|f| f.name.raw()).collect();
     assert!(names.contains(&"INBOX.Archive.2020"), "{names:?}");
     assert!(folders.iter().all(|f| f.delimiter == Some('.')));
     // The session is still usable after NAMESPACE.
@@ -270,7 +270,7 @@ async fn non_ascii_folder_names_stay_modified_utf7() {
     let ep = Endpoint::new("localhost", d.imaps_port(), Security::Tls);
     let mut s = mailcopy::connect(&ep, &c, &opts(d)).await.unwrap();
     let folders = s.list_folders().await.unwrap();
-    let names: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
+    let names: Vec<&str> = folders.iter().map(|f| f.name.raw()).collect();
     assert!(names.contains(&"&AMk-t&AOk-"), "{names:?}");
     assert!(names.contains(&"with \"quote"), "{names:?}");
     assert_eq!(s.status("&AMk-t&AOk-").await.unwrap().messages, 0);

@@ -98,7 +98,7 @@ async fn generated_mailbox_round_trip_is_exact() {
     let names: Vec<(&str, &str)> = report
         .folders
         .iter()
-        .map(|f| (f.source.as_str(), f.destination.as_str()))
+        .map(|f| (f.source.raw(), f.destination.raw()))
         .collect();
     for pair in [
         (

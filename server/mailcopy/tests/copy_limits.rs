@@ -161,7 +161,7 @@ async fn full_destination_stops_the_copy_once() {
         &events,
     )
     .await;
-    let Outcome::Incomplete { error } = &report.outcome else {
+    let Outcome::Incomplete { error, .. } = &report.outcome else {
         panic!("expected incomplete: {:?}", report.outcome);
     };
     assert!(

@@ -331,9 +331,11 @@ async fn interrupted_via(
             let report = task.await.unwrap();
             assert_eq!(
                 report.outcome,
-                Outcome::Incomplete {
-                    error: "the copy was cancelled".into()
-                },
+                Outcome::incomplete(mailcopy::Stop::new(
+                    mailcopy::StopKind::Cancelled,
+                    true,
+                    "the copy was cancelled"
+                )),
                 "{stop:?}"
             );
         }

@@ -64,8 +64,7 @@ fn fake_snapshot(state: &Mutex<FakeState>) -> Snapshot {
             let path: Vec<String> = if name == "INBOX" {
                 vec!["INBOX".into()]
             } else {
-                mailcopy::mutf7::decode(name)
-                    .unwrap()
+                support::decoded(name)
                     .split('/')
                     .map(str::to_string)
                     .collect()
@@ -213,7 +212,7 @@ async fn unparsable_fetch_is_retried_alone_then_listed() {
     assert_eq!(inbox.copied, 4);
     assert_eq!(inbox.rejected.len(), 1);
     let r = &inbox.rejected[0];
-    assert_eq!((r.uid, &r.reason), (4, &RejectReason::Unreadable));
+    assert_eq!((r.uid.0, &r.reason), (4, &RejectReason::Unreadable));
     assert!(
         r.server_text.contains("could not be understood"),
         "{}",
@@ -274,7 +273,7 @@ async fn login_refused_on_reconnect_stops_with_one_error() {
         &events,
     )
     .await;
-    let Outcome::Incomplete { error } = &report.outcome else {
+    let Outcome::Incomplete { error, .. } = &report.outcome else {
         panic!("{:?}", report.outcome);
     };
     assert!(
@@ -312,9 +311,11 @@ async fn cancelling_stops_between_messages() {
     .await;
     assert_eq!(
         report.outcome,
-        Outcome::Incomplete {
-            error: "the copy was cancelled".into()
-        }
+        Outcome::incomplete(mailcopy::Stop::new(
+            mailcopy::StopKind::Cancelled,
+            true,
+            "the copy was cancelled"
+        ))
     );
     assert_eq!(report.totals.copied, 1);
     assert!(!report.folders[0].finished);
@@ -703,14 +704,14 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
         let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
         assert_eq!(inbox.copied as usize, want_order.len(), "{what}");
         assert_eq!(
-            inbox.skipped.iter().map(|s| s.uid).collect::<Vec<_>>(),
+            inbox.skipped.iter().map(|s| s.uid.0).collect::<Vec<_>>(),
             vec![40],
             "{what}"
         );
         let rejected: Vec<(u32, RejectReason)> = inbox
             .rejected
             .iter()
-            .map(|r| (r.uid, r.reason.clone()))
+            .map(|r| (r.uid.0, r.reason.clone()))
             .collect();
         assert_eq!(
             rejected,
@@ -747,7 +748,8 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
         let mut last: std::collections::BTreeMap<String, u32> = Default::default();
         for e in events.take() {
             if let Progress::Message { source, uid, .. } = e {
-                let before = last.insert(source.clone(), uid).unwrap_or(0);
+                let uid = uid.0;
+                let before = last.insert(source.raw().to_string(), uid).unwrap_or(0);
                 assert!(uid > before, "{what}: {source} {uid} after {before}");
             }
         }

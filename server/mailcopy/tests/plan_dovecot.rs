@@ -45,12 +45,12 @@ async fn side(s: &mut ImapSession) -> Side {
 async fn execute(s: &mut ImapSession, plan: &FolderPlan) -> Vec<(String, ConnectError)> {
     let mut refused = Vec::new();
     for m in plan.to_create() {
-        if let Err(e) = s.create_folder(&m.destination).await {
-            refused.push((m.destination.clone(), e));
+        if let Err(e) = s.create_folder(m.destination.raw()).await {
+            refused.push((m.destination.raw().to_string(), e));
         }
     }
     for m in plan.to_subscribe() {
-        s.subscribe(&m.destination).await.unwrap();
+        s.subscribe(m.destination.raw()).await.unwrap();
     }
     refused
 }
@@ -63,37 +63,42 @@ async fn check_destination(s: &mut ImapSession, plan: &FolderPlan) {
         .await
         .unwrap()
         .into_iter()
-        .map(|f| (f.name.clone(), f))
+        .map(|f| (f.name.raw().to_string(), f))
         .collect();
     let subscribed = s.list_subscribed().await.unwrap();
     for m in &plan.folders {
-        let f = listed.get(&m.destination).unwrap_or_else(|| {
+        let f = listed.get(m.destination.raw()).unwrap_or_else(|| {
             panic!(
                 "{} is not listed at the destination: {:?}",
-                m.destination,
+                m.destination.raw(),
                 listed.keys()
             )
         });
         if m.selectable {
-            assert!(f.is_selectable(), "{} is {:?}", m.destination, f.attributes);
+            assert!(
+                f.is_selectable(),
+                "{} is {:?}",
+                m.destination.raw(),
+                f.attributes
+            );
         }
         if m.subscribe {
             assert!(
-                subscribed.contains(&m.destination),
+                subscribed.contains(&m.destination.raw().to_string()),
                 "{} not subscribed: {subscribed:?}",
-                m.destination
+                m.destination.raw()
             );
         }
     }
 }
 
 fn dest_of<'a>(plan: &'a FolderPlan, source_display: &str) -> &'a str {
-    &plan
-        .folders
+    plan.folders
         .iter()
-        .find(|m| m.source_display == source_display)
+        .find(|m| m.source.display() == source_display)
         .unwrap_or_else(|| panic!("no mapping for {source_display}:\n{}", render_plan(plan)))
         .destination
+        .raw()
 }
 
 #[tokio::test]
@@ -175,7 +180,12 @@ async fn plan_dovecot_slash_to_dot_and_back() {
     }
     assert_eq!(plan.folders.len(), expected.len(), "{}", render_plan(&plan));
     assert!(plan.skipped.is_empty());
-    let by_source = |s: &str| plan.folders.iter().find(|m| m.source_display == s).unwrap();
+    let by_source = |s: &str| {
+        plan.folders
+            .iter()
+            .find(|m| m.source.display() == s)
+            .unwrap()
+    };
     // Dovecot lists implicit parents as \Noselect: mapped, not created explicitly.
     assert!(!by_source("Archive").selectable && !by_source("Archive").create);
     assert!(!by_source("Проекты").selectable);
@@ -195,7 +205,7 @@ async fn plan_dovecot_slash_to_dot_and_back() {
             destination_by: MatchedBy::Attribute
         }]
     );
-    let subscribed: Vec<&str> = plan.to_subscribe().map(|m| m.source.as_str()).collect();
+    let subscribed: Vec<&str> = plan.to_subscribe().map(|m| m.source.raw()).collect();
     assert_eq!(
         subscribed,
         vec![
@@ -216,7 +226,7 @@ async fn plan_dovecot_slash_to_dot_and_back() {
     let pairs = |p: &FolderPlan| -> Vec<(String, String)> {
         p.folders
             .iter()
-            .map(|m| (m.source.clone(), m.destination.clone()))
+            .map(|m| (m.source.raw().to_string(), m.destination.raw().to_string()))
             .collect()
     };
     assert_eq!(pairs(&again), pairs(&plan));
@@ -266,7 +276,7 @@ async fn plan_dovecot_slash_to_dot_and_back() {
     check_destination(&mut home, &plan_back).await;
     let subscribed: Vec<&str> = plan_back
         .to_subscribe()
-        .map(|m| m.destination.as_str())
+        .map(|m| m.destination.raw())
         .collect();
     assert_eq!(
         subscribed,

@@ -47,7 +47,7 @@ fn message(n: usize, len: usize) -> Vec<u8> {
 fn row<'a>(p: &'a Preview, source_display: &str) -> &'a PreviewFolder {
     p.folders
         .iter()
-        .find(|f| f.source_display == source_display)
+        .find(|f| f.source.display() == source_display)
         .unwrap_or_else(|| panic!("no row for {source_display}:\n{}", render_plan(&p.plan)))
 }
 
@@ -108,32 +108,32 @@ async fn preview_dovecot_counts_mapping_collisions_and_quota() {
 
     // Mapping and "will be created".
     let archive = row(&p, "Archive/2020");
-    assert_eq!(archive.destination_display, "INBOX.Archive.2020");
+    assert_eq!(archive.destination.display(), "INBOX.Archive.2020");
     assert!(archive.will_create);
     let empty = row(&p, "Empty");
     assert_eq!(
         (
-            empty.destination_display.as_str(),
+            empty.destination.display(),
             empty.will_create,
             empty.messages
         ),
         ("INBOX.Empty", true, 0)
     );
     let existing = row(&p, "Existing");
-    assert_eq!(existing.destination_display, "INBOX.Existing");
+    assert_eq!(existing.destination.display(), "INBOX.Existing");
     assert!(!existing.will_create, "already at the destination");
     let inbox = row(&p, "INBOX");
     assert_eq!(
-        (inbox.destination_display.as_str(), inbox.will_create),
+        (inbox.destination.display(), inbox.will_create),
         ("INBOX", false)
     );
     // `Archive` is the \Noselect parent Dovecot lists for Archive/2020: nothing to count.
     assert!(!row(&p, "Archive").selectable);
 
     // The collision: `Sub` and `INBOX/Sub` both want `INBOX.Sub`.
-    assert_eq!(row(&p, "Sub").destination_display, "INBOX.Sub");
+    assert_eq!(row(&p, "Sub").destination.display(), "INBOX.Sub");
     let lifted = row(&p, "INBOX/Sub");
-    assert_eq!(lifted.destination_display, "INBOX.Sub (2)", "{plan_text}");
+    assert_eq!(lifted.destination.display(), "INBOX.Sub (2)", "{plan_text}");
     assert!(
         lifted.notes.iter().any(|n| n.starts_with("renamed:")),
         "{:?}",

@@ -413,3 +413,53 @@ async fn loopback_refused_under_public_only() {
     let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
     assert!(accepted.is_err(), "a refused address was contacted");
 }
+
+#[tokio::test]
+async fn unparsable_and_untagged_responses_do_not_end_the_session() {
+    let mut script = login_ok();
+    script.extend([
+        Recv {
+            expect: "LIST \"\" *",
+            // An answer no parser knows, an ALERT and an EXISTS interleaved with the LIST.
+            reply: "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+* XYZZY ((unbalanced {3}\r\nabc\r\n\
+* OK [ALERT] Please enable IMAP in your settings\r\n\
+* 3 EXISTS\r\n\
+* LIST (\\HasNoChildren) \"/\" Sent\r\n\
+{tag} OK List completed\r\n",
+        },
+        Recv {
+            expect: "STATUS \"INBOX\"",
+            reply: "* STATUS INBOX (MESSAGES 3 UIDNEXT 10 UIDVALIDITY 1234 SIZE 99)\r\n{tag} OK done\r\n",
+        },
+        Recv {
+            expect: "STATUS \"Sent\"",
+            reply: "* STATUS Sent (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 5)\r\n{tag} OK done\r\n",
+        },
+        Recv {
+            expect: "LOGOUT",
+            reply: "* BYE Logging out\r\n{tag} OK Logout completed.\r\n",
+        },
+    ]);
+    let (port, _h) = serve(script).await;
+    let check = mailcopy::check_account(&plain(port), &creds(), &opts(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!((check.folders, check.messages), (2, 5));
+}
+
+#[tokio::test]
+async fn bye_in_the_middle_of_a_command_is_a_lost_session_with_the_server_text() {
+    let mut script = login_ok();
+    script.extend([Recv {
+        expect: "LIST",
+        reply: "* LIST (\\HasNoChildren) \"/\" INBOX\r\n\
+* BYE Session invalidated - AccessTokenExpired\r\n",
+    }]);
+    let (port, _h) = serve(script).await;
+    let err = mailcopy::check_account(&plain(port), &creds(), &opts(), Duration::from_secs(5))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("AccessTokenExpired"), "{err}");
+    assert!(err.is_transient(), "{err:?}");
+}

@@ -15,10 +15,19 @@ const MIGRATIONS: &[M<'static>] = &[
 pub const DB_FILE: &str = "imapcopy.sqlite3";
 
 /// Opens (creating if needed) the database in `data_dir` and brings its schema up to date.
+/// The directory is created 0700 and the database 0600; SQLite gives its WAL and
+/// shared-memory files the database file's mode.
 pub fn open(data_dir: &Path) -> anyhow::Result<Connection> {
-    std::fs::create_dir_all(data_dir)
+    crate::private_fs::create_private_dir(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let path = data_dir.join(DB_FILE);
+    crate::private_fs::ensure_private_file(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for suffix in ["-wal", "-shm"] {
+        let companion = data_dir.join(format!("{DB_FILE}{suffix}"));
+        crate::private_fs::narrow(&companion)
+            .with_context(|| format!("restricting {}", companion.display()))?;
+    }
     let mut conn =
         Connection::open(&path).with_context(|| format!("opening {}", path.display()))?;
     configure(&conn)?;
@@ -62,5 +71,37 @@ mod tests {
         drop(conn);
         // Re-opening an up-to-date database is a no-op.
         open(dir.path()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_and_every_database_file_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        let conn = open(&data).unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+        assert_eq!(mode(&data), 0o700);
+        for file in [DB_FILE, "imapcopy.sqlite3-wal", "imapcopy.sqlite3-shm"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
+        drop(conn);
+        // Files an earlier version left readable by everyone are narrowed (closing the last
+        // connection removed the WAL: an empty one stands for a leftover).
+        std::fs::write(data.join("imapcopy.sqlite3-wal"), b"").unwrap();
+        for file in [DB_FILE, "imapcopy.sqlite3-wal"] {
+            std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+        let conn = open(&data).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        for file in [DB_FILE, "imapcopy.sqlite3-wal"] {
+            assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! The job runner: claims queued jobs (up to a configured number at once), runs the copy
 //! engine on each, writes progress about once a second, and settles the job (finished, failed,
 //! retried with back-off, cancelled). Runs inside the web server process. The engine keeps its
-//! checkpoints in SQLite ([`super::checkpoints`]), so a retried or resumed job fetches less;
-//! what it copies is decided by its scan of both sides, so a retry never appends twice.
+//! checkpoints in the job store ([`JobStore::checkpoints`]), so a retried or resumed job
+//! fetches less; what it copies is decided by its scan of both sides, so a retry never appends
+//! twice. Every store call is awaited: none blocks the runner's or the copies' tasks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,13 +13,13 @@ use app::model::{FolderRow, ProgressView};
 use mailcopy::copy::{
     copy_mailbox_with, CancellationToken, CopyOptions, CopyReport, Outcome, Progress, ProgressSink,
 };
-use mailcopy::{ConnectOptions, Credentials, Endpoint, ErrorKind};
+use mailcopy::{ConnectOptions, Credentials, Endpoint};
 use rand::Rng;
 use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 
-use super::checkpoints::{self, SqliteCheckpoints};
-use super::store::{Job, Store};
+use super::retry::{self, RetryDecision, RetryPolicy};
+use super::store_trait::{Job, JobStore};
 
 #[derive(Clone, Debug)]
 pub struct RunnerConfig {
@@ -38,6 +39,10 @@ pub struct RunnerConfig {
     /// Identifies this process as lease owner.
     pub owner: String,
 }
+
+/// The longest wait before a retry, whatever a server asks for (Microsoft 365 suggests
+/// minutes; an hour is the most a job waits in one step).
+const RETRY_MAX_WAIT: Duration = Duration::from_secs(3600);
 
 impl Default for RunnerConfig {
     fn default() -> Self {
@@ -61,7 +66,7 @@ pub trait AfterJob: Send + Sync {
 }
 
 pub struct Runner {
-    pub store: Arc<Store>,
+    pub store: Arc<dyn JobStore>,
     pub connect: Arc<ConnectOptions>,
     pub config: RunnerConfig,
     pub after: Option<Arc<dyn AfterJob>>,
@@ -93,7 +98,7 @@ impl ProgressSink for Tracker {
                 self.present.store(already_present, Ordering::Relaxed);
             }
             Progress::FolderStarted { source, .. } => {
-                view.current_folder = Some(mailcopy::mutf7::decode_lossy(&source));
+                view.current_folder = Some(source.to_string());
             }
             Progress::Message {
                 copied,
@@ -135,8 +140,8 @@ pub fn stored_result(report: &CopyReport) -> StoredResult {
         .folders
         .iter()
         .map(|f| FolderRow {
-            source: mailcopy::mutf7::decode_lossy(&f.source),
-            destination: mailcopy::mutf7::decode_lossy(&f.destination),
+            source: f.source.to_string(),
+            destination: f.destination.to_string(),
             source_count: u64::from(f.source_count),
             destination_count: u64::from(f.destination_count.unwrap_or(0)),
             copied: u64::from(f.copied),
@@ -163,7 +168,7 @@ impl Runner {
     /// Runs until `shutdown` is cancelled: then claims nothing more, asks running copies to
     /// stop, gives their jobs back to the queue (they resume on the next start) and returns.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        match self.store.take_back_all_running() {
+        match self.store.take_back_all_running().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 jobs = n,
@@ -171,11 +176,11 @@ impl Runner {
             ),
             Err(e) => tracing::error!(error = %e, "taking back running jobs failed"),
         }
-        self.wipe_leftover_secrets();
+        self.wipe_leftover_secrets().await;
         let mut running: JoinSet<()> = JoinSet::new();
         loop {
             while running.try_join_next().is_some() {}
-            if let Err(e) = self.store.requeue_expired() {
+            if let Err(e) = self.store.requeue_expired().await {
                 tracing::error!(error = %e, "requeueing expired leases failed");
             }
             let mut claimed_any = false;
@@ -183,6 +188,7 @@ impl Runner {
                 match self
                     .store
                     .claim(&self.config.owner, self.config.lease.as_millis() as i64)
+                    .await
                 {
                     Ok(Some(job)) => {
                         claimed_any = true;
@@ -223,13 +229,13 @@ impl Runner {
         }
     }
 
-    fn wipe_leftover_secrets(&self) {
+    async fn wipe_leftover_secrets(&self) {
         // A previous process may have died between a job's end and the wipe.
-        if let Ok(ids) = self.store.final_jobs_with_secrets() {
+        if let Ok(ids) = self.store.final_jobs_with_secrets().await {
             for id in ids {
-                if let Ok(Some(job)) = self.store.get(&id) {
+                if let Ok(Some(job)) = self.store.get(&id).await {
                     if job.report_state != "pending" {
-                        let _ = self.store.wipe_secrets(&id);
+                        let _ = self.store.wipe_secrets(&id).await;
                     }
                 }
             }
@@ -239,14 +245,17 @@ impl Runner {
     async fn run_job(&self, job: Job, stop: CancellationToken) {
         let owner = self.config.owner.clone();
         tracing::info!(job = %job.id, attempt = job.attempts, "job started");
-        let secrets = match self.store.secrets(&job.id) {
+        let secrets = match self.store.secrets(&job.id).await {
             Ok(Some(s)) => s,
             other => {
                 let why = match other {
                     Err(e) => format!("credentials could not be opened: {e}"),
                     _ => "credentials are missing".to_string(),
                 };
-                let _ = self.store.fail(&job.id, &owner, "internal", &why, None);
+                let _ = self
+                    .store
+                    .fail(&job.id, &owner, "internal", &why, None)
+                    .await;
                 self.ended(&job.id, None).await;
                 return;
             }
@@ -289,7 +298,10 @@ impl Runner {
                 let mut ticker = tokio::time::interval(every);
                 loop {
                     ticker.tick().await;
-                    match store.heartbeat(&id, &owner, lease, tracker.json().as_deref()) {
+                    match store
+                        .heartbeat(&id, &owner, lease, tracker.json().as_deref())
+                        .await
+                    {
                         Ok(true) => {}
                         Ok(false) => {
                             tracing::warn!(job = %id, "lease lost: stopping this copy");
@@ -298,7 +310,7 @@ impl Runner {
                         }
                         Err(e) => tracing::error!(job = %id, error = %e, "heartbeat failed"),
                     }
-                    if store.cancel_requested(&id).unwrap_or(false) {
+                    if store.cancel_requested(&id).await.unwrap_or(false) {
                         cancel.cancel();
                     }
                 }
@@ -312,65 +324,63 @@ impl Runner {
             &self.config.copy,
             tracker.as_ref(),
             &cancel,
-            &SqliteCheckpoints::new(self.store.clone(), job.id.clone()),
+            self.store.checkpoints(&job.id).as_ref(),
         )
         .await;
         heartbeat.abort();
-        let _ = self.store.heartbeat(
-            &job.id,
-            &owner,
-            self.config.lease.as_millis() as i64,
-            tracker.json().as_deref(),
-        );
+        let _ = self
+            .store
+            .heartbeat(
+                &job.id,
+                &owner,
+                self.config.lease.as_millis() as i64,
+                tracker.json().as_deref(),
+            )
+            .await;
 
         let result = serde_json::to_string(&stored_result(&report)).unwrap_or_default();
         let settled = if stop.is_cancelled() {
             // Shutting down: the job goes back to the queue and resumes at the next start.
             tracing::info!(job = %job.id, "stopped for shutdown; will resume");
-            let _ = self.store.release(&job.id, &owner);
+            let _ = self.store.release(&job.id, &owner).await;
             return;
-        } else if self.store.cancel_requested(&job.id).unwrap_or(false) {
-            self.store.cancelled(&job.id, &owner, Some(&result))
+        } else if self.store.cancel_requested(&job.id).await.unwrap_or(false) {
+            self.store.cancelled(&job.id, &owner, Some(&result)).await
         } else {
             match &report.outcome {
                 Outcome::Complete | Outcome::CompleteWithRejections => {
                     self.store
                         .complete(&job.id, &owner, outcome_name(&report.outcome), &result)
+                        .await
                 }
-                Outcome::Incomplete { error } => {
+                Outcome::Incomplete { error, cause } => {
                     // Re-runs are idempotent (the engine's scan finds what an earlier attempt
                     // copied, an APPEND in flight included), so a retry never appends twice.
-                    let mut retryable = job.attempts < self.config.max_attempts;
-                    let mut error = error.clone();
-                    if retryable {
-                        // Waiting cannot fix a refused login (password changed or access
-                        // revoked after queuing): check both logins before scheduling a
-                        // retry, and fail now with that cause if one is refused.
-                        let accounts = [
-                            ("source", &source_endpoint, &source_creds),
-                            ("destination", &dest_endpoint, &dest_creds),
-                        ];
-                        if let Some(refused) = self.refused_login(&accounts).await {
-                            tracing::warn!(job = %job.id, error = %refused, "login refused: not retrying");
-                            retryable = false;
-                            error = refused;
+                    let policy = RetryPolicy {
+                        max_attempts: self.config.max_attempts,
+                        base: self.config.retry_base,
+                        max_wait: RETRY_MAX_WAIT,
+                    };
+                    let jitter = rand::thread_rng().gen_range(0.0..1.0);
+                    match retry::decide(&policy, cause, job.attempts, jitter) {
+                        RetryDecision::RetryAfter(delay) => {
+                            tracing::warn!(job = %job.id, error = %error, kind = ?cause.kind, retry_in_s = delay.as_secs(), "copy stopped; will retry");
+                            let not_before = self.store.now_ms() + delay.as_millis() as i64;
+                            match self
+                                .store
+                                .retry(&job.id, &owner, not_before, "incomplete", error)
+                                .await
+                            {
+                                Ok(_) => return,
+                                Err(e) => Err(e),
+                            }
                         }
-                    }
-                    let error = &error;
-                    if retryable {
-                        let delay = self.backoff(job.attempts);
-                        tracing::warn!(job = %job.id, error = %error, retry_in_s = delay.as_secs(), "copy stopped; will retry");
-                        let not_before = self.store.now_ms() + delay.as_millis() as i64;
-                        match self
-                            .store
-                            .retry(&job.id, &owner, not_before, "incomplete", error)
-                        {
-                            Ok(_) => return,
-                            Err(e) => Err(e),
+                        RetryDecision::GiveUp => {
+                            tracing::warn!(job = %job.id, error = %error, kind = ?cause.kind, permanent = cause.permanent, "copy stopped; not retrying");
+                            self.store
+                                .fail(&job.id, &owner, "incomplete", error, Some(&result))
+                                .await
                         }
-                    } else {
-                        self.store
-                            .fail(&job.id, &owner, "incomplete", error, Some(&result))
                     }
                 }
             }
@@ -394,44 +404,19 @@ impl Runner {
 
     /// Report, then wipe the credentials and the checkpoints: they are not needed any more.
     async fn ended(&self, id: &str, report: Option<&CopyReport>) {
-        if let (Some(after), Ok(Some(job))) = (&self.after, self.store.get(id)) {
+        let job = self.store.get(id).await;
+        if let (Some(after), Ok(Some(job))) = (&self.after, job) {
             after.job_ended(&job, report).await;
         }
-        if let Err(e) = checkpoints::clear(&self.store, id) {
+        if let Err(e) = self.store.clear_checkpoints(id).await {
             tracing::error!(job = %id, error = %e, "deleting checkpoints failed");
         }
-        match self.store.wipe_secrets(id) {
+        match self.store.wipe_secrets(id).await {
             Ok(_) => {
-                let _ = self.store.checkpoint_wal();
+                let _ = self.store.purge_wiped().await;
             }
             Err(e) => tracing::error!(job = %id, error = %e, "wiping credentials failed"),
         }
-    }
-
-    /// The first account whose login is refused now, as the cause to show; `None` when both
-    /// log in or fail for another (possibly transient) reason.
-    async fn refused_login(&self, accounts: &[(&str, &Endpoint, &Credentials)]) -> Option<String> {
-        for (role, endpoint, creds) in accounts {
-            match mailcopy::connect(endpoint, creds, &self.connect).await {
-                Ok(session) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), session.logout()).await;
-                }
-                Err(e) if e.kind() == ErrorKind::AuthFailed => {
-                    return Some(format!(
-                        "the {role} no longer accepts the login (password changed or access revoked?): {e}"
-                    ));
-                }
-                Err(_) => {}
-            }
-        }
-        None
-    }
-
-    fn backoff(&self, attempts: i64) -> Duration {
-        let base = self.config.retry_base.as_millis() as u64;
-        let factor = 1u64 << attempts.clamp(0, 6);
-        let jitter = rand::thread_rng().gen_range(0..=base / 2 + 1);
-        Duration::from_millis(base.saturating_mul(factor) + jitter)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The job queue in SQLite: the one write path for jobs. Every state change goes through
 //! [`transition`] inside an immediate transaction; the claim is one `UPDATE … RETURNING`.
-//! Calls are short (one statement or one small transaction) and synchronous.
+//! Calls are short (one statement or one small transaction) and synchronous; the
+//! [`JobStore`] implementation runs them on tokio's blocking pool, never on an async task.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -10,112 +11,25 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::checkpoints::{self, SqliteCheckpoints};
 use super::state::{transition, JobEvent, JobState};
+use super::store_trait::JobStore;
 use crate::seal::Sealer;
+use mailcopy::copy::CheckpointStore;
 use mailcopy::Security;
 
-/// Milliseconds since the Unix epoch. Injected so tests control time.
-pub trait Clock: Send + Sync {
-    fn now_ms(&self) -> i64;
-}
+pub use super::store_trait::{
+    source_address, AccountSpec, Clock, InsertError, Job, JobSecrets, NewJob, SystemClock,
+};
 
-#[derive(Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AccountSpec {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    pub login: String,
-}
-
-impl AccountSpec {
-    /// What users type to look a job up: the login when it is an address, else `login@host`.
-    pub fn address(&self) -> String {
-        source_address(&self.login, &self.host)
-    }
-
-    /// One active job per source account: login (case-insensitive), host and port.
-    pub fn account_key(&self) -> String {
-        format!(
-            "{}|{}|{}",
-            self.login.to_lowercase(),
-            self.host.to_lowercase(),
-            self.port
-        )
-    }
-}
-
-pub fn source_address(login: &str, host: &str) -> String {
-    let login = login.trim().to_lowercase();
-    if login.contains('@') {
-        login
-    } else {
-        format!("{login}@{}", host.trim().to_lowercase())
-    }
-}
-
-pub struct NewJob {
-    pub source: AccountSpec,
-    pub source_password: SecretString,
-    pub destination: AccountSpec,
-    pub destination_password: SecretString,
-    pub lang: String,
-    pub report_to: Option<String>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum InsertError {
-    /// The exact English cause the original IMAPCopy shows.
-    #[error("A task for sync this account exists.")]
-    TaskExists,
-    #[error(transparent)]
-    Db(#[from] anyhow::Error),
-}
-
-#[derive(Clone, Debug)]
-pub struct Job {
-    pub id: String,
-    pub state: JobState,
-    pub source_address: String,
-    pub source: AccountSpec,
-    pub destination: AccountSpec,
-    pub lang: String,
-    pub report_to: Option<String>,
-    pub created_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    pub attempts: i64,
-    pub cancel_requested: bool,
-    pub progress: Option<String>,
-    pub last_error: Option<String>,
-    pub error_kind: Option<String>,
-    pub outcome: Option<String>,
-    pub result: Option<String>,
-    pub report_state: String,
-    pub report_error: Option<String>,
-    pub has_secrets: bool,
-}
-
-/// Opened credentials of a claimed job. Never logged: `Debug` is redacted by `SecretString`.
-pub struct JobSecrets {
-    pub source: SecretString,
-    pub destination: SecretString,
-}
-
+/// The SQLite job store. Its own methods are blocking (one statement or one small transaction
+/// each) and stay public for tests; code on an async task holds it as an `Arc<dyn JobStore>`,
+/// whose calls run these same methods on tokio's blocking pool (the one write path either
+/// way). Cloning is cheap: clones share the one connection.
+#[derive(Clone)]
 pub struct Store {
-    conn: Mutex<Connection>,
-    sealer: Sealer,
+    conn: Arc<Mutex<Connection>>,
+    sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
 }
 
@@ -201,8 +115,8 @@ fn aad(id: &str, side: &str) -> Vec<u8> {
 impl Store {
     pub fn new(conn: Connection, sealer: Sealer, clock: Arc<dyn Clock>) -> Store {
         Store {
-            conn: Mutex::new(conn),
-            sealer,
+            conn: Arc::new(Mutex::new(conn)),
+            sealer: Arc::new(sealer),
             clock,
         }
     }
@@ -647,6 +561,186 @@ impl Store {
     }
 }
 
+/// Runs blocking store work on tokio's blocking pool, so that no SQLite call runs on an async
+/// task (a copy lane, a web request). A panic in it is resumed in the caller, as when the
+/// call was made in place.
+async fn blocking<T, E>(work: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<anyhow::Error> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context("the job store call did not run")
+            .into()),
+    }
+}
+
+#[async_trait::async_trait]
+impl JobStore for Store {
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    async fn insert_with_progress(
+        &self,
+        job: NewJob,
+        progress: Option<&str>,
+    ) -> Result<String, InsertError> {
+        let (s, progress) = (self.clone(), progress.map(str::to_string));
+        blocking(move || s.insert_with_progress(job, progress.as_deref())).await
+    }
+
+    async fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.get(&id)).await
+    }
+
+    async fn latest_for_address(&self, address: &str) -> anyhow::Result<Option<Job>> {
+        let (s, address) = (self.clone(), address.to_string());
+        blocking(move || s.latest_for_address(&address)).await
+    }
+
+    async fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>> {
+        let s = self.clone();
+        blocking(move || s.list(limit)).await
+    }
+
+    async fn claim(&self, owner: &str, lease_ms: i64) -> anyhow::Result<Option<Job>> {
+        let (s, owner) = (self.clone(), owner.to_string());
+        blocking(move || s.claim(&owner, lease_ms)).await
+    }
+
+    async fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.secrets(&id)).await
+    }
+
+    async fn heartbeat(
+        &self,
+        id: &str,
+        owner: &str,
+        lease_ms: i64,
+        progress: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        let progress = progress.map(str::to_string);
+        blocking(move || s.heartbeat(&id, &owner, lease_ms, progress.as_deref())).await
+    }
+
+    async fn cancel_requested(&self, id: &str) -> anyhow::Result<bool> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.cancel_requested(&id)).await
+    }
+
+    async fn complete(
+        &self,
+        id: &str,
+        owner: &str,
+        outcome: &str,
+        result_json: &str,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        let (outcome, result_json) = (outcome.to_string(), result_json.to_string());
+        blocking(move || s.complete(&id, &owner, &outcome, &result_json)).await
+    }
+
+    async fn fail(
+        &self,
+        id: &str,
+        owner: &str,
+        kind: &str,
+        error: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        let (kind, error) = (kind.to_string(), error.to_string());
+        let result_json = result_json.map(str::to_string);
+        blocking(move || s.fail(&id, &owner, &kind, &error, result_json.as_deref())).await
+    }
+
+    async fn retry(
+        &self,
+        id: &str,
+        owner: &str,
+        not_before: i64,
+        kind: &str,
+        error: &str,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        let (kind, error) = (kind.to_string(), error.to_string());
+        blocking(move || s.retry(&id, &owner, not_before, &kind, &error)).await
+    }
+
+    async fn release(&self, id: &str, owner: &str) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        blocking(move || s.release(&id, &owner)).await
+    }
+
+    async fn cancel(&self, id: &str) -> anyhow::Result<Option<JobState>> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.cancel(&id)).await
+    }
+
+    async fn cancelled(
+        &self,
+        id: &str,
+        owner: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        let result_json = result_json.map(str::to_string);
+        blocking(move || s.cancelled(&id, &owner, result_json.as_deref())).await
+    }
+
+    async fn take_back_all_running(&self) -> anyhow::Result<usize> {
+        let s = self.clone();
+        blocking(move || s.take_back_all_running()).await
+    }
+
+    async fn requeue_expired(&self) -> anyhow::Result<usize> {
+        let s = self.clone();
+        blocking(move || s.requeue_expired()).await
+    }
+
+    async fn report_attempt(
+        &self,
+        id: &str,
+        delivered: bool,
+        error: Option<&str>,
+        give_up: bool,
+    ) -> anyhow::Result<()> {
+        let (s, id, error) = (self.clone(), id.to_string(), error.map(str::to_string));
+        blocking(move || s.report_attempt(&id, delivered, error.as_deref(), give_up)).await
+    }
+
+    async fn wipe_secrets(&self, id: &str) -> anyhow::Result<bool> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.wipe_secrets(&id)).await
+    }
+
+    async fn final_jobs_with_secrets(&self) -> anyhow::Result<Vec<String>> {
+        let s = self.clone();
+        blocking(move || s.final_jobs_with_secrets()).await
+    }
+
+    async fn purge_wiped(&self) -> anyhow::Result<()> {
+        let s = self.clone();
+        blocking(move || s.checkpoint_wal()).await
+    }
+
+    fn checkpoints(&self, job_id: &str) -> Box<dyn CheckpointStore> {
+        Box::new(SqliteCheckpoints::new(self, job_id))
+    }
+
+    async fn clear_checkpoints(&self, job_id: &str) -> anyhow::Result<usize> {
+        let (s, job_id) = (self.clone(), job_id.to_string());
+        blocking(move || checkpoints::clear(&s, &job_id)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,6 +788,65 @@ mod tests {
             lang: "es".into(),
             report_to: None,
         }
+    }
+
+    /// Records the threads the store reads its clock on (inside its calls' SQLite work).
+    #[derive(Default)]
+    struct ThreadClock(Mutex<Vec<std::thread::ThreadId>>);
+    impl Clock for ThreadClock {
+        fn now_ms(&self) -> i64 {
+            self.0.lock().unwrap().push(std::thread::current().id());
+            1_000_000
+        }
+    }
+
+    #[tokio::test]
+    async fn the_job_store_trait_does_its_work_off_the_async_task() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ThreadClock::default());
+        let store: Arc<dyn JobStore> = Arc::new(Store::new(
+            crate::db::open(dir.path()).unwrap(),
+            Sealer::ephemeral(),
+            clock.clone(),
+        ));
+        let id = store.insert(new_job("a@example.test")).await.unwrap();
+        assert!(matches!(
+            store.insert(new_job("A@example.test")).await,
+            Err(InsertError::TaskExists)
+        ));
+        let job = store.claim("n", 10_000).await.unwrap().unwrap();
+        assert_eq!(
+            (job.id.as_str(), job.state),
+            (id.as_str(), JobState::Running)
+        );
+        assert!(store.heartbeat(&id, "n", 10_000, Some("{}")).await.unwrap());
+        assert!(!store.heartbeat(&id, "other", 10_000, None).await.unwrap());
+        let secrets = store.secrets(&id).await.unwrap().unwrap();
+        assert_eq!(secrets.source.expose_secret(), "src-pass");
+        let checkpoints = store.checkpoints(&id);
+        let cp = mailcopy::copy::FolderCheckpoint::default();
+        checkpoints.save("INBOX", &cp).await.unwrap();
+        assert_eq!(checkpoints.load("INBOX").await.unwrap(), Some(cp));
+        assert_eq!(
+            store.complete(&id, "n", "complete", "{}").await.unwrap(),
+            Some(JobState::Finished)
+        );
+        assert_eq!(
+            store.final_jobs_with_secrets().await.unwrap(),
+            vec![id.clone()]
+        );
+        assert_eq!(store.clear_checkpoints(&id).await.unwrap(), 1);
+        assert!(store.wipe_secrets(&id).await.unwrap());
+        store.purge_wiped().await.unwrap();
+        let job = store.get(&id).await.unwrap().unwrap();
+        assert!(!job.has_secrets && job.state == JobState::Finished);
+        assert_eq!(store.list(10).await.unwrap().len(), 1);
+        // Every call that read the clock did so on the blocking pool, not on this (the
+        // runtime's only) thread.
+        let here = std::thread::current().id();
+        let seen = clock.0.lock().unwrap().clone();
+        assert!(seen.len() >= 4, "{seen:?}");
+        assert!(seen.iter().all(|t| *t != here), "{seen:?}");
     }
 
     #[test]

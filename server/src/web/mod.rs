@@ -1,13 +1,21 @@
-//! The HTTP side: axum router, Leptos SSR and server functions, static files, headers.
+//! The HTTP side: axum router, Leptos SSR and server functions, static files, headers, and
+//! the protections in front of them (host and origin checks, body limit, client address,
+//! status codes of server functions), served by [`serve::serve`] with timeouts and caps.
 
+pub mod api_errors;
+pub mod body;
+pub mod client;
 pub mod drafts;
 pub mod form;
+pub mod hosts;
 pub mod preflight;
 pub mod ratelimit;
+pub mod redact;
+pub mod serve;
 pub mod wizard;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::api::backend::SharedBackend;
 use app::{shell, App};
@@ -18,8 +26,32 @@ use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+pub use serve::{serve, ServeLimits};
+
+/// What the HTTP layers in front of the application need to know.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    pub hosts: hosts::AllowedHosts,
+    pub clients: client::ClientResolver,
+    pub body: body::BodyLimits,
+}
+
+impl WebConfig {
+    /// A service on 127.0.0.1 with the default names, no proxies, 64 KiB bodies (tests).
+    pub fn local() -> WebConfig {
+        WebConfig {
+            hosts: hosts::AllowedHosts::local(),
+            clients: client::ClientResolver::default(),
+            body: body::BodyLimits {
+                max_bytes: 64 * 1024,
+                timeout: Duration::from_secs(10),
+            },
+        }
+    }
+}
+
 /// Builds the whole HTTP application.
-pub fn router(options: LeptosOptions, backend: SharedBackend) -> Router {
+pub fn router(options: LeptosOptions, backend: SharedBackend, config: &WebConfig) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let backend = backend.clone();
@@ -36,7 +68,20 @@ pub fn router(options: LeptosOptions, backend: SharedBackend) -> Router {
             context, shell,
         ))
         .with_state(options)
-        .layer(axum::middleware::from_fn(same_origin_posts))
+        // Innermost first: each layer below wraps the ones above it.
+        .layer(axum::middleware::from_fn(api_errors::server_fn_statuses))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.clients.clone()),
+            client::attach_client_info,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.body),
+            body::limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(config.hosts.clone()),
+            hosts::check_host_and_origin,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -85,53 +130,6 @@ async fn set_language(
         [(header::LOCATION, back), (header::SET_COOKIE, cookie)],
     )
         .into_response()
-}
-
-/// Refuses state-changing requests from other sites (CSRF): a POST must come from this origin.
-/// Browsers send `Origin` on every POST, form posts included; `Sec-Fetch-Site` is checked when
-/// it is absent. Requests with neither (non-browser clients) carry no ambient cookies to abuse.
-async fn same_origin_posts(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if request.method() == axum::http::Method::POST {
-        let headers = request.headers();
-        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
-        let fetch_site = headers.get("sec-fetch-site").and_then(|o| o.to_str().ok());
-        let cross = match (origin, host) {
-            (Some("null"), _) => true,
-            (Some(origin), Some(host)) => {
-                origin.split_once("://").map(|(_, rest)| rest) != Some(host)
-            }
-            (Some(_), None) => true,
-            (None, _) => matches!(fetch_site, Some("cross-site") | Some("same-site")),
-        };
-        if cross {
-            tracing::info!(?origin, ?host, "cross-origin POST refused");
-            return (
-                axum::http::StatusCode::FORBIDDEN,
-                "cross-origin request refused",
-            )
-                .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
-    Ok(())
 }
 
 pub fn shared(service: wizard::WizardService) -> SharedBackend {

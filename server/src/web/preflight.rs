@@ -18,7 +18,7 @@ use app::model::{
     SkipKind,
 };
 use mailcopy::preview::{preview, Preview};
-use mailcopy::{mutf7, ConnectError, Credentials, MappingNote, PlanOptions, SkipReason};
+use mailcopy::{ConnectError, Credentials, MappingNote, PlanOptions, SkipReason};
 
 use super::wizard::{failure_kind, WizardService};
 
@@ -70,7 +70,7 @@ fn failed(error: &ConnectError) -> PreflightView {
     PreflightView {
         failure: Some(PreflightFailure {
             kind: failure_kind(error.kind()),
-            detail: error.to_string(),
+            detail: super::redact::user_detail(error),
         }),
         ..PreflightView::default()
     }
@@ -84,7 +84,7 @@ pub fn view_of(p: &Preview) -> PreflightView {
         .map(|f| {
             let mut notes: Vec<FolderNote> = p
                 .plan
-                .mapping(&f.source)
+                .mapping(f.source.raw())
                 .map(|m| m.notes.iter().map(note).collect())
                 .unwrap_or_default();
             if !f.selectable {
@@ -93,8 +93,8 @@ pub fn view_of(p: &Preview) -> PreflightView {
                 notes.push(FolderNote::NotCounted);
             }
             PreflightFolder {
-                source: f.source_display.clone(),
-                destination: f.destination_display.clone(),
+                source: f.source.to_string(),
+                destination: f.destination.to_string(),
                 will_create: f.will_create,
                 messages: f.messages,
                 bytes: f.bytes,
@@ -107,7 +107,7 @@ pub fn view_of(p: &Preview) -> PreflightView {
         .skipped
         .iter()
         .map(|s| PreflightSkipped {
-            source: s.source_display.clone(),
+            source: s.source.to_string(),
             reason: match s.reason {
                 SkipReason::GmailVirtual => SkipKind::GmailVirtual,
                 SkipReason::NonExistent => SkipKind::NonExistent,
@@ -134,7 +134,7 @@ pub fn view_of(p: &Preview) -> PreflightView {
 fn note(n: &MappingNote) -> FolderNote {
     match n {
         MappingNote::Collision { with, .. } => FolderNote::Collision {
-            with: mutf7::decode_lossy(with),
+            with: with.to_string(),
         },
         MappingNote::SeparatorEscaped {
             separator,
@@ -202,8 +202,7 @@ mod tests {
             .iter()
             .map(|m| PreviewFolder {
                 source: m.source.clone(),
-                source_display: m.source_display.clone(),
-                destination_display: m.destination_display.clone(),
+                destination: m.destination.clone(),
                 will_create: !m.exists_at_destination,
                 selectable: m.selectable,
                 counted: m.source != "Sub",

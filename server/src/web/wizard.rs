@@ -13,18 +13,20 @@ use app::model::{
 use secrecy::SecretString;
 
 use crate::jobs::state::JobState;
-use crate::jobs::store::{AccountSpec, InsertError, Job, NewJob, Store};
-use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind};
+use crate::jobs::store_trait::{AccountSpec, InsertError, Job, JobStore, NewJob};
+use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
 
 use super::drafts::DraftStore;
 use super::form;
-use super::ratelimit::RateLimiter;
+use super::ratelimit::{retry_after_secs, RateLimiter};
+use super::redact;
 
 pub struct WizardService {
     pub drafts: DraftStore,
-    pub jobs: Arc<Store>,
+    pub jobs: Arc<dyn JobStore>,
     pub connect: Arc<ConnectOptions>,
-    pub validate_limit: RateLimiter,
+    /// Per client: Validate attempts, Synchronize attempts, distinct addresses looked up.
+    pub limits: Limits,
     /// Time limit of one Validate (connect, login, LIST, STATUS).
     pub check_timeout: Duration,
     pub cookie_attributes: String,
@@ -64,10 +66,35 @@ pub fn failure_kind(kind: ErrorKind) -> FailureKind {
     }
 }
 
+/// The rate limits of the wizard and the lookup, one limiter each.
+pub struct Limits {
+    pub validate: RateLimiter,
+    pub synchronize: RateLimiter,
+    pub lookup: RateLimiter,
+}
+
+impl Limits {
+    /// Limits per client and minute (0: unlimited).
+    pub fn per_minute(validate: u32, synchronize: u32, lookup: u32) -> Limits {
+        Limits {
+            validate: RateLimiter::per_minute(validate),
+            synchronize: RateLimiter::per_minute(synchronize),
+            lookup: RateLimiter::per_minute(lookup),
+        }
+    }
+}
+
+fn limited(what: &'static str, client: &ClientInfo, wait: Duration) -> ApiError {
+    tracing::info!(client = ?client.ip, what, "rate-limited");
+    ApiError::RateLimited {
+        retry_after_secs: retry_after_secs(wait),
+    }
+}
+
 fn failed(error: &ConnectError) -> SideStatus {
     SideStatus::Failed {
         kind: failure_kind(error.kind()),
-        detail: error.to_string(),
+        detail: redact::user_detail(error),
     }
 }
 
@@ -88,11 +115,11 @@ impl Backend for WizardService {
         draft: Option<&str>,
         posted: AccountForm,
     ) -> Result<(DraftId, WizardView), ApiError> {
-        if !self.validate_limit.check(client.ip) {
-            tracing::info!(client = ?client.ip, "validate rate-limited");
-            return Err(ApiError::RateLimited);
-        }
-        let side = form::parse_side(&posted).ok_or(ApiError::Transport("unknown side".into()))?;
+        self.limits
+            .validate
+            .check(client.ip)
+            .map_err(|wait| limited("validate", &client, wait))?;
+        let side = form::parse_side(&posted).ok_or(ApiError::BadRequest("unknown side".into()))?;
         let (preset, login, host, ssl) = form::echo(&posted);
         let plaintext = posted.plaintext.is_some();
         let port: String = posted.port.trim().chars().take(5).collect();
@@ -177,9 +204,10 @@ impl Backend for WizardService {
         lang: Lang,
         report_to: String,
     ) -> Result<Option<String>, ApiError> {
-        if !self.validate_limit.check(client.ip) {
-            return Err(ApiError::RateLimited);
-        }
+        self.limits
+            .synchronize
+            .check(client.ip)
+            .map_err(|wait| limited("synchronize", &client, wait))?;
         let draft = draft.ok_or(ApiError::SessionExpired)?;
         let report_to = report_to.trim().chars().take(254).collect::<String>();
         let needs_address = self.wizard(Some(draft)).await.ask_report_to;
@@ -222,7 +250,7 @@ impl Backend for WizardService {
                 })
                 .ok()
             });
-        match self.jobs.insert_with_progress(job, seeded.as_deref()) {
+        match self.jobs.insert_with_progress(job, seeded.as_deref()).await {
             Ok(id) => {
                 tracing::info!(job = %id, "job queued");
                 self.drafts.remove(draft);
@@ -244,17 +272,28 @@ impl Backend for WizardService {
         self.preflight_view(draft).await
     }
 
-    async fn public_status(&self, address: &str) -> PublicState {
+    async fn public_status(
+        &self,
+        client: ClientInfo,
+        address: &str,
+    ) -> Result<PublicState, ApiError> {
         let address = address.trim();
-        if address.is_empty() || address.len() > 320 {
-            return PublicState::NotFound;
+        if address.is_empty() {
+            return Ok(PublicState::NotFound);
         }
-        match self.jobs.latest_for_address(address) {
-            Ok(Some(job)) => public_state(&job, &progress_of(&job)),
-            Ok(None) => PublicState::NotFound,
+        if address.len() > 320 {
+            return Err(ApiError::BadRequest("address too long".into()));
+        }
+        self.limits
+            .lookup
+            .check_distinct(client.ip, address)
+            .map_err(|wait| limited("lookup", &client, wait))?;
+        match self.jobs.latest_for_address(address).await {
+            Ok(Some(job)) => Ok(public_state(&job, &progress_of(&job))),
+            Ok(None) => Ok(PublicState::NotFound),
             Err(e) => {
                 tracing::error!(error = %e, "status lookup failed");
-                PublicState::NotFound
+                Err(ApiError::Internal)
             }
         }
     }
@@ -263,7 +302,7 @@ impl Backend for WizardService {
         if id.is_empty() || id.len() > 64 {
             return None;
         }
-        let job = self.jobs.get(id).ok().flatten()?;
+        let job = self.jobs.get(id).await.ok().flatten()?;
         let progress = progress_of(&job);
         let stored = job
             .result
@@ -276,7 +315,7 @@ impl Backend for WizardService {
             id: job.id.clone(),
             state: public_state(&job, &progress),
             source_address: job.source_address.clone(),
-            destination_address: crate::jobs::store::source_address(
+            destination_address: crate::jobs::store_trait::source_address(
                 &job.destination.login,
                 &job.destination.host,
             ),
@@ -285,8 +324,9 @@ impl Backend for WizardService {
             outcome: job.outcome.clone(),
             error: job
                 .last_error
-                .clone()
-                .filter(|_| job.state.is_final() && job.state != JobState::Finished),
+                .as_deref()
+                .filter(|_| job.state.is_final() && job.state != JobState::Finished)
+                .map(redact::without_addresses),
             report_state: job.report_state.clone(),
             messages,
             messages_more,
@@ -315,9 +355,12 @@ fn not_copied(report: Option<&mailcopy::copy::CopyReport>) -> (Vec<app::model::M
     let Some(report) = report else {
         return (Vec::new(), 0);
     };
-    let row = |folder: &str, s: &mailcopy::copy::MessageSummary, reason: String, rejected: bool| {
+    let row = |folder: &MailboxName,
+               s: &mailcopy::copy::MessageSummary,
+               reason: String,
+               rejected: bool| {
         app::model::MessageRow {
-            folder: mailcopy::mutf7::decode_lossy(folder),
+            folder: folder.to_string(),
             date: s.date.clone().unwrap_or_default(),
             from: s.from.clone().unwrap_or_default(),
             subject: s.subject.clone().unwrap_or_default(),
@@ -385,15 +428,15 @@ mod tests {
             ..MessageSummary::default()
         };
         let folder = FolderReport {
-            source: "Bo&AO4-te".into(),
+            source: MailboxName::from_raw("Bo&AO4-te"),
             rejected: vec![RejectedMessage {
-                uid: 1,
+                uid: mailcopy::Uid(1),
                 reason: RejectReason::Refused,
                 server_text: "NO [LIMIT] too big".into(),
                 summary: summary("big"),
             }],
             skipped: vec![SkippedMessage {
-                uid: 2,
+                uid: mailcopy::Uid(2),
                 reason: SkipReason::Deleted,
                 summary: summary("gone"),
             }],

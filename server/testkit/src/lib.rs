@@ -11,6 +11,7 @@
 //! ```
 
 mod certs;
+pub mod cutter;
 pub mod imap;
 pub mod proxy;
 pub mod smtp;

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,11 +23,22 @@ use sha2::{Digest, Sha256};
 /// Errors of a checkpoint store (any error type converts).
 pub type CheckpointError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Where checkpoints are kept, per source folder (raw name). Calls are short and blocking;
-/// they may come from several copy lanes at once.
+/// Where checkpoints are kept, per source folder (raw name). Calls may come from several copy
+/// lanes at once; they run on the lanes' tasks, so a store whose work blocks (files, a
+/// database) does it off them (`tokio::task::spawn_blocking`, a thread of its own). `save`
+/// returns once the checkpoint is stored: the engine relies on that ordering (the
+/// [`FolderCheckpoint::appending`] mark is stored before the first APPEND is sent).
+///
+/// An `async_trait` (boxed futures): a native `async fn` in a trait is not dyn-compatible,
+/// and the engine takes `&dyn CheckpointStore`.
+#[async_trait::async_trait]
 pub trait CheckpointStore: Send + Sync {
-    fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError>;
-    fn save(&self, folder: &str, checkpoint: &FolderCheckpoint) -> Result<(), CheckpointError>;
+    async fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError>;
+    async fn save(
+        &self,
+        folder: &str,
+        checkpoint: &FolderCheckpoint,
+    ) -> Result<(), CheckpointError>;
 }
 
 /// UIDs as inclusive ranges `[first, last]`, sorted (compact in JSON).
@@ -188,12 +199,17 @@ impl FolderCheckpoint {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCheckpoints;
 
+#[async_trait::async_trait]
 impl CheckpointStore for NoCheckpoints {
-    fn load(&self, _folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
+    async fn load(&self, _folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
         Ok(None)
     }
 
-    fn save(&self, _folder: &str, _checkpoint: &FolderCheckpoint) -> Result<(), CheckpointError> {
+    async fn save(
+        &self,
+        _folder: &str,
+        _checkpoint: &FolderCheckpoint,
+    ) -> Result<(), CheckpointError> {
         Ok(())
     }
 }
@@ -239,12 +255,17 @@ impl MemoryCheckpoints {
     }
 }
 
+#[async_trait::async_trait]
 impl CheckpointStore for MemoryCheckpoints {
-    fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
+    async fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
         Ok(self.get(folder))
     }
 
-    fn save(&self, folder: &str, checkpoint: &FolderCheckpoint) -> Result<(), CheckpointError> {
+    async fn save(
+        &self,
+        folder: &str,
+        checkpoint: &FolderCheckpoint,
+    ) -> Result<(), CheckpointError> {
         self.set(folder, checkpoint.clone());
         *self
             .saves
@@ -267,11 +288,12 @@ struct StateFile {
 const STATE_VERSION: u32 = 1;
 
 /// Checkpoints in one JSON file per (source account, destination account) pair, rewritten
-/// whole and atomically (temporary file, fsync, rename) on every save.
+/// whole and atomically (temporary file, fsync, rename) on every save. Saves run on tokio's
+/// blocking pool, one at a time (the state's lock is held while the file is written).
 #[derive(Debug)]
 pub struct FileCheckpoints {
     path: PathBuf,
-    state: Mutex<StateFile>,
+    state: Arc<Mutex<StateFile>>,
 }
 
 /// Characters kept as they are in state file names.
@@ -336,7 +358,7 @@ impl FileCheckpoints {
         };
         Ok(FileCheckpoints {
             path,
-            state: Mutex::new(state),
+            state: Arc::new(Mutex::new(state)),
         })
     }
 
@@ -344,19 +366,18 @@ impl FileCheckpoints {
         &self.path
     }
 
-    fn write(&self, state: &StateFile) -> Result<(), CheckpointError> {
+    /// Writes `state` to `path` (blocking: called on the blocking pool).
+    fn write(path: &Path, state: &StateFile) -> Result<(), CheckpointError> {
         let json = serde_json::to_vec(state)?;
-        let tmp = self
-            .path
-            .with_extension(format!("tmp.{}", std::process::id()));
+        let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
         {
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(&json)?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, &self.path)?;
+        std::fs::rename(&tmp, path)?;
         // The rename itself is durable once the directory is synced (best effort).
-        if let Some(dir) = self.path.parent() {
+        if let Some(dir) = path.parent() {
             if let Ok(d) = std::fs::File::open(dir) {
                 let _ = d.sync_all();
             }
@@ -365,8 +386,10 @@ impl FileCheckpoints {
     }
 }
 
+#[async_trait::async_trait]
 impl CheckpointStore for FileCheckpoints {
-    fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
+    /// From memory (the file was read by [`FileCheckpoints::open`]).
+    async fn load(&self, folder: &str) -> Result<Option<FolderCheckpoint>, CheckpointError> {
         Ok(self
             .state
             .lock()
@@ -376,13 +399,21 @@ impl CheckpointStore for FileCheckpoints {
             .cloned())
     }
 
-    fn save(&self, folder: &str, checkpoint: &FolderCheckpoint) -> Result<(), CheckpointError> {
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.folders.insert(folder.to_string(), checkpoint.clone());
-        self.write(&state)
+    async fn save(
+        &self,
+        folder: &str,
+        checkpoint: &FolderCheckpoint,
+    ) -> Result<(), CheckpointError> {
+        let (path, state) = (self.path.clone(), self.state.clone());
+        let (folder, checkpoint) = (folder.to_string(), checkpoint.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut state = state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.folders.insert(folder, checkpoint);
+            FileCheckpoints::write(&path, &state)
+        })
+        .await?
     }
 }
 
@@ -443,11 +474,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn file_store_round_trip_and_bad_file() {
+    #[tokio::test]
+    async fn file_store_round_trip_and_bad_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileCheckpoints::open(dir.path(), "Me@Old:993", "me@new:993").unwrap();
-        assert!(store.load("INBOX").unwrap().is_none());
+        assert!(store.load("INBOX").await.unwrap().is_none());
         let cp = FolderCheckpoint::new(
             5,
             "INBOX",
@@ -456,7 +487,7 @@ mod tests {
             &BTreeSet::from([1, 3]),
             &BTreeMap::from([(1, 1), (3, 2)]),
         );
-        store.save("INBOX", &cp).unwrap();
+        store.save("INBOX", &cp).await.unwrap();
         let name = store
             .path()
             .file_name()
@@ -466,17 +497,20 @@ mod tests {
         assert!(name.starts_with("me@old_993--me@new_993-"), "{name}");
         let again = FileCheckpoints::open(dir.path(), "me@old:993", "ME@new:993").unwrap();
         assert_eq!(again.path(), store.path());
-        assert_eq!(again.load("INBOX").unwrap(), Some(cp));
+        assert_eq!(again.load("INBOX").await.unwrap(), Some(cp));
         // Another pair: another file.
         let other = FileCheckpoints::open(dir.path(), "me@old:993", "you@new:993").unwrap();
         assert_ne!(other.path(), store.path());
         // Garbage is set aside.
         std::fs::write(store.path(), b"{not json").unwrap();
         let fresh = FileCheckpoints::open(dir.path(), "me@old:993", "me@new:993").unwrap();
-        assert!(fresh.load("INBOX").unwrap().is_none());
+        assert!(fresh.load("INBOX").await.unwrap().is_none());
         assert!(store.path().with_extension("json.bad").exists());
         // No temporary files left.
-        fresh.save("INBOX", &FolderCheckpoint::default()).unwrap();
+        fresh
+            .save("INBOX", &FolderCheckpoint::default())
+            .await
+            .unwrap();
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())

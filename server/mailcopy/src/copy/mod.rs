@@ -46,11 +46,11 @@
 //! Per-message results, including the destination's `[APPENDUID]`, travel in
 //! [`Progress::Message`] events, not in the report.
 //!
-//! The IMAP commands are the engine's own (module `imap_ext`: tagged commands over async-imap's
-//! `run_command`/`read_response`, typed results, every response code visible). Within a lane
-//! the source side fetches ahead in batches (one `UID FETCH` for up to 1 MB / 100 messages)
-//! while the destination side appends, so FETCH and APPEND overlap; one APPEND is unconfirmed
-//! at a time (see `APPEND_WINDOW` in the executor for why not more). A connection limiter
+//! The IMAP commands are the engine's own (module `imap`: tagged commands over the engine's
+//! own connection, typed results, every response code visible). Within a lane the source
+//! side fetches ahead in batches (one `UID FETCH` for up to 1 MB / 100 messages) while the
+//! destination side appends, so FETCH and APPEND overlap; with LITERAL+ several APPENDs are
+//! unconfirmed at once (see `APPEND_WINDOW` in the executor). A connection limiter
 //! shared across jobs can be added in the lane pool without changing this module's API.
 //!
 //! Memory: a lane holds at most 8 MB of message bodies fetched ahead and not yet appended
@@ -59,11 +59,12 @@
 //! copied, never its bodies.
 
 pub mod checkpoint;
-mod executor;
 pub(crate) mod identity;
 mod message;
 mod progress;
 mod report;
+mod run;
+mod window;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,12 +72,12 @@ pub use checkpoint::{
     CheckpointError, CheckpointStore, FileCheckpoints, FolderCheckpoint, MemoryCheckpoints,
     NoCheckpoints,
 };
-pub use executor::{copy_mailbox, copy_mailbox_with};
 pub use progress::{MessageResult, NoProgress, Progress, ProgressSink};
 pub use report::{
     human_bytes, render_table, CopyReport, FolderReport, MessageSummary, Outcome, RejectReason,
     RejectedMessage, SkipReason, SkippedMessage, Totals,
 };
+pub use run::{copy_mailbox, copy_mailbox_with};
 pub use tokio_util::sync::CancellationToken;
 
 /// How to copy.

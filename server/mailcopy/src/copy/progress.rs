@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::report::{Outcome, SkipReason};
+use crate::names::{MailboxName, Uid, UidValidity};
 
 /// What happened to one source message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,7 +12,7 @@ pub enum MessageResult {
     /// Appended. `appended_uid` is the destination's `[APPENDUID uidvalidity uid]` when it
     /// sent one (checkpoints use it); `keywords_dropped` counts keywords it was copied without.
     Copied {
-        appended_uid: Option<(u32, u32)>,
+        appended_uid: Option<(UidValidity, Uid)>,
         keywords_dropped: u32,
     },
     /// Not copied on purpose.
@@ -38,15 +39,16 @@ pub enum Progress {
         #[serde(default)]
         already_present: u64,
     },
+    /// Folder names serialize as their raw form.
     FolderStarted {
-        source: String,
-        destination: String,
+        source: MailboxName,
+        destination: MailboxName,
     },
     /// One message done. The counters are totals over the whole copy so far; `failed`
     /// counts rejected messages.
     Message {
-        source: String,
-        uid: u32,
+        source: MailboxName,
+        uid: Uid,
         result: MessageResult,
         copied: u64,
         skipped: u64,
@@ -54,8 +56,8 @@ pub enum Progress {
         bytes_done: u64,
     },
     FolderDone {
-        source: String,
-        destination: String,
+        source: MailboxName,
+        destination: MailboxName,
         copied: u32,
         skipped: u32,
         failed: u32,
@@ -89,5 +91,28 @@ impl ProgressSink for tokio::sync::mpsc::UnboundedSender<Progress> {
 impl<F: Fn(Progress) + Send + Sync> ProgressSink for F {
     fn event(&self, progress: Progress) {
         self(progress)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_names_serialize_raw() {
+        let event = Progress::FolderStarted {
+            source: MailboxName::from_raw("Entw&APw-rfe"),
+            destination: MailboxName::from_raw("INBOX.Drafts"),
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert_eq!(
+            json,
+            r#"{"kind":"folder_started","source":"Entw&APw-rfe","destination":"INBOX.Drafts"}"#
+        );
+        match serde_json::from_str(&json).unwrap() {
+            Progress::FolderStarted { source, .. } => assert_eq!(source.display(), "Entwürfe"),
+            other => panic!("{other:?}"),
+        }
     }
 }

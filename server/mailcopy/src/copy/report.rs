@@ -4,6 +4,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stop::Stop;
+#[cfg(test)]
+use crate::stop::StopKind;
+
+use crate::names::{MailboxName, Uid};
+
 /// Enough to recognise a message that was not copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageSummary {
@@ -31,7 +37,7 @@ pub enum SkipReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedMessage {
     /// Source UID.
-    pub uid: u32,
+    pub uid: Uid,
     pub reason: SkipReason,
     pub summary: MessageSummary,
 }
@@ -53,7 +59,7 @@ pub enum RejectReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedMessage {
     /// Source UID.
-    pub uid: u32,
+    pub uid: Uid,
     pub reason: RejectReason,
     /// The server's words (response code included), or ours for `TooLarge`.
     pub server_text: String,
@@ -63,10 +69,10 @@ pub struct RejectedMessage {
 /// One row of the completeness table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderReport {
-    /// Source name as the server sent it (modified UTF-7).
-    pub source: String,
-    /// Destination name as sent to the server (modified UTF-7).
-    pub destination: String,
+    /// The source folder (serialized as the raw name, as the server sent it).
+    pub source: MailboxName,
+    /// The destination folder (serialized as the raw name, as sent to the server).
+    pub destination: MailboxName,
     /// Messages in the source folder at scan time, and their RFC822.SIZE sum.
     pub source_count: u32,
     pub source_bytes: u64,
@@ -123,11 +129,25 @@ pub enum Outcome {
     /// Everything is there except messages the destination refused or the source could not
     /// deliver, each listed.
     CompleteWithRejections,
-    /// The copy stopped (or folders could not be copied): `error` says why, once.
-    Incomplete { error: String },
+    /// The copy stopped (or folders could not be copied): `error` says why, once; `cause` is
+    /// the same typed (kind, permanent or not, the server's suggested wait), for callers that
+    /// decide what to do next. Reports stored before `cause` existed read it as the default.
+    Incomplete {
+        error: String,
+        #[serde(default)]
+        cause: Stop,
+    },
 }
 
 impl Outcome {
+    /// An incomplete outcome for `cause`.
+    pub fn incomplete(cause: Stop) -> Outcome {
+        Outcome::Incomplete {
+            error: cause.text.clone(),
+            cause,
+        }
+    }
+
     /// CLI exit status: 0 complete, 3 complete with rejections, 1 incomplete.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -206,11 +226,6 @@ impl CopyReport {
     }
 }
 
-/// A folder name for people: modified UTF-7 decoded where possible.
-fn display_name(raw: &str) -> String {
-    crate::mutf7::decode_lossy(raw)
-}
-
 /// Bytes in a short human unit (1 KB = 1024 bytes).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -250,7 +265,7 @@ fn outcome_line(o: &Outcome) -> String {
     match o {
         Outcome::Complete => "complete".to_string(),
         Outcome::CompleteWithRejections => "complete with rejections".to_string(),
-        Outcome::Incomplete { error } => format!("incomplete: {error}"),
+        Outcome::Incomplete { error, .. } => format!("incomplete: {error}"),
     }
 }
 
@@ -276,9 +291,9 @@ pub fn render_table(report: &CopyReport) -> String {
     ];
     let mut rows: Vec<[String; 8]> = Vec::new();
     for f in &report.folders {
-        let (src, dst) = (display_name(&f.source), display_name(&f.destination));
+        let (src, dst) = (f.source.display(), f.destination.display());
         let name = if src == dst {
-            src
+            src.to_string()
         } else {
             format!("{src} → {dst}")
         };
@@ -386,7 +401,7 @@ pub fn render_table(report: &CopyReport) -> String {
     }
     let mut details = String::new();
     for f in &report.folders {
-        let name = display_name(&f.source);
+        let name = f.source.display();
         if let Some(e) = &f.error {
             let _ = writeln!(details, "  {name}: not copied in full: {e}");
         }
@@ -447,7 +462,25 @@ mod tests {
     fn exit_codes() {
         assert_eq!(Outcome::Complete.exit_code(), 0);
         assert_eq!(Outcome::CompleteWithRejections.exit_code(), 3);
-        assert_eq!(Outcome::Incomplete { error: "x".into() }.exit_code(), 1);
+        assert_eq!(
+            Outcome::incomplete(Stop::new(StopKind::Internal, false, "x")).exit_code(),
+            1
+        );
+    }
+
+    #[test]
+    fn folder_names_are_stored_raw() {
+        let f = FolderReport {
+            source: MailboxName::from_raw("Donn&AOk-es"),
+            destination: MailboxName::from_raw("INBOX.Donn&AOk-es"),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&f).unwrap();
+        assert_eq!(json["source"], "Donn&AOk-es");
+        assert_eq!(json["destination"], "INBOX.Donn&AOk-es");
+        let back: FolderReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back.source.display(), "Données");
+        assert_eq!(back, f);
     }
 
     #[test]
@@ -462,8 +495,8 @@ mod tests {
     fn table() {
         let folders = vec![
             FolderReport {
-                source: "INBOX".into(),
-                destination: "INBOX".into(),
+                source: MailboxName::from_raw("INBOX"),
+                destination: MailboxName::from_raw("INBOX"),
                 source_count: 3,
                 source_bytes: 3000,
                 finished: true,
@@ -471,7 +504,7 @@ mod tests {
                 copied: 2,
                 copied_bytes: 2000,
                 skipped: vec![SkippedMessage {
-                    uid: 3,
+                    uid: Uid(3),
                     reason: SkipReason::Deleted,
                     summary: MessageSummary {
                         subject: Some("old".into()),
@@ -482,13 +515,13 @@ mod tests {
                 ..Default::default()
             },
             FolderReport {
-                source: "Donn&AOk-es/Big".into(),
-                destination: "INBOX.Donn&AOk-es.Big".into(),
+                source: MailboxName::from_raw("Donn&AOk-es/Big"),
+                destination: MailboxName::from_raw("INBOX.Donn&AOk-es.Big"),
                 source_count: 1,
                 source_bytes: 5_000_000,
                 destination_count: Some(0),
                 rejected: vec![RejectedMessage {
-                    uid: 1,
+                    uid: Uid(1),
                     reason: RejectReason::Refused,
                     server_text: "[LIMIT] Mail size is larger".into(),
                     summary: MessageSummary::default(),

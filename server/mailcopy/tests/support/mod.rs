@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use mailcopy::net::{AddressPolicy, StaticResolver};
-use mailcopy::{ConnectOptions, Credentials, Endpoint, Progress, ProgressSink, Security};
+use mailcopy::{
+    ConnectOptions, Credentials, Endpoint, MailboxName, Progress, ProgressSink, Security,
+};
 use sha2::{Digest, Sha256};
 use testkit::Dovecot;
 
@@ -250,9 +252,21 @@ fn flag_string(f: async_imap::types::Flag<'_>) -> String {
     }
 }
 
+/// The decoded form of a raw name; panics unless the raw name is canonical modified UTF-7
+/// (the only form Dovecot and the fake server send).
+pub fn decoded(raw: &str) -> String {
+    let name = MailboxName::from_raw(raw);
+    assert_eq!(
+        MailboxName::from_display(name.display()).raw(),
+        raw,
+        "{raw:?} is not canonical modified UTF-7"
+    );
+    name.display().to_string()
+}
+
 /// Path components of a raw name on `d` (prefix removed, modified UTF-7 decoded).
 pub fn path_of(d: &Dovecot, raw: &str) -> Vec<String> {
-    let name = mailcopy::mutf7::decode(raw).unwrap();
+    let name = decoded(raw);
     if name.eq_ignore_ascii_case("INBOX") {
         return vec!["INBOX".to_string()];
     }
@@ -260,20 +274,44 @@ pub fn path_of(d: &Dovecot, raw: &str) -> Vec<String> {
     rel.split(d.separator()).map(str::to_string).collect()
 }
 
-/// Every selectable folder of `login` on `d`, fetched over IMAP with `BODY.PEEK[]`.
+/// Every selectable folder of `login` on `d`, fetched over IMAP with `BODY.PEEK[]` — by
+/// async-imap directly on the plain port, not by the engine under test.
 pub async fn snapshot(d: &Dovecot, login: &str) -> Snapshot {
-    let (ep, creds) = account(d, login);
-    let mut s = mailcopy::connect(&ep, &creds, &connect_options(&[d]))
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", d.imap_port()))
         .await
         .unwrap();
-    let folders = s.list_folders().await.unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().expect("greeting");
+    let password = d.password(login).expect("user added");
+    let mut s = client
+        .login(login, &password)
+        .await
+        .map_err(|e| e.0)
+        .unwrap();
+    let names: Vec<_> = s
+        .list(Some(""), Some("*"))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     let mut out = Snapshot::new();
-    for f in folders.iter().filter(|f| f.is_selectable()) {
-        let mbox = s.inner_mut().examine(&f.name).await.unwrap();
+    for n in &names {
+        let selectable = !n.attributes().iter().any(|a| match a {
+            async_imap::types::NameAttribute::NoSelect => true,
+            async_imap::types::NameAttribute::Extension(e) => {
+                e.eq_ignore_ascii_case("\\NonExistent")
+            }
+            _ => false,
+        });
+        if !selectable {
+            continue;
+        }
+        let name = unescape(n.name());
+        let mbox = s.examine(&name).await.unwrap();
         let mut msgs = Vec::new();
         if mbox.exists > 0 {
             let fetches: Vec<_> = s
-                .inner_mut()
                 .uid_fetch("1:*", "(UID FLAGS INTERNALDATE BODY.PEEK[])")
                 .await
                 .unwrap()
@@ -291,9 +329,23 @@ pub async fn snapshot(d: &Dovecot, login: &str) -> Snapshot {
             }
         }
         msgs.sort();
-        out.insert(path_of(d, &f.name), msgs);
+        out.insert(path_of(d, &name), msgs);
     }
     s.logout().await.unwrap();
+    out
+}
+
+/// imap-proto keeps quoted-string escapes in names.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' {
+            chars.next().unwrap_or(c)
+        } else {
+            c
+        });
+    }
     out
 }
 
@@ -365,7 +417,7 @@ pub async fn uidnext_total(d: &Dovecot, login: &str) -> u64 {
     let folders = s.list_folders().await.unwrap();
     let mut total = 0u64;
     for f in folders.iter().filter(|f| f.is_selectable()) {
-        let st = s.status(&f.name).await.unwrap();
+        let st = s.status(f.name.raw()).await.unwrap();
         total += u64::from(st.uid_next.expect("UIDNEXT")) - 1;
     }
     s.logout().await.unwrap();

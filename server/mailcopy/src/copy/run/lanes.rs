@@ -1,0 +1,405 @@
+//! Lanes: the source and destination sessions one worker uses together, how they are opened and
+//! reopened, and the commands that need a session of one side with one reconnect.
+
+use super::*;
+
+/// One account of the copy.
+pub(super) struct Account<'a> {
+    pub(super) role: &'static str,
+    pub(super) endpoint: &'a Endpoint,
+    pub(super) creds: &'a Credentials,
+    pub(super) opts: &'a ConnectOptions,
+}
+
+impl Account<'_> {
+    pub(super) async fn open(&self) -> Result<ImapSession, Stop> {
+        connect(self.endpoint, self.creds, self.opts)
+            .await
+            .map_err(|e| {
+                let text = format!(
+                    "could not connect to the {} ({}): {e}",
+                    self.role, self.endpoint.host
+                );
+                Stop::from_connect(&e, text)
+            })
+    }
+
+    /// A new session after the previous one broke. A refused login now means the password
+    /// was changed or the access revoked during the copy: that stops at once. Other failures
+    /// (a server being restarted, a connection limit, a network cut) are tried again after
+    /// [`REOPEN_WAITS`], so a copy rides out a short outage instead of stopping.
+    pub(super) async fn reopen(&self, cancel: &CancellationToken) -> Result<ImapSession, Stop> {
+        let mut waits = REOPEN_WAITS.iter();
+        loop {
+            let stop = match self.reopen_once().await {
+                Ok(s) => return Ok(s),
+                Err(stop) => stop,
+            };
+            let wait = match waits.next() {
+                Some(w) if !stop.permanent => *w,
+                _ => return Err(stop),
+            };
+            let wait = stop
+                .retry_after()
+                .map_or(wait, |asked| asked.min(wait * 4).max(wait));
+            tracing::info!(role = self.role, error = %stop, wait_ms = wait.as_millis() as u64, "reconnect failed; trying again");
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => return Err(stop),
+            }
+        }
+    }
+
+    async fn reopen_once(&self) -> Result<ImapSession, Stop> {
+        connect(self.endpoint, self.creds, self.opts)
+            .await
+            .map_err(|e| {
+                let text = match &e {
+                    ConnectError::AuthFailed { server_text } => format!(
+                        "the {} no longer accepts the login (password changed or access revoked?): {server_text}",
+                        self.role
+                    ),
+                    other => format!(
+                        "lost the connection to the {} and could not reconnect: {other}",
+                        self.role
+                    ),
+                };
+                Stop::from_connect(&e, text)
+            })
+    }
+}
+
+/// A source session and a destination session, used together by one worker.
+#[derive(Default)]
+pub(super) struct Lane {
+    pub(super) src: Option<ImapSession>,
+    pub(super) dst: Option<ImapSession>,
+    /// Folder selected (EXAMINE) on `src`, with what EXAMINE said.
+    pub(super) src_box: Option<String>,
+    pub(super) src_selected: Selected,
+    /// Folder selected (SELECT) on `dst`.
+    pub(super) dst_box: Option<String>,
+    pub(super) src_reconnects: u32,
+    pub(super) dst_reconnects: u32,
+    /// Messages this lane's source side has fetched whole: evidence that the source serves
+    /// messages, so one whose every FETCH breaks the connection is the message's fault.
+    pub(super) src_fetched: u64,
+}
+
+impl Lane {
+    /// A lane with only the source session and one with only the destination session, so
+    /// that both sides can work at the same time; [`Lane::rejoin`] puts them back.
+    pub(super) fn split(&mut self) -> (Lane, Lane) {
+        let src = Lane {
+            src: self.src.take(),
+            src_box: self.src_box.take(),
+            src_selected: std::mem::take(&mut self.src_selected),
+            src_reconnects: self.src_reconnects,
+            src_fetched: self.src_fetched,
+            ..Lane::default()
+        };
+        let dst = Lane {
+            dst: self.dst.take(),
+            dst_box: self.dst_box.take(),
+            dst_reconnects: self.dst_reconnects,
+            ..Lane::default()
+        };
+        (src, dst)
+    }
+
+    pub(super) fn rejoin(&mut self, src: Lane, dst: Lane) {
+        self.src = src.src;
+        self.src_box = src.src_box;
+        self.src_selected = src.src_selected;
+        self.src_reconnects = src.src_reconnects;
+        self.src_fetched = src.src_fetched;
+        self.dst = dst.dst;
+        self.dst_box = dst.dst_box;
+        self.dst_reconnects = dst.dst_reconnects;
+    }
+
+    pub(super) async fn logout(&mut self) {
+        for s in [self.src.take(), self.dst.take()].into_iter().flatten() {
+            if let Ok(Err(e)) = tokio::time::timeout(LOGOUT_TIMEOUT, s.logout()).await {
+                tracing::debug!(error = %e, "LOGOUT failed");
+            }
+        }
+    }
+}
+
+/// How a command tried with one reconnect ended.
+pub(super) enum Tried<T> {
+    Done(T),
+    /// The server refused it (NO/BAD): its text.
+    Refused(String),
+    /// The connection broke on both tries: the last error.
+    Broken(String),
+}
+
+/// Which session of a lane.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Side {
+    Source,
+    Destination,
+}
+
+impl Side {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Destination => "destination",
+        }
+    }
+}
+
+impl Run<'_> {
+    pub(super) async fn open_lane(&self) -> Result<Lane, Stop> {
+        let (src, dst) = tokio::join!(self.src.open(), self.dst.open());
+        let mut lane = Lane::default();
+        let error = match (src, dst) {
+            (Ok(s), Ok(d)) => {
+                lane.src = Some(s);
+                lane.dst = Some(d);
+                return Ok(lane);
+            }
+            (Err(e), Ok(d)) => {
+                lane.dst = Some(d);
+                e
+            }
+            (Ok(s), Err(e)) => {
+                lane.src = Some(s);
+                e
+            }
+            (Err(e), Err(_)) => e,
+        };
+        // Close what did open.
+        lane.logout().await;
+        Err(error)
+    }
+
+    /// The lane's destination session, reconnecting if needed.
+    pub(super) async fn dst_session<'l>(
+        &self,
+        lane: &'l mut Lane,
+    ) -> Result<&'l mut ImapSession, Fail> {
+        if lane.dst.is_none() {
+            if lane.dst_reconnects >= MAX_RECONNECTS_IN_A_ROW {
+                return Err(Fail::Fatal(Stop::lost(
+                    "the destination keeps closing the connection",
+                )));
+            }
+            lane.dst_reconnects += 1;
+            lane.dst_box = None;
+            lane.dst = Some(self.dst.reopen(self.cancel).await.map_err(Fail::Fatal)?);
+        }
+        lane.dst
+            .as_mut()
+            .ok_or_else(|| Fail::Fatal(Stop::lost("no destination connection")))
+    }
+
+    /// The lane's source session with `folder` examined, reconnecting if needed. A changed
+    /// UIDVALIDITY means the UIDs of the scan no longer hold: the folder stops.
+    pub(super) async fn src_session<'l>(
+        &self,
+        lane: &'l mut Lane,
+        folder: &str,
+        uid_validity: Option<u32>,
+    ) -> Result<&'l mut ImapSession, Fail> {
+        if lane.src.is_none() {
+            if lane.src_reconnects >= MAX_RECONNECTS_IN_A_ROW {
+                return Err(Fail::Fatal(Stop::lost(
+                    "the source keeps closing the connection",
+                )));
+            }
+            lane.src_reconnects += 1;
+            lane.src_box = None;
+            lane.src = Some(self.src.reopen(self.cancel).await.map_err(Fail::Fatal)?);
+        }
+        let Some(s) = lane.src.as_mut() else {
+            return Err(Fail::Fatal(Stop::lost("no source connection")));
+        };
+        if lane.src_box.as_deref() != Some(folder) {
+            match mailbox::select(s, folder, true).await {
+                Ok(sel) => {
+                    if let (Some(want), Some(got)) = (uid_validity, sel.uid_validity) {
+                        if want != got {
+                            return Err(Fail::Folder(format!(
+                                "its UIDVALIDITY changed during the copy ({want} → {got}): run the copy again"
+                            )));
+                        }
+                    }
+                    lane.src_box = Some(folder.to_string());
+                    lane.src_selected = sel;
+                }
+                Err(CmdError::Refused { text, .. }) => {
+                    return Err(Fail::Folder(format!(
+                        "the source refused to open it: {text}"
+                    )))
+                }
+                Err(CmdError::Broken(e)) => {
+                    lane.src = None;
+                    return Err(Fail::Message(e.to_string()));
+                }
+            }
+        }
+        lane.src
+            .as_mut()
+            .ok_or_else(|| Fail::Fatal(Stop::lost("no source connection")))
+    }
+
+    /// The lane's destination session, with `folder` selected read-write first when given.
+    /// `Ok(Err(text))`: the connection broke (it is dropped); a refused SELECT is a folder
+    /// error.
+    pub(super) async fn dst_ready<'l>(
+        &self,
+        lane: &'l mut Lane,
+        folder: Option<&str>,
+    ) -> Result<Result<&'l mut ImapSession, String>, Fail> {
+        let reselect = folder.filter(|f| lane.dst_box.as_deref() != Some(*f));
+        let s = self.dst_session(lane).await?;
+        if let Some(f) = reselect {
+            match mailbox::select(s, f, false).await {
+                Ok(_) => lane.dst_box = Some(f.to_string()),
+                Err(CmdError::Refused { text, .. }) => {
+                    return Err(Fail::Folder(format!(
+                        "the destination refused to open it: {text}"
+                    )))
+                }
+                Err(CmdError::Broken(e)) => {
+                    lane.dst = None;
+                    lane.dst_box = None;
+                    return Ok(Err(e.to_string()));
+                }
+            }
+        }
+        match lane.dst.as_mut() {
+            Some(s) => Ok(Ok(s)),
+            None => Ok(Err("no destination connection".to_string())),
+        }
+    }
+
+    /// CREATE / SUBSCRIBE on the destination, with one reconnect.
+    pub(super) async fn dst_simple(
+        &self,
+        lane: &mut Lane,
+        command: &'static str,
+        mailbox: &str,
+    ) -> Result<(), Fail> {
+        match dst_twice!(self, lane, None, |s| mailbox::simple(s, command, mailbox))? {
+            Tried::Done(()) => Ok(()),
+            Tried::Refused(text) => Err(Fail::Message(text)),
+            Tried::Broken(last) => Err(Fail::Fatal(Stop::lost(format!(
+                "the destination connection failed twice during {command}: {last}"
+            )))),
+        }
+    }
+
+    /// EXAMINE the destination folder (read-only: the scan changes nothing). `None` in a dry
+    /// run when it does not exist (yet).
+    pub(super) async fn dst_examine(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+    ) -> Result<Option<Selected>, Fail> {
+        lane.dst_box = None;
+        let s = self.dst_session(lane).await?;
+        match mailbox::select(s, folder, true).await {
+            Ok(sel) => Ok(Some(sel)),
+            Err(CmdError::Refused { .. }) if self.options.dry_run => Ok(None),
+            Err(CmdError::Refused { text, .. }) => Err(Fail::Folder(format!(
+                "the destination refused to open it: {text}"
+            ))),
+            Err(CmdError::Broken(e)) => {
+                lane.dst = None;
+                Err(Fail::Message(e.to_string()))
+            }
+        }
+    }
+
+    /// SELECT the destination folder (read-write: EXAMINE would report PERMANENTFLAGS as empty).
+    pub(super) async fn dst_select(&self, lane: &mut Lane, folder: &str) -> Result<Selected, Fail> {
+        lane.dst_box = None;
+        match dst_twice!(self, lane, None, |s| mailbox::select(s, folder, false))? {
+            Tried::Done(sel) => {
+                lane.dst_box = Some(folder.to_string());
+                Ok(sel)
+            }
+            Tried::Refused(text) => Err(Fail::Folder(format!(
+                "the destination refused to open it: {text}"
+            ))),
+            Tried::Broken(last) => Err(Fail::Fatal(Stop::lost(format!(
+                "the destination connection failed twice: {last}"
+            )))),
+        }
+    }
+}
+
+/// The one reconnect policy of a destination command: runs `$op` (an expression using the
+/// session `$s`) on the lane's destination session — with the folder selected first when
+/// given — and once more on a new connection if the first one breaks. Evaluates to
+/// `Result<Tried<T>, Fail>`. A macro rather than a function taking an async closure: the
+/// closure's future would borrow the session for a lifetime the compiler cannot prove `Send`
+/// across `tokio::spawn`.
+macro_rules! dst_twice {
+    ($run:expr, $lane:expr, $folder:expr, |$s:ident| $op:expr) => {
+        async {
+            let lane: &mut Lane = $lane;
+            let folder: Option<&str> = $folder;
+            let mut last = String::new();
+            for _ in 0..2 {
+                let $s = match $run.dst_ready(lane, folder).await? {
+                    Ok(s) => s,
+                    Err(e) => {
+                        last = e;
+                        continue;
+                    }
+                };
+                match $op.await {
+                    Ok(v) => return Ok::<_, Fail>(Tried::Done(v)),
+                    Err(CmdError::Refused { text, .. }) => return Ok(Tried::Refused(text)),
+                    Err(CmdError::Broken(e)) => {
+                        lane.dst = None;
+                        lane.dst_box = None;
+                        last = e.to_string();
+                    }
+                }
+            }
+            Ok(Tried::Broken(last))
+        }
+        .await
+    };
+}
+pub(super) use dst_twice;
+
+/// The source side's reconnect policy: `$op` on the lane's source session with `$folder`
+/// examined, once more on a new connection if the first one breaks. Evaluates to
+/// `Result<Tried<T>, Fail>`.
+macro_rules! src_twice {
+    ($run:expr, $lane:expr, $folder:expr, $uid_validity:expr, |$s:ident| $op:expr) => {
+        async {
+            let lane: &mut Lane = $lane;
+            let mut last = String::new();
+            for _ in 0..2 {
+                let $s = match $run.src_session(lane, $folder, $uid_validity).await {
+                    Ok(s) => s,
+                    Err(Fail::Message(e)) => {
+                        last = e;
+                        continue;
+                    }
+                    Err(other) => return Err(other),
+                };
+                match $op.await {
+                    Ok(v) => return Ok::<_, Fail>(Tried::Done(v)),
+                    Err(CmdError::Refused { text, .. }) => return Ok(Tried::Refused(text)),
+                    Err(CmdError::Broken(e)) => {
+                        lane.src = None;
+                        last = e.to_string();
+                    }
+                }
+            }
+            Ok(Tried::Broken(last))
+        }
+        .await
+    };
+}
+pub(super) use src_twice;

@@ -1,0 +1,360 @@
+//! The scan: per folder, both sides' metadata, matched by identity, gives what is left to
+//! copy; checkpoints make it cheaper.
+
+use super::*;
+
+impl Run<'_> {
+    /// Scans every selectable folder (both sides) and matches them, the lanes in parallel (a
+    /// shared queue of job indices). Fills the report rows' scan columns.
+    pub(super) async fn scan_all(
+        &self,
+        lanes: &mut [Lane],
+        jobs: &[FolderMapping],
+        reports: &mut [FolderReport],
+    ) -> Vec<Option<FolderWork>> {
+        let queue: Mutex<VecDeque<usize>> = Mutex::new(
+            (0..jobs.len())
+                .filter(|&i| jobs[i].selectable && reports[i].error.is_none())
+                .collect(),
+        );
+        let results = join_all(lanes.iter_mut().map(|lane| {
+            let queue = &queue;
+            async move {
+                let mut out = Vec::new();
+                loop {
+                    if self.stopped() {
+                        break;
+                    }
+                    let next = queue
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop_front();
+                    let Some(i) = next else { break };
+                    out.push((i, self.scan_folder(lane, &jobs[i]).await));
+                }
+                out
+            }
+        }))
+        .await;
+        let mut scans: Vec<Option<FolderWork>> = (0..jobs.len()).map(|_| None).collect();
+        let apply = |scans: &mut Vec<Option<FolderWork>>,
+                     reports: &mut [FolderReport],
+                     i: usize,
+                     r: Result<(FolderWork, ScanFacts), Fail>| {
+            scans[i] = None;
+            match r {
+                Ok((work, facts)) => {
+                    let report = &mut reports[i];
+                    report.source_count = facts.source_count;
+                    report.source_bytes = facts.source_bytes;
+                    report.destination_before = facts.destination_before;
+                    report.already_present = facts.already_present;
+                    report.altered = facts.altered;
+                    scans[i] = Some(work);
+                }
+                Err(Fail::Fatal(e)) => self.stop(e),
+                Err(Fail::Folder(e)) | Err(Fail::Message(e)) => reports[i].error = Some(e),
+            }
+        };
+        for (i, r) in results.into_iter().flatten() {
+            apply(&mut scans, reports, i, r);
+        }
+
+        // The destination folders that may have had APPENDs of an earlier session arriving
+        // during the scan: each must have stayed unchanged for QUIET since it was read
+        // (usually already past when the scan of every folder is done), else it is scanned
+        // again once quiet.
+        let checks: Mutex<VecDeque<(usize, Reading)>> = Mutex::new(
+            scans
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| w.as_ref().and_then(|w| w.quiet).map(|r| (i, r)))
+                .collect(),
+        );
+        let results = join_all(lanes.iter_mut().map(|lane| {
+            let checks = &checks;
+            async move {
+                let mut out = Vec::new();
+                loop {
+                    if self.stopped() {
+                        break;
+                    }
+                    let next = checks
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .pop_front();
+                    let Some((i, reading)) = next else { break };
+                    let job = &jobs[i];
+                    match self
+                        .confirm_quiet(lane, job.destination.raw(), reading)
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => out.push((i, self.scan_folder(lane, job).await)),
+                        Err(e) => out.push((i, Err(e))),
+                    }
+                }
+                out
+            }
+        }))
+        .await;
+        for (i, r) in results.into_iter().flatten() {
+            apply(&mut scans, reports, i, r);
+        }
+        scans
+    }
+
+    /// [`Run::scan_folder_once`], again if a connection broke (up to [`SCAN_TRIES`] times).
+    pub(super) async fn scan_folder(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+    ) -> Result<(FolderWork, ScanFacts), Fail> {
+        let mut last = String::new();
+        // A lost connection is not the folder's fault: scanned again on a new one (the lane's
+        // reconnect limit still stops a side that keeps failing).
+        for _ in 0..SCAN_TRIES {
+            match self.scan_folder_once(lane, job).await {
+                Err(Fail::Message(e)) => last = e,
+                other => return other,
+            }
+        }
+        Err(Fail::Folder(format!(
+            "its messages could not be listed: {last}"
+        )))
+    }
+
+    pub(super) async fn load_checkpoint(&self, folder: &str) -> Option<FolderCheckpoint> {
+        match self.checkpoints.load(folder).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%folder, error = %e, "checkpoint not readable: scanning in full");
+                None
+            }
+        }
+    }
+
+    /// The metadata of `uid_set` on the lane's source (`Source`) or destination session,
+    /// whose folder is selected.
+    pub(super) async fn fetch_meta(
+        &self,
+        lane: &mut Lane,
+        side: Side,
+        uid_set: &str,
+        with_headers: bool,
+    ) -> Result<Vec<MessageMeta>, Fail> {
+        let slot = match side {
+            Side::Source => &mut lane.src,
+            Side::Destination => &mut lane.dst,
+        };
+        let Some(s) = slot.as_mut() else {
+            return Err(Fail::Message(format!("no {} connection", side.name())));
+        };
+        match message::fetch_meta(s, uid_set, with_headers).await {
+            Ok(m) => Ok(m),
+            Err(CmdError::Refused { text, .. }) => Err(Fail::Folder(format!(
+                "the {} refused to list its messages: {text}",
+                side.name()
+            ))),
+            Err(CmdError::Broken(e)) => {
+                *slot = None;
+                Err(Fail::Message(e.to_string()))
+            }
+        }
+    }
+
+    /// Fetches the identity header fields of the messages `need` (UIDs) into `msgs`.
+    pub(super) async fn fill_headers(
+        &self,
+        lane: &mut Lane,
+        side: Side,
+        msgs: &mut [MessageMeta],
+        need: &[u32],
+    ) -> Result<(), Fail> {
+        if need.is_empty() {
+            return Ok(());
+        }
+        let mut sets = identity::uid_sets(need, MAX_RANGES);
+        // Everything, or UIDs scattered enough: one answer for all is cheaper.
+        if need.len() == msgs.len() || sets.len() > 4 {
+            sets = vec!["1:*".to_string()];
+        }
+        let wanted: HashSet<u32> = need.iter().copied().collect();
+        for set in sets {
+            let got = self.fetch_meta(lane, side, &set, true).await?;
+            let mut got = got.into_iter().peekable();
+            // Both sorted by UID.
+            for m in msgs.iter_mut() {
+                while got.peek().is_some_and(|g| g.uid < m.uid) {
+                    got.next();
+                }
+                if let Some(g) = got.peek() {
+                    if g.uid == m.uid && wanted.contains(&m.uid) {
+                        m.header = g.header;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Scans one folder: source and destination metadata, then the matching.
+    pub(super) async fn scan_folder_once(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+    ) -> Result<(FolderWork, ScanFacts), Fail> {
+        lane.src_box = None; // EXAMINE afresh: its UIDVALIDITY is the scan's
+        self.src_session(lane, job.source.raw(), None).await?;
+        let src_sel = lane.src_selected.clone();
+        let dst_sel = if self.options.dry_run && !job.exists_at_destination {
+            None
+        } else {
+            self.dst_examine(lane, job.destination.raw()).await?
+        };
+        let examined = Instant::now();
+        let dest_uid_validity = dst_sel.as_ref().and_then(|d| d.uid_validity);
+        let loaded = self.load_checkpoint(job.source.raw()).await;
+        // Only a checkpoint that says so rules out APPENDs of an earlier run still arriving
+        // in this folder; without one (no store, a new store, another destination) the
+        // listing is checked for quiet after the scan (`Run::confirm_quiet`).
+        let quiet_known = loaded
+            .as_ref()
+            .is_some_and(|c| !c.appending && c.destination == job.destination.raw());
+        let quiet = match &dst_sel {
+            Some(sel) if !quiet_known && !self.options.dry_run => Some(Reading {
+                at: examined,
+                exists: sel.exists,
+                uid_next: sel.uid_next,
+            }),
+            _ => None,
+        };
+        let saved = loaded.filter(|c| {
+            let ok = c.applies_to(src_sel.uid_validity, job.destination.raw(), dest_uid_validity);
+            if !ok {
+                tracing::info!(folder = %job.source.raw(), "checkpoint of another UIDVALIDITY or destination: scanning in full");
+            }
+            ok
+        });
+        let full = saved.is_none();
+        let mut src_msgs = if src_sel.exists == 0 {
+            Vec::new()
+        } else {
+            self.fetch_meta(lane, Side::Source, "1:*", full).await?
+        };
+        let mut dst_msgs = match &dst_sel {
+            Some(sel) if sel.exists > 0 => {
+                self.fetch_meta(lane, Side::Destination, "1:*", full)
+                    .await?
+            }
+            _ => Vec::new(),
+        };
+        let map = saved
+            .as_ref()
+            .map(|c| c.uid_map.to_map())
+            .unwrap_or_default();
+        let live_idents = |msgs: &[MessageMeta]| -> Vec<Ident> {
+            msgs.iter()
+                .filter(|m| !is_deleted(&m.flags))
+                .map(MessageMeta::ident)
+                .collect()
+        };
+        if !full {
+            // The checkpoint pairs what it can by UID; header fields only for the rest.
+            let src_idents = live_idents(&src_msgs);
+            let dst_idents: Vec<Ident> = dst_msgs.iter().map(MessageMeta::ident).collect();
+            let pairs = identity::pair_by_map(&src_idents, &dst_idents, &map);
+            let src_paired: HashSet<u32> = pairs.iter().map(|p| src_idents[p.src].uid).collect();
+            let dst_paired: HashSet<u32> = pairs.iter().map(|p| dst_idents[p.dst].uid).collect();
+            let src_need: Vec<u32> = src_idents
+                .iter()
+                .map(|i| i.uid)
+                .filter(|u| !src_paired.contains(u))
+                .collect();
+            let dst_need: Vec<u32> = dst_idents
+                .iter()
+                .map(|i| i.uid)
+                .filter(|u| !dst_paired.contains(u))
+                .collect();
+            self.fill_headers(lane, Side::Source, &mut src_msgs, &src_need)
+                .await?;
+            self.fill_headers(lane, Side::Destination, &mut dst_msgs, &dst_need)
+                .await?;
+        }
+        lane.src_reconnects = 0;
+        lane.dst_reconnects = 0;
+
+        // Matching: which live source messages are at the destination.
+        let live: Vec<usize> = (0..src_msgs.len())
+            .filter(|&i| !is_deleted(&src_msgs[i].flags))
+            .collect();
+        let src_idents: Vec<Ident> = live.iter().map(|&i| src_msgs[i].ident()).collect();
+        let dst_idents: Vec<Ident> = dst_msgs.iter().map(MessageMeta::ident).collect();
+        let pairs = identity::match_messages(&src_idents, &dst_idents, &map);
+        let mut resume = Resume {
+            source_uids: src_msgs.iter().map(|m| m.uid).collect(),
+            loaded: saved,
+            ..Resume::default()
+        };
+        let mut present = vec![false; src_msgs.len()];
+        let mut flag_updates = Vec::new();
+        let (mut altered, mut by_tier) = (0u32, [0u32; 4]);
+        for p in &pairs {
+            let (s, d) = (&src_msgs[live[p.src]], &dst_msgs[p.dst]);
+            present[live[p.src]] = true;
+            resume.done.insert(s.uid);
+            resume.map.insert(s.uid, d.uid);
+            if s.size != d.size {
+                altered += 1;
+            }
+            by_tier[match p.by {
+                MatchedBy::Checkpoint => 0,
+                MatchedBy::Exact => 1,
+                MatchedBy::HeadersAndDate => 2,
+                MatchedBy::MessageIdAndDate => 3,
+            }] += 1;
+            let (add, remove) = identity::flag_changes(&s.flags, &d.flags);
+            if !add.is_empty() || !remove.is_empty() {
+                flag_updates.push(FlagUpdate {
+                    uid: d.uid,
+                    add,
+                    remove,
+                });
+            }
+        }
+        if !pairs.is_empty() {
+            tracing::debug!(
+                folder = %job.source.raw(),
+                by_checkpoint = by_tier[0],
+                exact = by_tier[1],
+                headers_and_date = by_tier[2],
+                message_id_and_date = by_tier[3],
+                "already at the destination"
+            );
+        }
+        let facts = ScanFacts {
+            source_count: src_msgs.len() as u32,
+            source_bytes: src_msgs.iter().map(|m| u64::from(m.size)).sum(),
+            destination_before: dst_sel.as_ref().map_or(0, |d| d.exists),
+            already_present: pairs.len() as u32,
+            altered,
+        };
+        let messages = src_msgs
+            .into_iter()
+            .zip(present)
+            .filter(|(_, p)| !p)
+            .map(|(m, _)| m)
+            .collect();
+        Ok((
+            FolderWork {
+                uid_validity: src_sel.uid_validity,
+                dest_uid_validity,
+                messages,
+                flag_updates,
+                resume,
+                quiet,
+            },
+            facts,
+        ))
+    }
+}

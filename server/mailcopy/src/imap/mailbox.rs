@@ -1,0 +1,218 @@
+//! Mailbox commands: LIST, LSUB, NAMESPACE, STATUS, SELECT/EXAMINE, CREATE/SUBSCRIBE,
+//! SEARCH LARGER, GETQUOTAROOT — and [`read_listing`], the one way both the preflight and the
+//! copy read an account's folders.
+
+use imap_proto::{MailboxDatum, NameAttribute, Response, ResponseCode, Status};
+
+use super::conn::{strings, CmdError};
+use super::parse::{unquote, Namespace, Reply, StatusData};
+use super::quote_name;
+use crate::names::MailboxName;
+use crate::plan::Side;
+use crate::session::{Folder, ImapSession};
+
+/// What SELECT / EXAMINE reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selected {
+    pub exists: u32,
+    pub uid_validity: Option<u32>,
+    pub uid_next: Option<u32>,
+    /// `PERMANENTFLAGS` as sent (`\*` included when new keywords may be created); `None`
+    /// when the server sent none (RFC 3501: then every flag of FLAGS is permanent).
+    pub permanent_flags: Option<Vec<String>>,
+    /// `FLAGS`: the flags and keywords defined in the mailbox.
+    pub flags: Vec<String>,
+}
+
+/// The storage quota of a quota root (RFC 2087 / 9208 `STORAGE`, in KiB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Quota {
+    pub used_kib: u64,
+    pub limit_kib: u64,
+}
+
+impl Quota {
+    pub fn free_kib(&self) -> u64 {
+        self.limit_kib.saturating_sub(self.used_kib)
+    }
+}
+
+/// `SELECT` (or `EXAMINE` when `read_only`) and what the server said about the mailbox.
+pub(crate) async fn select(
+    s: &mut ImapSession,
+    mailbox: &str,
+    read_only: bool,
+) -> Result<Selected, CmdError> {
+    let command = if read_only { "EXAMINE" } else { "SELECT" };
+    let line = format!("{command} {}", quote_name(mailbox)?);
+    let mut sel = Selected::default();
+    s.conn
+        .run(command, &line, |r| match r {
+            Reply::Parsed(Response::MailboxData(MailboxDatum::Exists(n))) => sel.exists = *n,
+            Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => sel.flags = strings(f),
+            Reply::Parsed(Response::Data {
+                status: Status::Ok,
+                outcome,
+            }) => match &outcome.code {
+                Some(ResponseCode::PermanentFlags(f)) => sel.permanent_flags = Some(strings(f)),
+                Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(*v),
+                Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(*v),
+                _ => {}
+            },
+            _ => {}
+        })
+        .await?;
+    Ok(sel)
+}
+
+/// A command on one mailbox without results of interest (`CREATE`, `SUBSCRIBE`...).
+pub(crate) async fn simple(
+    s: &mut ImapSession,
+    command: &'static str,
+    mailbox: &str,
+) -> Result<(), CmdError> {
+    let line = format!("{command} {}", quote_name(mailbox)?);
+    s.conn.run(command, &line, |_| {}).await.map(|_| ())
+}
+
+/// `LIST "" "*"`: every folder, names raw (modified UTF-7, quoted-string escapes undone).
+pub(crate) async fn list(s: &mut ImapSession) -> Result<Vec<Folder>, CmdError> {
+    let mut out = Vec::new();
+    s.conn
+        .run("LIST", "LIST \"\" *", |r| {
+            if let Reply::Parsed(Response::MailboxData(MailboxDatum::List(l))) = r {
+                out.push(Folder {
+                    name: MailboxName::from_raw(unquote(&l.name)),
+                    delimiter: l
+                        .delimiter
+                        .as_deref()
+                        .and_then(|d| unquote(d).chars().next()),
+                    attributes: l.name_attributes.iter().map(attribute_string).collect(),
+                });
+            }
+        })
+        .await?;
+    Ok(out)
+}
+
+/// `LSUB "" "*"`: the subscribed names (raw), subscriptions of folders that no longer exist
+/// included.
+pub(crate) async fn lsub(s: &mut ImapSession) -> Result<Vec<String>, CmdError> {
+    let mut out = Vec::new();
+    s.conn
+        .run("LSUB", "LSUB \"\" \"*\"", |r| {
+            if let Reply::Parsed(Response::MailboxData(MailboxDatum::List(l))) = r {
+                out.push(unquote(&l.name));
+            }
+        })
+        .await?;
+    Ok(out)
+}
+
+/// The first personal namespace, if the server supports NAMESPACE (RFC 2342).
+pub(crate) async fn namespace(s: &mut ImapSession) -> Result<Option<Namespace>, CmdError> {
+    if !s.has_capability("NAMESPACE") {
+        return Ok(None);
+    }
+    let mut found = None;
+    s.conn
+        .run("NAMESPACE", "NAMESPACE", |r| {
+            if let Reply::Namespace(ns) = r {
+                found.get_or_insert_with(|| ns.clone());
+            }
+        })
+        .await?;
+    Ok(found.flatten())
+}
+
+/// `STATUS mailbox (items)`: every attribute the server returned for that mailbox.
+pub(crate) async fn status(
+    s: &mut ImapSession,
+    mailbox: &str,
+    items: &str,
+) -> Result<StatusData, CmdError> {
+    let line = format!("STATUS {} ({items})", quote_name(mailbox)?);
+    let mut found: Option<StatusData> = None;
+    s.conn
+        .run("STATUS", &line, |r| {
+            if let Reply::Status(st) = r {
+                // Unsolicited STATUS of other mailboxes (RFC 5465) is not ours.
+                if st.mailbox == mailbox || found.is_none() {
+                    found = Some(st.clone());
+                }
+            }
+        })
+        .await?;
+    found.ok_or_else(|| {
+        CmdError::Broken(crate::error::ConnectError::Protocol {
+            detail: format!("the server answered STATUS of {mailbox:?} without its data"),
+        })
+    })
+}
+
+/// `SEARCH LARGER n` in the selected mailbox: how many messages exceed `n` octets.
+pub(crate) async fn count_larger(s: &mut ImapSession, limit: u64) -> Result<u64, CmdError> {
+    let mut found = 0u64;
+    s.conn
+        .run("SEARCH", &format!("SEARCH LARGER {limit}"), |r| {
+            if let Reply::Parsed(Response::MailboxData(MailboxDatum::Search(ids))) = r {
+                found += ids.len() as u64;
+            }
+        })
+        .await?;
+    Ok(found)
+}
+
+/// `GETQUOTAROOT INBOX`: the STORAGE resource with the least room among INBOX's quota roots.
+/// `None` when there is no storage limit.
+pub(crate) async fn inbox_quota(s: &mut ImapSession) -> Result<Option<Quota>, CmdError> {
+    let mut quotas = Vec::new();
+    s.conn
+        .run("GETQUOTAROOT", "GETQUOTAROOT INBOX", |r| {
+            if let Reply::Parsed(Response::Quota(q)) = r {
+                for res in &q.resources {
+                    if matches!(res.name, imap_proto::rfc2087::QuotaResourceName::Storage) {
+                        quotas.push(Quota {
+                            used_kib: res.usage,
+                            limit_kib: res.limit,
+                        });
+                    }
+                }
+            }
+        })
+        .await?;
+    Ok(quotas
+        .into_iter()
+        .min_by_key(|q| (q.free_kib(), q.limit_kib)))
+}
+
+/// LIST, NAMESPACE and LSUB of one account: what the planner needs of one side.
+pub(crate) async fn read_listing(s: &mut ImapSession) -> Result<Side, CmdError> {
+    let folders = list(s).await?;
+    let namespace = namespace(s).await?;
+    let subscribed = lsub(s).await?;
+    Ok(Side {
+        folders,
+        namespace,
+        subscribed,
+        delimiter: None,
+    })
+}
+
+fn attribute_string(a: &NameAttribute<'_>) -> String {
+    match a {
+        NameAttribute::NoInferiors => "\\Noinferiors".to_string(),
+        NameAttribute::NoSelect => "\\Noselect".to_string(),
+        NameAttribute::Marked => "\\Marked".to_string(),
+        NameAttribute::Unmarked => "\\Unmarked".to_string(),
+        NameAttribute::All => "\\All".to_string(),
+        NameAttribute::Archive => "\\Archive".to_string(),
+        NameAttribute::Drafts => "\\Drafts".to_string(),
+        NameAttribute::Flagged => "\\Flagged".to_string(),
+        NameAttribute::Junk => "\\Junk".to_string(),
+        NameAttribute::Sent => "\\Sent".to_string(),
+        NameAttribute::Trash => "\\Trash".to_string(),
+        NameAttribute::Extension(e) => e.to_string(),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,127 @@
+//! What to do after a copy attempt stopped: retry later, or fail now — a pure function of the
+//! engine's typed stop cause, next to the job lifecycle ([`super::state::transition`]).
+
+use std::time::Duration;
+
+use mailcopy::{Stop, StopKind};
+
+/// The runner's answer to a stopped attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Back to the queue, to run again after this wait.
+    RetryAfter(Duration),
+    /// The job fails with the stop's cause.
+    GiveUp,
+}
+
+/// How retries are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all (the first one included).
+    pub max_attempts: i64,
+    /// First wait; doubled after each attempt (at most 64×).
+    pub base: Duration,
+    /// The longest wait a server may ask for and still be waited for in one step.
+    pub max_wait: Duration,
+}
+
+/// Decides after attempt number `attempts` (1 for the first) stopped with `stop`. `jitter`
+/// in `[0, 1)` spreads retries of many jobs apart (the caller draws it).
+pub fn decide(policy: &RetryPolicy, stop: &Stop, attempts: i64, jitter: f64) -> RetryDecision {
+    // Waiting cannot fix a refused login, an untrusted certificate or a full mailbox, and a
+    // cancelled copy is not to be run again.
+    if stop.permanent || stop.kind == StopKind::Cancelled || attempts >= policy.max_attempts {
+        return RetryDecision::GiveUp;
+    }
+    let jitter = jitter.clamp(0.0, 1.0);
+    let backoff = {
+        let base = policy.base.as_millis() as u64;
+        let factor = 1u64 << attempts.clamp(0, 6);
+        let extra = (base as f64 / 2.0 * jitter) as u64;
+        Duration::from_millis(base.saturating_mul(factor).saturating_add(extra))
+    };
+    let wait = match (stop.kind, stop.retry_after()) {
+        // The server said how long (Microsoft 365: "Suggested Backoff Time"): that long, a
+        // little more for jitter, never less than the usual back-off.
+        (StopKind::Throttled, Some(asked)) => {
+            let asked = asked.mul_f64(1.0 + jitter / 10.0);
+            asked.max(backoff)
+        }
+        _ => backoff,
+    };
+    RetryDecision::RetryAfter(wait.min(policy.max_wait))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        max_attempts: 4,
+        base: Duration::from_secs(30),
+        max_wait: Duration::from_secs(3600),
+    };
+
+    fn stop(kind: StopKind, permanent: bool) -> Stop {
+        Stop::new(kind, permanent, "x")
+    }
+
+    #[test]
+    fn permanent_causes_fail_at_once() {
+        for kind in [StopKind::LoginRefused, StopKind::Tls, StopKind::QuotaFull] {
+            assert_eq!(
+                decide(&POLICY, &stop(kind, true), 1, 0.0),
+                RetryDecision::GiveUp,
+                "{kind:?}"
+            );
+        }
+        assert_eq!(
+            decide(&POLICY, &stop(StopKind::Cancelled, false), 1, 0.0),
+            RetryDecision::GiveUp
+        );
+    }
+
+    #[test]
+    fn transient_causes_back_off_exponentially_until_the_attempts_run_out() {
+        let lost = stop(StopKind::ConnectionLost, false);
+        assert_eq!(
+            decide(&POLICY, &lost, 1, 0.0),
+            RetryDecision::RetryAfter(Duration::from_secs(60))
+        );
+        assert_eq!(
+            decide(&POLICY, &lost, 2, 0.0),
+            RetryDecision::RetryAfter(Duration::from_secs(120))
+        );
+        assert_eq!(
+            decide(&POLICY, &lost, 3, 0.999),
+            RetryDecision::RetryAfter(Duration::from_millis(240_000 + 14_985))
+        );
+        assert_eq!(decide(&POLICY, &lost, 4, 0.0), RetryDecision::GiveUp);
+    }
+
+    #[test]
+    fn a_throttled_server_is_waited_for_as_long_as_it_asked() {
+        let mut s = stop(StopKind::Throttled, false);
+        s.retry_after_ms = Some(299_961);
+        assert_eq!(
+            decide(&POLICY, &s, 1, 0.0),
+            RetryDecision::RetryAfter(Duration::from_millis(299_961))
+        );
+        // Jitter adds up to a tenth.
+        let RetryDecision::RetryAfter(d) = decide(&POLICY, &s, 1, 0.5) else {
+            panic!()
+        };
+        assert!(d > Duration::from_millis(299_961) && d < Duration::from_millis(330_000));
+        // A short suggestion does not undercut the back-off; an absurd one is capped.
+        s.retry_after_ms = Some(10);
+        assert_eq!(
+            decide(&POLICY, &s, 1, 0.0),
+            RetryDecision::RetryAfter(Duration::from_secs(60))
+        );
+        s.retry_after_ms = Some(1 << 40);
+        assert_eq!(
+            decide(&POLICY, &s, 1, 0.0),
+            RetryDecision::RetryAfter(POLICY.max_wait)
+        );
+    }
+}
