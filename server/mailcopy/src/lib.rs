@@ -11,6 +11,7 @@
 mod connect;
 pub mod copy;
 mod error;
+pub mod flag;
 mod imap;
 pub(crate) mod mutf7;
 mod names;
@@ -28,6 +29,7 @@ pub use copy::{
     Outcome, Progress, ProgressSink,
 };
 pub use error::{ConnectError, ErrorKind};
+pub use flag::Flag;
 pub use names::{MailboxName, Uid, UidValidity};
 pub use plan::{
     plan_folders, render_plan, FolderMapping, FolderPlan, MappingNote, MatchedBy, PlanOptions,

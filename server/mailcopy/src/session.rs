@@ -12,12 +12,13 @@ use tokio::io::AsyncWriteExt;
 
 use crate::connect::{connect, has_cap, ConnectOptions, Credentials, Endpoint};
 use crate::error::ConnectError;
+use crate::flag::Flag;
 use crate::imap::conn::Connection;
 pub use crate::imap::mailbox::{Quota, Selected};
 pub use crate::imap::message::{Appended, FetchedMessage};
 pub use crate::imap::parse::Namespace;
 use crate::imap::{mailbox, message};
-use crate::names::MailboxName;
+use crate::names::{MailboxName, Uid, UidValidity};
 use crate::stream::MailStream;
 
 /// A mailbox as LIST reports it.
@@ -49,8 +50,8 @@ impl Folder {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderStatus {
     pub messages: u32,
-    pub uid_next: Option<u32>,
-    pub uid_validity: Option<u32>,
+    pub uid_next: Option<Uid>,
+    pub uid_validity: Option<UidValidity>,
 }
 
 /// Result of [`check_account`].
@@ -161,8 +162,8 @@ impl ImapSession {
         let small = |v: Option<u64>| v.and_then(|v| u32::try_from(v).ok());
         Ok(FolderStatus {
             messages: small(st.get("MESSAGES")).unwrap_or_default(),
-            uid_next: small(st.get("UIDNEXT")),
-            uid_validity: small(st.get("UIDVALIDITY")),
+            uid_next: small(st.get("UIDNEXT")).map(Uid),
+            uid_validity: small(st.get("UIDVALIDITY")).map(UidValidity),
         })
     }
 
@@ -199,7 +200,7 @@ impl ImapSession {
     pub async fn append(
         &mut self,
         mailbox: &str,
-        flags: &[String],
+        flags: &[Flag],
         internaldate: Option<&str>,
         body: &[u8],
     ) -> Result<Appended, ConnectError> {

@@ -73,7 +73,7 @@ async fn implicit_tls_with_harness_ca() {
     let beta = s.status("Beta").await.unwrap();
     assert_eq!(beta.messages, 2);
     assert!(beta.uid_validity.is_some());
-    assert_eq!(beta.uid_next, Some(3));
+    assert_eq!(beta.uid_next, Some(mailcopy::Uid(3)));
     let ns = s.namespace().await.unwrap();
     assert_eq!(
         ns,

@@ -283,8 +283,8 @@ async fn folders_status_namespace_and_logout() {
     // The session still works after the NAMESPACE response was taken out of the stream.
     let st = s.status("INBOX.Trash").await.unwrap();
     assert_eq!(st.messages, 0);
-    assert_eq!(st.uid_next, Some(1));
-    assert_eq!(st.uid_validity, Some(77));
+    assert_eq!(st.uid_next, Some(mailcopy::Uid(1)));
+    assert_eq!(st.uid_validity, Some(mailcopy::UidValidity(77)));
     s.logout().await.unwrap();
 }
 

@@ -59,7 +59,7 @@ impl CheckpointStore for SqliteCheckpoints {
     ) -> Result<(), CheckpointError> {
         let data = serde_json::to_string(checkpoint)?;
         let (store, job_id, folder) = (self.store.clone(), self.job_id.clone(), folder.to_string());
-        let uidvalidity = i64::from(checkpoint.uidvalidity);
+        let uidvalidity = i64::from(checkpoint.uidvalidity.0);
         blocking(move || {
             store.with_conn(|c| {
                 c.execute(
@@ -123,9 +123,9 @@ mod tests {
         assert!(a.load("INBOX").await.unwrap().is_none());
         let cp = |v: u32| {
             FolderCheckpoint::new(
-                v,
+                mailcopy::UidValidity(v),
                 "INBOX",
-                Some(7),
+                Some(mailcopy::UidValidity(7)),
                 &[1, 2, 3],
                 &BTreeSet::from([1, 2]),
                 &BTreeMap::from([(1, 10), (2, 11)]),

@@ -824,7 +824,14 @@ mod tests {
         let secrets = store.secrets(&id).await.unwrap().unwrap();
         assert_eq!(secrets.source.expose_secret(), "src-pass");
         let checkpoints = store.checkpoints(&id);
-        let cp = mailcopy::copy::FolderCheckpoint::default();
+        let cp = mailcopy::copy::FolderCheckpoint::new(
+            mailcopy::UidValidity(7),
+            "INBOX",
+            None,
+            &[1, 2],
+            &[1].into_iter().collect(),
+            &[(1, 1)].into_iter().collect(),
+        );
         checkpoints.save("INBOX", &cp).await.unwrap();
         assert_eq!(checkpoints.load("INBOX").await.unwrap(), Some(cp));
         assert_eq!(

@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::names::UidValidity;
+
 /// Errors of a checkpoint store (any error type converts).
 pub type CheckpointError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -116,15 +118,15 @@ impl UidMap {
 }
 
 /// The checkpoint of one source folder.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderCheckpoint {
     /// The source folder's UIDVALIDITY: the UIDs below mean nothing under another one.
-    pub uidvalidity: u32,
+    pub uidvalidity: UidValidity,
     /// The destination folder (raw name) the messages went to.
     pub destination: String,
     /// Its UIDVALIDITY, for the UID map.
     #[serde(default)]
-    pub destination_uidvalidity: Option<u32>,
+    pub destination_uidvalidity: Option<UidValidity>,
     /// Every source message with a UID below this is at the destination.
     pub low_water: u32,
     /// Source UIDs at or above `low_water` that are at the destination too (copies may end
@@ -146,9 +148,9 @@ pub struct FolderCheckpoint {
 impl FolderCheckpoint {
     /// Builds a checkpoint from a folder's source UIDs (as scanned) and which of them are done.
     pub fn new(
-        uidvalidity: u32,
+        uidvalidity: UidValidity,
         destination: &str,
-        destination_uidvalidity: Option<u32>,
+        destination_uidvalidity: Option<UidValidity>,
         source_uids: &[u32],
         done: &BTreeSet<u32>,
         map: &BTreeMap<u32, u32>,
@@ -184,9 +186,9 @@ impl FolderCheckpoint {
     /// Whether it describes this folder pairing as it is now.
     pub fn applies_to(
         &self,
-        uidvalidity: Option<u32>,
+        uidvalidity: Option<UidValidity>,
         destination: &str,
-        destination_uidvalidity: Option<u32>,
+        destination_uidvalidity: Option<UidValidity>,
     ) -> bool {
         uidvalidity == Some(self.uidvalidity)
             && self.destination == destination
@@ -443,9 +445,9 @@ mod tests {
     fn low_water_and_done() {
         let done = BTreeSet::from([1, 2, 4, 7]);
         let cp = FolderCheckpoint::new(
-            9,
+            UidValidity(9),
             "INBOX",
-            Some(3),
+            Some(UidValidity(3)),
             &[1, 2, 4, 5, 7],
             &done,
             &BTreeMap::new(),
@@ -456,22 +458,27 @@ mod tests {
             cp.is_done(3) && cp.is_done(4) && !cp.is_done(5) && cp.is_done(7) && !cp.is_done(8)
         );
         let all = FolderCheckpoint::new(
-            9,
+            UidValidity(9),
             "INBOX",
-            Some(3),
+            Some(UidValidity(3)),
             &[1, 2],
             &BTreeSet::from([1, 2]),
             &BTreeMap::new(),
         );
         assert_eq!((all.low_water, all.done.is_empty()), (3, true));
-        assert!(all.applies_to(Some(9), "INBOX", Some(3)));
-        assert!(!all.applies_to(Some(8), "INBOX", Some(3)));
-        assert!(!all.applies_to(Some(9), "INBOX", Some(4)));
-        assert!(!all.applies_to(Some(9), "Other", Some(3)));
-        assert!(
-            !FolderCheckpoint::new(9, "INBOX", None, &[], &BTreeSet::new(), &BTreeMap::new())
-                .applies_to(Some(9), "INBOX", None)
-        );
+        assert!(all.applies_to(Some(UidValidity(9)), "INBOX", Some(UidValidity(3))));
+        assert!(!all.applies_to(Some(UidValidity(8)), "INBOX", Some(UidValidity(3))));
+        assert!(!all.applies_to(Some(UidValidity(9)), "INBOX", Some(UidValidity(4))));
+        assert!(!all.applies_to(Some(UidValidity(9)), "Other", Some(UidValidity(3))));
+        assert!(!FolderCheckpoint::new(
+            UidValidity(9),
+            "INBOX",
+            None,
+            &[],
+            &BTreeSet::new(),
+            &BTreeMap::new()
+        )
+        .applies_to(Some(UidValidity(9)), "INBOX", None));
     }
 
     #[tokio::test]
@@ -480,9 +487,9 @@ mod tests {
         let store = FileCheckpoints::open(dir.path(), "Me@Old:993", "me@new:993").unwrap();
         assert!(store.load("INBOX").await.unwrap().is_none());
         let cp = FolderCheckpoint::new(
-            5,
+            UidValidity(5),
             "INBOX",
-            Some(6),
+            Some(UidValidity(6)),
             &[1, 2, 3],
             &BTreeSet::from([1, 3]),
             &BTreeMap::from([(1, 1), (3, 2)]),
@@ -508,7 +515,17 @@ mod tests {
         assert!(store.path().with_extension("json.bad").exists());
         // No temporary files left.
         fresh
-            .save("INBOX", &FolderCheckpoint::default())
+            .save(
+                "INBOX",
+                &FolderCheckpoint::new(
+                    UidValidity(1),
+                    "INBOX",
+                    None,
+                    &[],
+                    &BTreeSet::new(),
+                    &BTreeMap::new(),
+                ),
+            )
             .await
             .unwrap();
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())

@@ -27,6 +27,8 @@ use std::hash::Hash;
 
 use sha2::{Digest, Sha256};
 
+use crate::flag::Flag;
+
 /// The header fields the metadata pass fetches (`BODY.PEEK[HEADER.FIELDS (...)]`).
 pub(crate) const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM TO CC SUBJECT";
 
@@ -362,35 +364,24 @@ pub(crate) fn match_messages(src: &[Ident], dst: &[Ident], map: &BTreeMap<u32, u
     pairs
 }
 
-fn is_recent(flag: &str) -> bool {
-    flag.eq_ignore_ascii_case("\\Recent")
-}
-
 /// What to change at the destination so that its flags equal the source's (`\Recent`
-/// ignored; flags compare without regard to case). `(add, remove)`, in the source's and the
-/// destination's spelling.
-pub(crate) fn flag_changes(
-    source: &[String],
-    destination: &[String],
-) -> (Vec<String>, Vec<String>) {
-    let lower = |v: &[String]| -> HashSet<String> {
-        v.iter()
-            .filter(|f| !is_recent(f))
-            .map(|f| f.to_ascii_lowercase())
-            .collect()
-    };
-    let (s, d) = (lower(source), lower(destination));
+/// ignored; [`Flag`] compares without regard to case). `(add, remove)`, in the source's and
+/// the destination's spelling.
+pub(crate) fn flag_changes(source: &[Flag], destination: &[Flag]) -> (Vec<Flag>, Vec<Flag>) {
+    let set =
+        |v: &[Flag]| -> HashSet<Flag> { v.iter().filter(|f| !f.is_recent()).cloned().collect() };
+    let (s, d) = (set(source), set(destination));
     let mut seen = HashSet::new();
     let add = source
         .iter()
-        .filter(|f| !is_recent(f) && !d.contains(&f.to_ascii_lowercase()))
-        .filter(|f| seen.insert(f.to_ascii_lowercase()))
+        .filter(|f| !f.is_recent() && !d.contains(*f))
+        .filter(|f| seen.insert((*f).clone()))
         .cloned()
         .collect();
     let remove = destination
         .iter()
-        .filter(|f| !is_recent(f) && !s.contains(&f.to_ascii_lowercase()))
-        .filter(|f| seen.insert(f.to_ascii_lowercase()))
+        .filter(|f| !f.is_recent() && !s.contains(*f))
+        .filter(|f| seen.insert((*f).clone()))
         .cloned()
         .collect();
     (add, remove)
@@ -432,9 +423,7 @@ pub(crate) fn uid_sets(uids: &[u32], max_ranges: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::flag::flags as v;
 
     #[test]
     fn internaldates_compare_as_instants() {

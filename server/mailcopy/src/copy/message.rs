@@ -3,28 +3,19 @@
 use std::collections::BTreeSet;
 
 use super::report::MessageSummary;
+use crate::flag::Flag;
 
-/// `\Recent` is session state, never copied (RFC 3501: clients cannot set it).
-pub(crate) fn is_recent(flag: &str) -> bool {
-    flag.eq_ignore_ascii_case("\\Recent")
-}
-
-pub(crate) fn is_deleted(flags: &[String]) -> bool {
-    flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"))
-}
-
-/// System flags start with `\`; everything else is a keyword.
-pub(crate) fn is_keyword(flag: &str) -> bool {
-    !flag.starts_with('\\')
+pub(crate) fn is_deleted(flags: &[Flag]) -> bool {
+    flags.iter().any(Flag::is_deleted)
 }
 
 /// The flags to carry over: the source's minus `\Recent`, duplicates removed, order kept.
-pub(crate) fn flags_to_copy(flags: &[String]) -> Vec<String> {
+pub(crate) fn flags_to_copy(flags: &[Flag]) -> Vec<Flag> {
     let mut seen = BTreeSet::new();
     flags
         .iter()
-        .filter(|f| !is_recent(f))
-        .filter(|f| seen.insert(f.to_ascii_lowercase()))
+        .filter(|f| !f.is_recent())
+        .filter(|f| seen.insert(*f))
         .cloned()
         .collect()
 }
@@ -34,42 +25,34 @@ pub(crate) fn flags_to_copy(flags: &[String]) -> Vec<String> {
 pub(crate) struct KeywordPolicy {
     /// PERMANENTFLAGS holds `\*` (or the server sent no PERMANENTFLAGS at all).
     pub allow_new: bool,
-    /// Keywords known to be storable (lower-case): listed in PERMANENTFLAGS or FLAGS, or
-    /// accepted by an earlier APPEND of this run.
-    pub known: BTreeSet<String>,
+    /// Keywords known to be storable: listed in PERMANENTFLAGS or FLAGS, or accepted by an
+    /// earlier APPEND of this run ([`Flag`] compares without regard to case).
+    pub known: BTreeSet<Flag>,
 }
 
 impl KeywordPolicy {
-    pub(crate) fn from_select(permanent: Option<&[String]>, flags: &[String]) -> Self {
+    pub(crate) fn from_select(permanent: Option<&[Flag]>, flags: &[Flag]) -> Self {
+        let keywords = |v: &[Flag]| {
+            v.iter()
+                .filter(|f| f.is_keyword())
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         let mut known = BTreeSet::new();
         let allow_new = match permanent {
             // RFC 3501 §7.1: without PERMANENTFLAGS the client assumes all FLAGS can be
             // changed permanently; a server that says nothing is given the benefit of the doubt.
             None => {
-                known.extend(
-                    flags
-                        .iter()
-                        .filter(|f| is_keyword(f))
-                        .map(|f| f.to_ascii_lowercase()),
-                );
+                known.extend(keywords(flags));
                 true
             }
             Some(p) => {
-                known.extend(
-                    p.iter()
-                        .filter(|f| is_keyword(f))
-                        .map(|f| f.to_ascii_lowercase()),
-                );
+                known.extend(keywords(p));
                 // FLAGS lists keywords that already exist in the mailbox: they are storable
                 // too when new ones may be created.
-                let allow = p.iter().any(|f| f == "\\*");
+                let allow = p.iter().any(Flag::is_wildcard);
                 if allow {
-                    known.extend(
-                        flags
-                            .iter()
-                            .filter(|f| is_keyword(f))
-                            .map(|f| f.to_ascii_lowercase()),
-                    );
+                    known.extend(keywords(flags));
                 }
                 allow
             }
@@ -80,32 +63,25 @@ impl KeywordPolicy {
     /// Splits `flags` into what may be sent and the keywords refused up front (only when
     /// PERMANENTFLAGS lacks `\*`: e.g. Microsoft Exchange / Office 365, which store no
     /// keywords).
-    pub(crate) fn filter(&self, flags: &[String]) -> (Vec<String>, Vec<String>) {
+    pub(crate) fn filter(&self, flags: &[Flag]) -> (Vec<Flag>, Vec<Flag>) {
         if self.allow_new {
             return (flags.to_vec(), Vec::new());
         }
-        flags
-            .iter()
-            .cloned()
-            .partition(|f| !is_keyword(f) || self.known.contains(&f.to_ascii_lowercase()))
+        flags.iter().cloned().partition(|f| self.storable(f))
     }
 
     /// The flags of `flags` whose keywords are known to be storable.
-    pub(crate) fn only_known(&self, flags: &[String]) -> Vec<String> {
-        flags
-            .iter()
-            .filter(|f| !is_keyword(f) || self.known.contains(&f.to_ascii_lowercase()))
-            .cloned()
-            .collect()
+    pub(crate) fn only_known(&self, flags: &[Flag]) -> Vec<Flag> {
+        flags.iter().filter(|f| self.storable(f)).cloned().collect()
     }
 
-    pub(crate) fn learn(&mut self, flags: &[String]) {
-        self.known.extend(
-            flags
-                .iter()
-                .filter(|f| is_keyword(f))
-                .map(|f| f.to_ascii_lowercase()),
-        );
+    pub(crate) fn learn(&mut self, flags: &[Flag]) {
+        self.known
+            .extend(flags.iter().filter(|f| f.is_keyword()).cloned());
+    }
+
+    fn storable(&self, f: &Flag) -> bool {
+        f.is_system() || self.known.contains(f)
     }
 }
 
@@ -198,9 +174,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 mod tests {
     use super::*;
 
-    fn v(s: &[&str]) -> Vec<String> {
-        s.iter().map(|x| x.to_string()).collect()
-    }
+    use crate::flag::flags as v;
 
     #[test]
     fn recent_is_dropped_and_duplicates_removed() {

@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 
 use crate::imap::conn::Tag;
+use crate::names::{Uid, UidValidity};
 
 /// How an APPEND in the window ended (or not yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub(crate) enum Answer {
     /// Sent, not answered yet.
     Pending,
     /// Stored, with the `[APPENDUID]` (validity, UID) when the server sent it.
-    Stored(Option<(u32, u32)>),
+    Stored(Option<(UidValidity, Uid)>),
     /// Refused, or not sent at all: to be tried again alone.
     Retry,
 }
@@ -128,7 +129,11 @@ impl<T> Window<T> {
 
     /// The answer to the `k`-th of [`Window::pending_tags`]: stored (with its APPENDUID) or
     /// refused (`None`). Returns the item's entry so the caller can learn from it.
-    pub(crate) fn answered(&mut self, k: usize, stored: Option<Option<(u32, u32)>>) -> Option<&T> {
+    pub(crate) fn answered(
+        &mut self,
+        k: usize,
+        stored: Option<Option<(UidValidity, Uid)>>,
+    ) -> Option<&T> {
         let entry = self
             .entries
             .iter_mut()
@@ -176,7 +181,7 @@ impl<T> Window<T> {
     }
 
     /// The stored APPENDs at the front, in order, up to the first one that is not settled.
-    pub(crate) fn take_stored_front(&mut self) -> Vec<(T, Option<(u32, u32)>)> {
+    pub(crate) fn take_stored_front(&mut self) -> Vec<(T, Option<(UidValidity, Uid)>)> {
         let mut out = Vec::new();
         while let Some(Answer::Stored(uid)) = self.entries.front().map(|e| e.answer) {
             if let Some(e) = self.entries.pop_front() {
@@ -256,14 +261,23 @@ mod tests {
     fn out_of_order_answers_are_released_in_order() {
         let mut w = sent(3);
         let k = index_of(&w, &tag(2));
-        assert_eq!(w.answered(k, Some(Some((7, 102)))), Some(&2));
+        assert_eq!(
+            w.answered(k, Some(Some((UidValidity(7), Uid(102))))),
+            Some(&2)
+        );
         assert!(w.take_stored_front().is_empty(), "0 and 1 still pending");
         let k = index_of(&w, &tag(0));
-        w.answered(k, Some(Some((7, 100))));
-        assert_eq!(w.take_stored_front(), vec![(0, Some((7, 100)))]);
+        w.answered(k, Some(Some((UidValidity(7), Uid(100)))));
+        assert_eq!(
+            w.take_stored_front(),
+            vec![(0, Some((UidValidity(7), Uid(100))))]
+        );
         let k = index_of(&w, &tag(1));
         w.answered(k, Some(None));
-        assert_eq!(w.take_stored_front(), vec![(1, None), (2, Some((7, 102)))]);
+        assert_eq!(
+            w.take_stored_front(),
+            vec![(1, None), (2, Some((UidValidity(7), Uid(102))))]
+        );
         assert!(w.is_empty());
     }
 
@@ -279,11 +293,14 @@ mod tests {
         assert!(w.front_needs_retry());
         // Settle all: wait for message 2, then everything in order.
         let k = index_of(&w, &tag(2));
-        w.answered(k, Some(Some((1, 9))));
+        w.answered(k, Some(Some((UidValidity(1), Uid(9)))));
         assert_eq!(w.pending(), 0);
         assert_eq!(
             w.drain(),
-            vec![(1, Answer::Retry), (2, Answer::Stored(Some((1, 9))))]
+            vec![
+                (1, Answer::Retry),
+                (2, Answer::Stored(Some((UidValidity(1), Uid(9)))))
+            ]
         );
     }
 

@@ -13,8 +13,6 @@
 //!
 //! Tags are `M1`, `M2`, ... per connection.
 
-use std::borrow::Cow;
-
 use imap_proto::{MailboxDatum, RequestId, Response, ResponseCode, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -486,11 +484,6 @@ fn owned_code(c: &ResponseCode<'_>) -> Option<ResponseCode<'static>> {
         ResponseCode::ReadWrite => ResponseCode::ReadWrite,
         _ => return None,
     })
-}
-
-/// Strings of a flag list.
-pub(crate) fn strings(v: &[Cow<'_, str>]) -> Vec<String> {
-    v.iter().map(|f| f.to_string()).collect()
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 
 use imap_proto::{MailboxDatum, NameAttribute, Response, ResponseCode, Status};
 
-use super::conn::{strings, CmdError};
+use super::conn::CmdError;
 use super::parse::{unquote, Namespace, Reply, StatusData};
 use super::quote_name;
-use crate::names::MailboxName;
+use crate::flag::{self, Flag};
+use crate::names::{MailboxName, Uid, UidValidity};
 use crate::plan::Side;
 use crate::session::{Folder, ImapSession};
 
@@ -15,13 +16,13 @@ use crate::session::{Folder, ImapSession};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selected {
     pub exists: u32,
-    pub uid_validity: Option<u32>,
-    pub uid_next: Option<u32>,
+    pub uid_validity: Option<UidValidity>,
+    pub uid_next: Option<Uid>,
     /// `PERMANENTFLAGS` as sent (`\*` included when new keywords may be created); `None`
     /// when the server sent none (RFC 3501: then every flag of FLAGS is permanent).
-    pub permanent_flags: Option<Vec<String>>,
+    pub permanent_flags: Option<Vec<Flag>>,
     /// `FLAGS`: the flags and keywords defined in the mailbox.
-    pub flags: Vec<String>,
+    pub flags: Vec<Flag>,
 }
 
 /// The storage quota of a quota root (RFC 2087 / 9208 `STORAGE`, in KiB).
@@ -49,14 +50,18 @@ pub(crate) async fn select(
     s.conn
         .run(command, &line, |r| match r {
             Reply::Parsed(Response::MailboxData(MailboxDatum::Exists(n))) => sel.exists = *n,
-            Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => sel.flags = strings(f),
+            Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => {
+                sel.flags = flag::from_server(f)
+            }
             Reply::Parsed(Response::Data {
                 status: Status::Ok,
                 outcome,
             }) => match &outcome.code {
-                Some(ResponseCode::PermanentFlags(f)) => sel.permanent_flags = Some(strings(f)),
-                Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(*v),
-                Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(*v),
+                Some(ResponseCode::PermanentFlags(f)) => {
+                    sel.permanent_flags = Some(flag::from_server(f))
+                }
+                Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(UidValidity(*v)),
+                Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(Uid(*v)),
                 _ => {}
             },
             _ => {}

@@ -7,10 +7,12 @@ use std::collections::BTreeMap;
 
 use imap_proto::{rfc4315::UidSetMember, AttributeValue, RequestId, Response, ResponseCode};
 
-use super::conn::{strings, CmdError};
+use super::conn::CmdError;
 use super::parse::Reply;
 use super::quote_name;
 use crate::copy::identity::{parse_internaldate, HeaderIdentity, Ident, IDENTITY_FIELDS};
+use crate::flag::{self, flag_list, Flag};
+use crate::names::{Uid, UidValidity};
 use crate::session::ImapSession;
 
 /// One message as the metadata pass sees it.
@@ -18,7 +20,7 @@ use crate::session::ImapSession;
 pub(crate) struct MessageMeta {
     pub uid: u32,
     pub size: u32,
-    pub flags: Vec<String>,
+    pub flags: Vec<Flag>,
     /// Exactly as the server sent it, e.g. `" 1-Jan-2020 10:00:00 +0530"`.
     pub internaldate: Option<String>,
     /// The identity header fields, reduced (only when they were fetched).
@@ -41,7 +43,7 @@ impl MessageMeta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMessage {
     /// Flags at fetch time (fresher than the metadata pass), if the server sent them.
-    pub flags: Option<Vec<String>>,
+    pub flags: Option<Vec<Flag>>,
     pub internaldate: Option<String>,
     pub body: Vec<u8>,
 }
@@ -50,7 +52,7 @@ pub struct FetchedMessage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Appended {
     /// `[APPENDUID uidvalidity uid]` (RFC 4315), when the server sent it.
-    pub uid: Option<(u32, u32)>,
+    pub uid: Option<(UidValidity, Uid)>,
 }
 
 /// `UID FETCH <set> (UID FLAGS INTERNALDATE RFC822.SIZE)`, with
@@ -95,7 +97,7 @@ pub(crate) async fn fetch_meta(
                 match a {
                     AttributeValue::Uid(u) => m.uid = *u,
                     AttributeValue::Rfc822Size(n) => m.size = *n,
-                    AttributeValue::Flags(f) => m.flags = strings(f),
+                    AttributeValue::Flags(f) => m.flags = flag::from_server(f),
                     AttributeValue::InternalDate(d) => m.internaldate = Some(d.to_string()),
                     AttributeValue::BodySection { data, .. } if with_headers => {
                         m.header = Some(HeaderIdentity::of(data.as_deref().unwrap_or_default()));
@@ -154,7 +156,7 @@ pub(crate) async fn fetch_bodies(
         ))
         .await?;
     // Attributes that came before their body (split answers).
-    let mut partial: BTreeMap<u32, (Option<Vec<String>>, Option<String>)> = BTreeMap::new();
+    let mut partial: BTreeMap<u32, (Option<Vec<Flag>>, Option<String>)> = BTreeMap::new();
     let mut unreadable = None;
     let result = s
         .conn
@@ -172,7 +174,7 @@ pub(crate) async fn fetch_bodies(
             for a in attrs {
                 match a {
                     AttributeValue::Uid(u) => this_uid = Some(*u),
-                    AttributeValue::Flags(f) => flags = Some(strings(f)),
+                    AttributeValue::Flags(f) => flags = Some(flag::from_server(f)),
                     AttributeValue::InternalDate(d) => date = Some(d.to_string()),
                     AttributeValue::BodySection {
                         section: None,
@@ -295,7 +297,7 @@ fn is_date_time(d: &str) -> bool {
 pub(crate) async fn append(
     s: &mut ImapSession,
     mailbox: &str,
-    flags: &[String],
+    flags: &[Flag],
     internaldate: Option<&str>,
     body: &[u8],
 ) -> Result<Appended, CmdError> {
@@ -318,12 +320,12 @@ pub(crate) fn append_can_pipeline(s: &ImapSession, len: usize) -> bool {
 pub(crate) async fn append_send(
     s: &mut ImapSession,
     mailbox: &str,
-    flags: &[String],
+    flags: &[Flag],
     internaldate: Option<&str>,
     body: &[u8],
 ) -> Result<RequestId, CmdError> {
     const CMD: &str = "APPEND";
-    let mut command = format!("APPEND {} ({})", quote_name(mailbox)?, flags.join(" "));
+    let mut command = format!("APPEND {} ({})", quote_name(mailbox)?, flag_list(flags));
     match internaldate {
         Some(d) if is_date_time(d) => {
             command.push_str(" \"");
@@ -371,7 +373,7 @@ pub(crate) async fn append_wait(
     let appended = done.map(|done| {
         let uid = match done.code {
             Some(ResponseCode::AppendUid(validity, set)) => match set.as_slice() {
-                [UidSetMember::Uid(u)] => Some((validity, *u)),
+                [UidSetMember::Uid(u)] => Some((UidValidity(validity), Uid(*u))),
                 _ => None,
             },
             _ => None,
@@ -385,15 +387,9 @@ pub(crate) async fn append_wait(
 pub(crate) async fn uid_store_add(
     s: &mut ImapSession,
     uid: u32,
-    flag: &str,
+    flag: &Flag,
 ) -> Result<(), CmdError> {
-    uid_store(
-        s,
-        &uid.to_string(),
-        true,
-        std::slice::from_ref(&flag.to_string()),
-    )
-    .await
+    uid_store(s, &uid.to_string(), true, std::slice::from_ref(flag)).await
 }
 
 /// `UID STORE <set> +FLAGS.SILENT (<flags>)` (or `-FLAGS.SILENT` when `!add`) on the
@@ -402,7 +398,7 @@ pub(crate) async fn uid_store(
     s: &mut ImapSession,
     uid_set: &str,
     add: bool,
-    flags: &[String],
+    flags: &[Flag],
 ) -> Result<(), CmdError> {
     const CMD: &str = "UID STORE";
     let sign = if add { '+' } else { '-' };
@@ -410,7 +406,7 @@ pub(crate) async fn uid_store(
         .conn
         .send(&format!(
             "UID STORE {uid_set} {sign}FLAGS.SILENT ({})",
-            flags.join(" ")
+            flag_list(flags)
         ))
         .await?;
     s.conn.read_done(CMD, &id, |_| {}).await.map(|_| ())

@@ -418,7 +418,7 @@ pub async fn uidnext_total(d: &Dovecot, login: &str) -> u64 {
     let mut total = 0u64;
     for f in folders.iter().filter(|f| f.is_selectable()) {
         let st = s.status(f.name.raw()).await.unwrap();
-        total += u64::from(st.uid_next.expect("UIDNEXT")) - 1;
+        total += u64::from(st.uid_next.expect("UIDNEXT").0) - 1;
     }
     s.logout().await.unwrap();
     total

@@ -5,7 +5,7 @@ use super::*;
 
 /// A message stored at the destination: its APPENDUID (validity, UID) when known, and the
 /// keywords that could not be kept.
-pub(super) type AppendDone = (Option<(u32, u32)>, Vec<String>);
+pub(super) type AppendDone = (Option<(UidValidity, Uid)>, Vec<Flag>);
 
 /// One APPEND sent without waiting for the answer of the previous ones (an entry of the
 /// lane's [`Window`]).
@@ -14,9 +14,9 @@ pub(super) struct InFlight {
     pub(super) msg: FetchedMessage,
     /// The flags to copy; `attempt` the ones sent, `upfront` the ones left out by the
     /// destination's PERMANENTFLAGS.
-    pub(super) flags: Vec<String>,
-    pub(super) attempt: Vec<String>,
-    pub(super) upfront: Vec<String>,
+    pub(super) flags: Vec<Flag>,
+    pub(super) attempt: Vec<Flag>,
+    pub(super) upfront: Vec<Flag>,
     pub(super) date: Option<String>,
     pub(super) _budget: Option<OwnedSemaphorePermit>,
 }
@@ -400,18 +400,18 @@ impl Run<'_> {
                     if !report
                         .keywords_refused
                         .iter()
-                        .any(|x| x.eq_ignore_ascii_case(k))
+                        .any(|x| x.eq_ignore_ascii_case(k.as_str()))
                     {
-                        report.keywords_refused.push(k.clone());
+                        report.keywords_refused.push(k.to_string());
                     }
                 }
                 work.resume.done.insert(meta.uid);
                 if let Some((validity, uid)) = appended_uid {
                     let known = *work.dest_uid_validity.get_or_insert(validity);
                     if known == validity {
-                        work.resume.map.insert(meta.uid, uid);
+                        work.resume.map.insert(meta.uid, uid.0);
                         if self.options.verify {
-                            ctx.appended.push((uid, body_digest(&msg.body)));
+                            ctx.appended.push((uid.0, body_digest(&msg.body)));
                         }
                     }
                 }
@@ -419,7 +419,7 @@ impl Run<'_> {
                     &job.source,
                     meta.uid,
                     MessageResult::Copied {
-                        appended_uid: appended_uid.map(|(v, u)| (UidValidity(v), Uid(u))),
+                        appended_uid,
                         keywords_dropped: dropped.len() as u32,
                     },
                     size,
@@ -456,7 +456,7 @@ impl Run<'_> {
         lane: &mut Lane,
         folder: &str,
         dest: &mut DestFolder,
-        flags: Vec<String>,
+        flags: Vec<Flag>,
         date: Option<&str>,
         msg: &FetchedMessage,
     ) -> Result<AppendDone, Fail> {
@@ -466,7 +466,7 @@ impl Run<'_> {
         let mut broke: Option<String> = None;
         let mut breaks = 0;
         // Keywords left out after a refusal that did not say which keyword it was about.
-        let mut unknown_dropped: Vec<String> = Vec::new();
+        let mut unknown_dropped: Vec<Flag> = Vec::new();
         loop {
             if lane.dst.is_none() || lane.dst_box.as_deref() != Some(folder) {
                 let sel = if broke.is_some() {
@@ -498,7 +498,7 @@ impl Run<'_> {
                     dest.policy.learn(&attempt);
                     if !unknown_dropped.is_empty() {
                         if let Some((_, uid)) = a.uid {
-                            self.restore_keywords(lane, dest, uid, &mut unknown_dropped)
+                            self.restore_keywords(lane, dest, uid.0, &mut unknown_dropped)
                                 .await;
                         }
                     }
@@ -522,7 +522,7 @@ impl Run<'_> {
                     Refusal::TooBig => return Err(Fail::Message(text)),
                     Refusal::Other => {
                         let first = first_refusal.get_or_insert(text).clone();
-                        if !attempt.iter().any(|f| is_keyword(f)) {
+                        if !attempt.iter().any(Flag::is_keyword) {
                             return Err(Fail::Message(first));
                         }
                         // Maybe a keyword was refused (too long, too many in the mailbox...),
@@ -530,12 +530,12 @@ impl Run<'_> {
                         // storable (then none at all); once the message is in, the others are
                         // tried one by one with STORE.
                         let known = dest.policy.only_known(&attempt);
-                        let next: Vec<String> = if known.len() < attempt.len() {
+                        let next: Vec<Flag> = if known.len() < attempt.len() {
                             known
                         } else {
-                            attempt.iter().filter(|f| !is_keyword(f)).cloned().collect()
+                            attempt.iter().filter(|f| f.is_system()).cloned().collect()
                         };
-                        let removed: Vec<String> = attempt
+                        let removed: Vec<Flag> = attempt
                             .iter()
                             .filter(|f| !next.contains(f))
                             .cloned()
@@ -571,7 +571,7 @@ impl Run<'_> {
         lane: &mut Lane,
         dest: &mut DestFolder,
         uid: u32,
-        keywords: &mut Vec<String>,
+        keywords: &mut Vec<Flag>,
     ) {
         let mut still_refused = Vec::new();
         for k in std::mem::take(keywords) {

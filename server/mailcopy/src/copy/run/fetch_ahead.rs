@@ -42,7 +42,7 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        uid_validity: Option<u32>,
+        uid_validity: Option<UidValidity>,
         limit: Option<u64>,
         messages: &[MessageMeta],
         tx: mpsc::Sender<Ahead>,
@@ -177,7 +177,7 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        uid_validity: Option<u32>,
+        uid_validity: Option<UidValidity>,
         batch: &[MessageMeta],
         found: &mut BTreeMap<u32, FetchedMessage>,
     ) -> Result<(), Fail> {
@@ -206,7 +206,7 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        uid_validity: Option<u32>,
+        uid_validity: Option<UidValidity>,
         uid: u32,
     ) -> Result<Option<FetchedMessage>, Fail> {
         let mut refusals = 0;

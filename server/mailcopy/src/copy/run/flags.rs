@@ -20,7 +20,7 @@ impl Run<'_> {
                 .policy
                 .clone(),
         };
-        let mut groups: BTreeMap<(Vec<String>, Vec<String>), Vec<u32>> = BTreeMap::new();
+        let mut groups: BTreeMap<(Vec<Flag>, Vec<Flag>), Vec<u32>> = BTreeMap::new();
         for u in updates {
             // Keywords the destination cannot store are not asked for (PERMANENTFLAGS without
             // `\*`: Microsoft Exchange / Office 365 store no keywords); they were dropped when
@@ -62,7 +62,7 @@ impl Run<'_> {
         folder: &str,
         uid_set: &str,
         add: bool,
-        flags: &[String],
+        flags: &[Flag],
         report: &mut FolderReport,
     ) -> Result<bool, Fail> {
         match self.dst_store(lane, folder, uid_set, add, flags).await? {
@@ -89,16 +89,16 @@ impl Run<'_> {
     pub(super) fn flag_refused(
         &self,
         folder: &str,
-        flag: &str,
+        flag: &Flag,
         text: &str,
         report: &mut FolderReport,
     ) {
         tracing::info!(%folder, %flag, %text, "flag change refused by the destination");
-        if is_keyword(flag)
+        if flag.is_keyword()
             && !report
                 .keywords_refused
                 .iter()
-                .any(|k| k.eq_ignore_ascii_case(flag))
+                .any(|k| k.eq_ignore_ascii_case(flag.as_str()))
         {
             report.keywords_refused.push(flag.to_string());
         }
@@ -112,7 +112,7 @@ impl Run<'_> {
         folder: &str,
         uid_set: &str,
         add: bool,
-        flags: &[String],
+        flags: &[Flag],
     ) -> Result<Option<String>, Fail> {
         match dst_twice!(self, lane, Some(folder), |s| message::uid_store(
             s, uid_set, add, flags

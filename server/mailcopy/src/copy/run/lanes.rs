@@ -203,7 +203,7 @@ impl Run<'_> {
         &self,
         lane: &'l mut Lane,
         folder: &str,
-        uid_validity: Option<u32>,
+        uid_validity: Option<UidValidity>,
     ) -> Result<&'l mut ImapSession, Fail> {
         if lane.src.is_none() {
             if lane.src_reconnects >= MAX_RECONNECTS_IN_A_ROW {

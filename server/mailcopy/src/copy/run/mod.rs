@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::checkpoint::{CheckpointStore, FolderCheckpoint, NoCheckpoints};
 use super::identity::{self, body_digest, Ident, MatchedBy};
 use super::message::{
-    classify_refusal, flags_to_copy, is_deleted, is_keyword, summarize, KeywordPolicy, Refusal,
+    classify_refusal, flags_to_copy, is_deleted, summarize, KeywordPolicy, Refusal,
 };
 use super::progress::{MessageResult, Progress, ProgressSink};
 use super::report::{
@@ -33,6 +33,7 @@ use super::window::{Answer, Window};
 use super::CopyOptions;
 use crate::connect::{connect, ConnectOptions, Credentials, Endpoint};
 use crate::error::ConnectError;
+use crate::flag::Flag;
 use crate::imap::mailbox::{self, Selected};
 use crate::imap::message::{self, FetchedMessage, MessageMeta};
 use crate::imap::CmdError;
@@ -212,9 +213,9 @@ struct State {
 /// A folder after the scan of both sides and the matching: what is left to do.
 struct FolderWork {
     /// Source UIDVALIDITY at scan time.
-    uid_validity: Option<u32>,
+    uid_validity: Option<UidValidity>,
     /// Destination UIDVALIDITY at scan time.
-    dest_uid_validity: Option<u32>,
+    dest_uid_validity: Option<UidValidity>,
     /// Source messages not at the destination, in UID order (`\Deleted` ones included: they
     /// are skipped and listed).
     messages: Vec<MessageMeta>,
@@ -229,8 +230,8 @@ struct FolderWork {
 /// Flags to change on one destination message.
 struct FlagUpdate {
     uid: u32,
-    add: Vec<String>,
-    remove: Vec<String>,
+    add: Vec<Flag>,
+    remove: Vec<Flag>,
 }
 
 /// What the folder's checkpoint is made of.
@@ -530,7 +531,7 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
-        uid_validity: Option<u32>,
+        uid_validity: Option<UidValidity>,
         meta: &MessageMeta,
     ) -> MessageSummary {
         let size = u64::from(meta.size);

@@ -8,7 +8,7 @@ use super::*;
 pub(super) struct Reading {
     pub(super) at: Instant,
     pub(super) exists: u32,
-    pub(super) uid_next: Option<u32>,
+    pub(super) uid_next: Option<Uid>,
 }
 
 impl Reading {
