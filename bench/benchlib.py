@@ -6,7 +6,6 @@ Subcommands:
   snapshot  LIST + EXAMINE + FETCH (FLAGS INTERNALDATE RFC822.SIZE) of an account -> JSON
   compare   compare a destination snapshot with the source snapshot
   cpu       CPU seconds used so far by processes and their (reaped and live) children
-  proxy     TCP proxies that add a round-trip time (each direction half of it), no bandwidth cap
   report    render the results table (stdout and a markdown file)
 
 The generated mailbox depends only on --messages, --folders, --big and --seed.
@@ -433,78 +432,6 @@ def cmd_cpu(args):
     print(" ".join("%.2f" % (proc_cpu_ticks(p) / hz) for p in args.pid))
 
 
-def cmd_proxy(args):
-    """One listener per TARGET port; writes `LISTEN_PORT TARGET_PORT` lines to --ready when up.
-
-    Every chunk read is forwarded one-way-delay later, keeping its place in the stream but not
-    waiting for the chunks before it (so pipelined traffic is not serialized, unlike a proxy that
-    sleeps per chunk), and without a bandwidth cap."""
-    import asyncio
-
-    delay = args.rtt_ms / 2000.0
-
-    async def pump(reader, writer):
-        loop = asyncio.get_running_loop()
-        queue = asyncio.Queue()
-
-        async def sender():
-            try:
-                while True:
-                    due, data = await queue.get()
-                    wait = due - loop.time()
-                    if wait > 0:
-                        await asyncio.sleep(wait)
-                    if not data:
-                        break
-                    writer.write(data)
-                    await writer.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                try:
-                    writer.close()
-                except Exception:
-                    pass
-
-        task = asyncio.create_task(sender())
-        try:
-            while True:
-                data = await reader.read(256 * 1024)
-                queue.put_nowait((loop.time() + delay, data))
-                if not data:
-                    break
-        except (ConnectionError, OSError):
-            queue.put_nowait((loop.time(), b""))
-        await task
-
-    def handler(target):
-        async def handle(creader, cwriter):
-            try:
-                sreader, swriter = await asyncio.open_connection("127.0.0.1", target)
-            except OSError:
-                cwriter.close()
-                return
-            await asyncio.gather(pump(creader, swriter), pump(sreader, cwriter))
-        return handle
-
-    async def main():
-        servers, lines = [], []
-        for target in args.target:
-            srv = await asyncio.start_server(handler(target), "127.0.0.1", 0)
-            servers.append(srv)
-            lines.append("%d %d" % (srv.sockets[0].getsockname()[1], target))
-        tmp = args.ready + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.rename(tmp, args.ready)
-        await asyncio.gather(*(srv.serve_forever() for srv in servers))
-
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-
-
 def median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -524,8 +451,8 @@ def cmd_report(args):
     out.append("- imapcopy: %s; mbsync: %s; Dovecot: %s" % (meta["imapcopy"], meta["mbsync"], meta["dovecot"]))
     if meta.get("binary"):
         out.append("- imapcopy binary: %s" % meta["binary"])
-    if meta.get("rtt_ms"):
-        out.append("- network: loopback through a delay proxy adding %s ms round-trip time to each side "
+    if meta.get("rtt_ms") is not None:
+        out.append("- network: loopback through `testkit delay-proxy` adding %s ms round-trip time to each side "
                    "(source and destination)" % meta["rtt_ms"])
     out.append("- mailbox: %d messages, %.1f MB, %d folders (seed %s; 2 MB messages: %s); seeding "
                "both source accounts took %.1f s (not part of the benchmark)" % (
@@ -646,12 +573,6 @@ def main():
     s = sub.add_parser("cpu")
     s.add_argument("pid", nargs="+")
     s.set_defaults(fn=cmd_cpu)
-
-    s = sub.add_parser("proxy")
-    s.add_argument("--rtt-ms", type=float, required=True)
-    s.add_argument("--ready", required=True)
-    s.add_argument("target", type=int, nargs="+")
-    s.set_defaults(fn=cmd_proxy)
 
     s = sub.add_parser("report")
     s.add_argument("--results", required=True)

@@ -11,8 +11,10 @@
 #                 shows the median, the order of the tools rotates between repetitions)
 #   BENCH_RERUN (1: then run every tool a second time into its first destination)
 #   BENCH_TIMEOUT (600 seconds per tool run)   BENCH_KEEP (0; 1 keeps the temp dir)
-#   BENCH_RTT_MS (0; e.g. 10 puts both servers behind a proxy adding that round-trip time;
-#                 use fewer messages, e.g. BENCH_MESSAGES=500 BENCH_REPEAT=1)
+#   BENCH_RTT_MS (0; e.g. 40 puts both servers behind a proxy adding that round-trip time,
+#                 20 ms each way: `testkit delay-proxy`, threads and a queue per direction)
+#   BENCH_VIA_PROXY (0; 1 goes through that proxy even at BENCH_RTT_MS=0: the baseline that
+#                 carries the proxy's own cost)
 #   BENCH_TMPFS (0; 1 runs everything in a private mount namespace with a tmpfs on /tmp, so
 #                that the servers' fsyncs do not wait for a disk shared with other work; root)
 #   IMAPCOPY_BIN, TESTKIT_BIN, MBSYNC_BIN (target/release/imapcopy, target/debug/testkit, mbsync)
@@ -33,6 +35,7 @@ REPEAT=${BENCH_REPEAT:-3}
 RERUN=${BENCH_RERUN:-1}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-600}
 RTT_MS=${BENCH_RTT_MS:-0}
+VIA_PROXY=${BENCH_VIA_PROXY:-0}
 KEEP=${BENCH_KEEP:-0}
 IMAPCOPY=${IMAPCOPY_BIN:-$ROOT/target/release/imapcopy}
 TESTKIT=${TESTKIT_BIN:-$ROOT/target/debug/testkit}
@@ -198,8 +201,8 @@ print(sum(f["count"] for f in d.values()), sum(m[3] for f in d.values() for m in
 # The tools connect to RUN_SRC_PORT / RUN_DST_PORT: the servers, or a delay proxy in front.
 RUN_SRC_PORT=$SRC_PORT
 RUN_DST_PORT=$DST_PORT
-if [[ $RTT_MS != 0 ]]; then
-    python3 "$LIB" proxy --rtt-ms "$RTT_MS" --ready "$WORK/proxy.ready" "$SRC_PORT" "$DST_PORT" \
+if [[ $RTT_MS != 0 || $VIA_PROXY == 1 ]]; then
+    "$TESTKIT" delay-proxy --rtt-ms "$RTT_MS" --ready "$WORK/proxy.ready" "$SRC_PORT" "$DST_PORT" \
         >"$WORK/proxy.log" 2>&1 &
     PROXY_PID=$!
     for _ in $(seq 1 100); do
@@ -357,10 +360,10 @@ fi
 # --- report ---------------------------------------------------------------------------------
 mkdir -p "$RESULTS_DIR"
 python3 - "$WORK/meta.json" "$IMAPCOPY" "$MBSYNC" "$LOAD_START" "$SRC_MESSAGES" "$SRC_BYTES" "$SRC_FOLDERS" \
-    "$SEED" "$BIG" "$SEED_SECONDS" "$REPEAT" "$STORAGE" "$IO_START" "$(io_pressure)" "$BINARY" "$RTT_MS" <<'PY'
+    "$SEED" "$BIG" "$SEED_SECONDS" "$REPEAT" "$STORAGE" "$IO_START" "$(io_pressure)" "$BINARY" "$RTT_MS" "$VIA_PROXY" <<'PY'
 import json, os, subprocess, sys
 (out, imapcopy, mbsync, load, msgs, nbytes, folders, seed, big, seed_s, repeat, storage, io0, io1,
- binary, rtt) = sys.argv[1:]
+ binary, rtt, via_proxy) = sys.argv[1:]
 def ver(cmd):
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip().splitlines()[0]
@@ -375,13 +378,13 @@ json.dump({
     "source_messages": int(msgs), "source_bytes": int(nbytes), "source_folders": int(folders),
     "seed": int(seed), "big": int(big), "seed_seconds": float(seed_s), "repeat": int(repeat),
     "storage": storage, "io_pressure": "%s%% at start, %s%% at end" % (io0, io1),
-    "binary": binary, "rtt_ms": rtt if float(rtt) else None,
+    "binary": binary, "rtt_ms": rtt if float(rtt) or via_proxy == "1" else None,
 }, open(out, "w"))
 PY
 python3 "$LIB" report --results "$RESULTS" --meta "$WORK/meta.json" --out "$RESULTS_DIR/latest.md"
 variant=""
 [[ -n ${BENCH_IN_TMPFS_NS:-} ]] && variant="$variant-tmpfs"
-[[ $RTT_MS != 0 ]] && variant="$variant-rtt${RTT_MS}ms"
+[[ $RTT_MS != 0 || $VIA_PROXY == 1 ]] && variant="$variant-rtt${RTT_MS}ms"
 [[ -n $variant ]] && cp "$RESULTS_DIR/latest.md" "$RESULTS_DIR/latest$variant.md"
 cp "$RESULTS" "$RESULTS_DIR/latest.jsonl"
 rm -rf "$RESULTS_DIR/logs"

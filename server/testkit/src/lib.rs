@@ -12,6 +12,7 @@
 
 mod certs;
 pub mod cutter;
+pub mod delay_line;
 pub mod imap;
 pub mod proxy;
 pub mod smtp;

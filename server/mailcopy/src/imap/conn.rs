@@ -162,6 +162,50 @@ impl Connection {
         Ok(tag)
     }
 
+    /// Sends several commands in one write (pipelined), then reads every answer: one round
+    /// trip for all of them. Each untagged response goes to `on_reply` with the index of the
+    /// first command not answered yet — servers answer pipelined commands in order (Dovecot,
+    /// Cyrus, Gmail and Exchange all do; RFC 3501 §5.5 lets a server interleave only commands
+    /// whose results cannot be confused, and the engine pipelines only commands whose untagged
+    /// data it can tell apart or that the server must run one after the other: SELECT/EXAMINE
+    /// and what reads the selected folder, CREATE, SUBSCRIBE, LIST then NAMESPACE then LSUB).
+    /// Returns each command's own result, in order; the outer error is a broken connection.
+    pub(crate) async fn run_many(
+        &mut self,
+        command: &'static str,
+        lines: &[String],
+        mut on_reply: impl FnMut(usize, &Reply<'_>),
+    ) -> Result<Vec<Result<DoneOk, CmdError>>, CmdError> {
+        let mut tags = Vec::with_capacity(lines.len());
+        let mut out = Vec::new();
+        for line in lines {
+            let tag = self.tag();
+            out.extend_from_slice(tag.0.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            tags.push(tag);
+        }
+        let written = async {
+            self.stream.write_all(&out).await?;
+            self.stream.flush().await
+        }
+        .await;
+        written.map_err(|e| CmdError::Broken(io_error(command, &e)))?;
+        let mut results: Vec<Option<Result<DoneOk, CmdError>>> =
+            (0..lines.len()).map(|_| None).collect();
+        let mut pending: Vec<usize> = (0..lines.len()).collect();
+        while let Some(&first) = pending.first() {
+            let waiting: Vec<Tag> = pending.iter().map(|&i| tags[i].clone()).collect();
+            let (k, done) = self
+                .read_until(command, &waiting, |r| on_reply(first, r))
+                .await?;
+            let index = pending.remove(k);
+            results[index] = Some(done);
+        }
+        Ok(results.into_iter().flatten().collect())
+    }
+
     /// Writes `tag command` whose last item is a literal announcement (`{n}` or `{n+}`), CRLF,
     /// without flushing: the caller sends the literal with [`Connection::send_bytes`].
     pub(crate) async fn send_literal_command(&mut self, command: &str) -> Result<Tag, CmdError> {

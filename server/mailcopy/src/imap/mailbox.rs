@@ -80,20 +80,36 @@ pub(crate) async fn simple(
     s.conn.run(command, &line, |_| {}).await.map(|_| ())
 }
 
+/// [`simple`] for several mailboxes, pipelined (one round trip). Each one's refusal text, in
+/// order; the server runs them one after the other, so a parent CREATE listed before its
+/// child is done first.
+pub(crate) async fn simple_many(
+    s: &mut ImapSession,
+    command: &'static str,
+    mailboxes: &[String],
+) -> Result<Vec<Result<(), String>>, CmdError> {
+    let lines = mailboxes
+        .iter()
+        .map(|m| Ok(format!("{command} {}", quote_name(m)?)))
+        .collect::<Result<Vec<_>, CmdError>>()?;
+    let results = s.conn.run_many(command, &lines, |_, _| {}).await?;
+    results
+        .into_iter()
+        .map(|r| match r {
+            Ok(_) => Ok(Ok(())),
+            Err(CmdError::Refused { text, .. }) => Ok(Err(text)),
+            Err(e) => Err(e),
+        })
+        .collect()
+}
+
 /// `LIST "" "*"`: every folder, names raw (modified UTF-7, quoted-string escapes undone).
 pub(crate) async fn list(s: &mut ImapSession) -> Result<Vec<Folder>, CmdError> {
     let mut out = Vec::new();
     s.conn
         .run("LIST", "LIST \"\" *", |r| {
             if let Reply::Parsed(Response::MailboxData(MailboxDatum::List(l))) = r {
-                out.push(Folder {
-                    name: MailboxName::from_raw(unquote(&l.name)),
-                    delimiter: l
-                        .delimiter
-                        .as_deref()
-                        .and_then(|d| unquote(d).chars().next()),
-                    attributes: l.name_attributes.iter().map(attribute_string).collect(),
-                });
+                out.push(list_entry(l));
             }
         })
         .await?;
@@ -191,17 +207,55 @@ pub(crate) async fn inbox_quota(s: &mut ImapSession) -> Result<Option<Quota>, Cm
         .min_by_key(|q| (q.free_kib(), q.limit_kib)))
 }
 
-/// LIST, NAMESPACE and LSUB of one account: what the planner needs of one side.
+/// LIST, NAMESPACE and LSUB of one account: what the planner needs of one side. Pipelined:
+/// one round trip. LIST and LSUB data look alike (imap-proto parses both as `List`): each is
+/// told by the command it answers, as servers answer in order.
 pub(crate) async fn read_listing(s: &mut ImapSession) -> Result<Side, CmdError> {
-    let folders = list(s).await?;
-    let namespace = namespace(s).await?;
-    let subscribed = lsub(s).await?;
+    let with_namespace = s.has_capability("NAMESPACE");
+    let mut lines = vec!["LIST \"\" *".to_string()];
+    if with_namespace {
+        lines.push("NAMESPACE".to_string());
+    }
+    lines.push("LSUB \"\" \"*\"".to_string());
+    let lsub_index = lines.len() - 1;
+    let mut folders = Vec::new();
+    let mut subscribed = Vec::new();
+    let mut found_namespace = None;
+    let results = s
+        .conn
+        .run_many("LIST", &lines, |i, r| match r {
+            Reply::Parsed(Response::MailboxData(MailboxDatum::List(l))) if i == 0 => {
+                folders.push(list_entry(l));
+            }
+            Reply::Parsed(Response::MailboxData(MailboxDatum::List(l))) if i == lsub_index => {
+                subscribed.push(unquote(&l.name));
+            }
+            Reply::Namespace(ns) => {
+                found_namespace.get_or_insert_with(|| ns.clone());
+            }
+            _ => {}
+        })
+        .await?;
+    for r in results {
+        r?;
+    }
     Ok(Side {
         folders,
-        namespace,
+        namespace: found_namespace.flatten(),
         subscribed,
         delimiter: None,
     })
+}
+
+fn list_entry(l: &imap_proto::MailboxListData<'_>) -> Folder {
+    Folder {
+        name: MailboxName::from_raw(unquote(&l.name)),
+        delimiter: l
+            .delimiter
+            .as_deref()
+            .and_then(|d| unquote(d).chars().next()),
+        attributes: l.name_attributes.iter().map(attribute_string).collect(),
+    }
 }
 
 fn attribute_string(a: &NameAttribute<'_>) -> String {

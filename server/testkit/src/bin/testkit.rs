@@ -46,6 +46,18 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
     },
+    /// A latency proxy for benchmarks (see `testkit::delay_line`): one loopback listener per
+    /// TARGET port, each chunk forwarded half of `--rtt-ms` later in each direction without
+    /// waiting for the chunks before it. Writes `LISTEN_PORT TARGET_PORT` lines to `--ready`
+    /// (atomically) once listening, then runs until killed.
+    DelayProxy {
+        #[arg(long)]
+        rtt_ms: f64,
+        #[arg(long)]
+        ready: PathBuf,
+        #[arg(required = true)]
+        target: Vec<u16>,
+    },
 }
 
 #[derive(Clone, Serialize)]
@@ -349,5 +361,31 @@ fn main() -> Result<()> {
             seed_messages,
             latency_ms,
         } => serve(&state_file, users, seed_messages, latency_ms),
+        Cmd::DelayProxy {
+            rtt_ms,
+            ready,
+            target,
+        } => delay_proxy(rtt_ms, &ready, &target),
     }
+}
+
+fn delay_proxy(rtt_ms: f64, ready: &Path, targets: &[u16]) -> Result<()> {
+    if !(0.0..=10_000.0).contains(&rtt_ms) {
+        return Err(anyhow!("--rtt-ms must be between 0 and 10000"));
+    }
+    let one_way = Duration::from_secs_f64(rtt_ms / 2000.0);
+    let mut lines = String::new();
+    let mut lines_kept = Vec::new();
+    for &t in targets {
+        let line = testkit::delay_line::DelayLine::start(t, one_way)?;
+        lines.push_str(&format!("{} {t}\n", line.port()));
+        lines_kept.push(line);
+    }
+    let tmp = ready.with_extension("tmp");
+    std::fs::write(&tmp, lines).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, ready)?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    signals.forever().next();
+    drop(lines_kept);
+    Ok(())
 }

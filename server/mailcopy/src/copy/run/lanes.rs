@@ -278,15 +278,22 @@ impl Run<'_> {
         }
     }
 
-    /// CREATE / SUBSCRIBE on the destination, with one reconnect.
-    pub(super) async fn dst_simple(
+    /// A command on many mailboxes (`CREATE`, `SUBSCRIBE`) in one round trip: each one's refusal, in order.
+    /// Sent again in full on a new connection if the first one breaks (a CREATE that had
+    /// gone through then answers `[ALREADYEXISTS]`, a SUBSCRIBE OK again).
+    pub(super) async fn dst_simple_many(
         &self,
         lane: &mut Lane,
         command: &'static str,
-        mailbox: &str,
-    ) -> Result<(), Fail> {
-        match dst_twice!(self, lane, None, |s| mailbox::simple(s, command, mailbox))? {
-            Tried::Done(()) => Ok(()),
+        mailboxes: &[String],
+    ) -> Result<Vec<Result<(), String>>, Fail> {
+        if mailboxes.is_empty() {
+            return Ok(Vec::new());
+        }
+        match dst_twice!(self, lane, None, |s| mailbox::simple_many(
+            s, command, mailboxes
+        ))? {
+            Tried::Done(v) => Ok(v),
             Tried::Refused(text) => Err(Fail::Message(text)),
             Tried::Broken(last) => Err(Fail::Fatal(Stop::lost(format!(
                 "the destination connection failed twice during {command}: {last}"

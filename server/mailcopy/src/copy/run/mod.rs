@@ -328,10 +328,29 @@ impl Run<'_> {
 
     async fn execute(&self) -> CopyReport {
         let connections = self.options.connections.max(1);
-        let mut first = match self.open_lane().await {
+        // Every lane is opened at once (the logins' round trips overlap); the first one lists
+        // and prepares, the others wait for the scan.
+        let mut opened = join_all((0..connections).map(|_| self.open_lane())).await;
+        let Some(at) = opened.iter().position(Result::is_ok) else {
+            let e = match opened.into_iter().next() {
+                Some(Err(e)) => e,
+                _ => Stop::lost("no connection"),
+            };
+            return self.finish(Vec::new(), Some(e));
+        };
+        let mut first = match opened.remove(at) {
             Ok(l) => l,
             Err(e) => return self.finish(Vec::new(), Some(e)),
         };
+        let mut extra: Vec<Lane> = Vec::new();
+        for l in opened {
+            match l {
+                Ok(l) => extra.push(l),
+                // Fewer lanes is slower, not wrong (e.g. a server's per-user connection
+                // limit).
+                Err(e) => tracing::info!(error = %e, "extra connection not opened"),
+            }
+        }
 
         // A connection lost while listing is not a reason to stop: list again on new
         // connections (a refused login then says so at once).
@@ -399,17 +418,7 @@ impl Run<'_> {
             .collect();
 
         let mut lanes = vec![first];
-        if connections > 1 && !self.stopped() {
-            let extra = join_all((1..connections).map(|_| self.open_lane())).await;
-            for l in extra {
-                match l {
-                    Ok(l) => lanes.push(l),
-                    // Fewer lanes is slower, not wrong (e.g. a server's per-user connection
-                    // limit).
-                    Err(e) => tracing::info!(error = %e, "extra connection not opened"),
-                }
-            }
-        }
+        lanes.extend(extra);
 
         let scans = self.scan_all(&mut lanes, &jobs, &mut reports).await;
         let (messages, bytes) = scans.iter().flatten().fold((0u64, 0u64), |(m, b), w| {

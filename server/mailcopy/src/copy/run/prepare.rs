@@ -36,17 +36,20 @@ impl Run<'_> {
                 .filter(|m| !m.exists_at_destination)
                 .map(|m| m.destination.raw().to_string())
                 .collect();
-            for name in to_create {
-                let created = match self.dst_simple(lane, "CREATE", &name).await {
+            let answers = match self.dst_simple_many(lane, "CREATE", &to_create).await {
+                Ok(a) => a,
+                Err(Fail::Fatal(e)) => return Err((plan, e)),
+                Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
+                    vec![Err(text); to_create.len()]
+                }
+            };
+            for (name, answer) in to_create.into_iter().zip(answers) {
+                let created = match answer {
                     Ok(()) => true,
                     // RFC 5530 [ALREADYEXISTS] (Dovecot: "NO [ALREADYEXISTS] Mailbox already
                     // exists"): made implicitly with a child, or by another client.
-                    Err(Fail::Message(text))
-                        if text.to_ascii_uppercase().contains("[ALREADYEXISTS]") =>
-                    {
-                        true
-                    }
-                    Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
+                    Err(text) if text.to_ascii_uppercase().contains("[ALREADYEXISTS]") => true,
+                    Err(text) => {
                         tracing::info!(folder = %name, %text, "CREATE refused");
                         refusals.insert(name.clone(), text);
                         if round + 1 < ROUNDS {
@@ -55,7 +58,6 @@ impl Run<'_> {
                         }
                         false
                     }
-                    Err(Fail::Fatal(e)) => return Err((plan, e)),
                 };
                 if created {
                     refusals.remove(&name);
@@ -87,18 +89,23 @@ impl Run<'_> {
             .filter(|m| !errors.contains_key(m.destination.raw()))
             .map(|m| m.destination.raw().to_string())
             .collect();
-        for name in to_subscribe {
-            if dest.subscribed.contains(&name) {
-                continue;
-            }
-            match self.dst_simple(lane, "SUBSCRIBE", &name).await {
-                Ok(()) => {}
-                // A subscription is a convenience: note it, do not fail the folder.
-                Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
-                    tracing::info!(folder = %name, %text, "SUBSCRIBE refused")
+        let to_subscribe: Vec<String> = to_subscribe
+            .into_iter()
+            .filter(|name| !dest.subscribed.contains(name))
+            .collect();
+        match self.dst_simple_many(lane, "SUBSCRIBE", &to_subscribe).await {
+            Ok(answers) => {
+                for (name, answer) in to_subscribe.iter().zip(answers) {
+                    // A subscription is a convenience: note it, do not fail the folder.
+                    if let Err(text) = answer {
+                        tracing::info!(folder = %name, %text, "SUBSCRIBE refused");
+                    }
                 }
-                Err(Fail::Fatal(e)) => return Err((plan, e)),
             }
+            Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
+                tracing::info!(%text, "SUBSCRIBE refused")
+            }
+            Err(Fail::Fatal(e)) => return Err((plan, e)),
         }
         Ok((plan, errors))
     }
