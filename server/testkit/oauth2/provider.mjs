@@ -1,0 +1,96 @@
+// A local OAuth2 authorization server for the tests: oidc-provider 9 with its development
+// login and consent pages (any login name is accepted and becomes the account id, `sub` and
+// `email`), PKCE (S256) required, authorization_code + refresh_token grants, refresh tokens
+// rotated on every use (a rotated one presented again revokes the whole grant), RFC 7662
+// introspection (Dovecot's oauth2 passdb) and RFC 7009 revocation.
+//
+//   node provider.mjs CONFIG.json
+//
+// CONFIG.json (written by testkit, never on the command line: it holds client secrets):
+//   { "port": 41234, "access_token_ttl": 5, "imap_scope": "imap",
+//     "clients": [{ "client_id": "...", "client_secret": "...", "redirect_uris": ["..."] }] }
+//
+// Listens on 127.0.0.1 only; the issuer is http://localhost:PORT. Prints one line
+// `READY http://localhost:PORT` on stdout once it accepts connections.
+
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+
+import Provider from 'oidc-provider';
+
+const configPath = process.argv[2];
+if (!configPath) {
+  console.error('usage: node provider.mjs CONFIG.json');
+  process.exit(2);
+}
+const config = JSON.parse(readFileSync(configPath, 'utf8'));
+const port = Number(config.port);
+if (!Number.isInteger(port) || port <= 0 || port > 65535) {
+  console.error(`bad port in ${configPath}`);
+  process.exit(2);
+}
+const accessTokenTtl = Number(config.access_token_ttl ?? 3600);
+const imapScope = config.imap_scope ?? 'imap';
+const issuer = `http://localhost:${port}`;
+
+const clients = (config.clients ?? []).map((c) => ({
+  client_id: c.client_id,
+  client_secret: c.client_secret,
+  redirect_uris: c.redirect_uris,
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  // Dovecot sends the credentials of its introspection URL as HTTP Basic.
+  token_endpoint_auth_method: 'client_secret_basic',
+}));
+
+const provider = new Provider(issuer, {
+  clients,
+  // Any login name is an account: `sub` and `email` are that name (a mail address).
+  async findAccount(_ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, email: id, email_verified: true };
+      },
+    };
+  },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  scopes: ['openid', 'email', 'offline_access', imapScope],
+  pkce: { required: () => true },
+  // Every refresh rotates; oidc-provider revokes the grant when a rotated token comes back.
+  rotateRefreshToken: true,
+  features: {
+    devInteractions: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+  },
+  ttl: {
+    AccessToken: accessTokenTtl,
+    AuthorizationCode: 60,
+    RefreshToken: 24 * 3600,
+    Grant: 24 * 3600,
+    Interaction: 600,
+    Session: 24 * 3600,
+    IdToken: 3600,
+  },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+});
+
+// Development keys, HTTP issuer: expected here, and only here.
+provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+
+const server = createServer(provider.callback());
+server.on('error', (err) => {
+  console.error(`listen failed: ${err.message}`);
+  process.exit(1);
+});
+server.listen(port, '127.0.0.1', () => {
+  process.stdout.write(`READY ${issuer}\n`);
+});
+
+// The harness closes our stdin when it goes away (also when it is killed): exit then.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.resume();
+process.on('SIGTERM', () => process.exit(0));
