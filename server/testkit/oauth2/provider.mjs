@@ -7,8 +7,10 @@
 //   node provider.mjs CONFIG.json
 //
 // CONFIG.json (written by testkit, never on the command line: it holds client secrets):
-//   { "port": 41234, "access_token_ttl": 5, "imap_scope": "imap",
-//     "clients": [{ "client_id": "...", "client_secret": "...", "redirect_uris": ["..."] }] }
+//   { "port": 41234, "access_token_ttl": 3600, "imap_scope": "imap",
+//     "clients": [{ "client_id": "...", "client_secret": "...", "redirect_uris": ["..."],
+//                   "access_token_ttl": 3 }] }
+// (a client's own access_token_ttl, in seconds, wins over the provider's).
 //
 // Listens on 127.0.0.1 only; the issuer is http://localhost:PORT. Prints one line
 // `READY http://localhost:PORT` on stdout once it accepts connections.
@@ -33,6 +35,10 @@ if (!Number.isInteger(port) || port <= 0 || port > 65535) {
 const accessTokenTtl = Number(config.access_token_ttl ?? 3600);
 const imapScope = config.imap_scope ?? 'imap';
 const issuer = `http://localhost:${port}`;
+
+const clientTtl = new Map((config.clients ?? [])
+  .filter((c) => c.access_token_ttl)
+  .map((c) => [c.client_id, Number(c.access_token_ttl)]));
 
 const clients = (config.clients ?? []).map((c) => ({
   client_id: c.client_id,
@@ -66,7 +72,9 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
   },
   ttl: {
-    AccessToken: accessTokenTtl,
+    AccessToken(_ctx, _token, client) {
+      return clientTtl.get(client?.clientId) ?? accessTokenTtl;
+    },
     AuthorizationCode: 60,
     RefreshToken: 24 * 3600,
     Grant: 24 * 3600,
@@ -81,6 +89,15 @@ const provider = new Provider(issuer, {
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
 const server = createServer(provider.callback());
+// Dovecot's HTTP client keeps an idle connection for 60 s and reuses it; Node would close it
+// after 5 s, and a request Dovecot sends on a connection being closed waits for its timeout.
+server.keepAliveTimeout = 120_000;
+if (process.env.TESTKIT_OAUTH2_TRACE) {
+  server.on('request', (req, res) => {
+    const start = Date.now();
+    res.on('finish', () => console.error(`${req.method} ${req.url.split('?')[0]} ${res.statusCode} ${Date.now() - start}ms`));
+  });
+}
 server.on('error', (err) => {
   console.error(`listen failed: ${err.message}`);
   process.exit(1);
