@@ -6,16 +6,18 @@
 //
 //   node provider.mjs CONFIG.json
 //
-// CONFIG.json (written by testkit, never on the command line: it holds client secrets):
+// CONFIG.json (written by testkit, never on the command line: it holds client secrets; it is
+// removed as soon as it is read):
 //   { "port": 41234, "access_token_ttl": 3600, "imap_scope": "imap",
 //     "clients": [{ "client_id": "...", "client_secret": "...", "redirect_uris": ["..."],
 //                   "access_token_ttl": 3 }] }
-// (a client's own access_token_ttl, in seconds, wins over the provider's).
+// (a client's own access_token_ttl, in seconds, wins over the provider's). With
+// "remove_on_exit": DIR, that directory is removed when stdin closes.
 //
 // Listens on 127.0.0.1 only; the issuer is http://localhost:PORT. Prints one line
 // `READY http://localhost:PORT` on stdout once it accepts connections.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 
@@ -27,6 +29,8 @@ if (!configPath) {
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(configPath, 'utf8'));
+// The file holds client secrets: gone from the disk once read.
+rmSync(configPath, { force: true });
 const port = Number(config.port);
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error(`bad port in ${configPath}`);
@@ -106,8 +110,15 @@ server.listen(port, '127.0.0.1', () => {
   process.stdout.write(`READY ${issuer}\n`);
 });
 
-// The harness closes our stdin when it goes away (also when it is killed): exit then.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('close', () => process.exit(0));
+// The harness closes our stdin when it goes away (also when it dies without cleaning up, e.g.
+// a provider kept in a `static`): exit then, removing the harness's temp dir if it says so.
+function leave() {
+  if (config.remove_on_exit) {
+    rmSync(config.remove_on_exit, { recursive: true, force: true });
+  }
+  process.exit(0);
+}
+process.stdin.on('end', leave);
+process.stdin.on('close', leave);
 process.stdin.resume();
-process.on('SIGTERM', () => process.exit(0));
+process.on('SIGTERM', leave);

@@ -226,6 +226,9 @@ impl OAuth2Provider {
                 "port": port,
                 "access_token_ttl": options.access_token_ttl.as_secs().max(1),
                 "imap_scope": options.imap_scope,
+                // A provider in a `static` is never dropped: node cleans up when the test
+                // process is gone (its stdin closes).
+                "remove_on_exit": dir.path(),
                 "clients": options.clients.iter().map(|c| serde_json::json!({
                     "client_id": c.client_id,
                     "client_secret": c.client_secret,
