@@ -61,6 +61,11 @@ impl Client {
         self.request("GET", path, &[], None)
     }
 
+    /// GET with extra headers (e.g. `Authorization: Bearer …`).
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Result<Response> {
+        self.request("GET", path, headers, None)
+    }
+
     /// POST of an `application/x-www-form-urlencoded` body.
     pub fn post_form(
         &mut self,

@@ -480,6 +480,21 @@ impl OAuth2Provider {
         r.json()
     }
 
+    /// The OpenID Connect userinfo endpoint (`/me`) with an access token: the JSON claims
+    /// (`sub`, `email`, `email_verified`).
+    pub fn userinfo(&self, access_token: &str) -> Result<serde_json::Value> {
+        let auth = format!("Bearer {access_token}");
+        let r = http::Client::new(self.port).get_with("/me", &[("Authorization", &auth)])?;
+        if r.status != 200 {
+            bail!(
+                "userinfo answered HTTP {}: {}",
+                r.status,
+                excerpt(&r.text())
+            );
+        }
+        r.json()
+    }
+
     /// The provider's stderr so far (its warnings, server errors).
     pub fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr_path).unwrap_or_default()
@@ -605,7 +620,7 @@ mod tests {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(verifier.as_bytes()));
-        assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbkRJYTAtAQo");
+        assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
         let p = Pkce::new();
         assert_eq!(p.verifier.len(), 43);
         assert_ne!(p.verifier, Pkce::new().verifier);
