@@ -47,6 +47,7 @@ deps-test: deps-build
 	  $(SUDO) apt-get update -q; \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; fi
 	@[ -d end2end/node_modules/@playwright/test ] || (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+	@[ -d server/testkit/oauth2/node_modules/oidc-provider ] || (cd server/testkit/oauth2 && npm ci --no-audit --no-fund)
 
 # ---------------------------------------------------------------- build
 .PHONY: build build-server build-wasm site

@@ -1,5 +1,5 @@
 //! Opening an authenticated IMAP session: resolve, check addresses, TCP, TLS or STARTTLS,
-//! greeting, CAPABILITY, AUTHENTICATE PLAIN or LOGIN, CAPABILITY again.
+//! greeting, CAPABILITY, AUTHENTICATE (PLAIN, OAUTHBEARER, XOAUTH2) or LOGIN, CAPABILITY again.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -77,19 +77,52 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// Login name and password. `Debug` never shows the password.
+/// What proves the login: a password, or an OAuth2 access token (signed in at the provider).
+/// `Debug` never shows either.
+#[derive(Clone)]
+pub enum Secret {
+    /// AUTHENTICATE PLAIN, or LOGIN.
+    Password(SecretString),
+    /// AUTHENTICATE OAUTHBEARER (RFC 7628) or XOAUTH2, whichever the server offers.
+    AccessToken(SecretString),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Password(_) => f.write_str("Password([hidden])"),
+            Secret::AccessToken(_) => f.write_str("AccessToken([hidden])"),
+        }
+    }
+}
+
+/// Login name and its secret (password or access token). `Debug` never shows the secret.
 #[derive(Clone)]
 pub struct Credentials {
     pub login: String,
-    pub password: SecretString,
+    pub secret: Secret,
 }
 
 impl Credentials {
+    /// A login name and its password.
     pub fn new(login: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             login: login.into(),
-            password: SecretString::from(password.into()),
+            secret: Secret::Password(SecretString::from(password.into())),
         }
+    }
+
+    /// A login name (the mail address the token was issued for) and an OAuth2 access token.
+    pub fn oauth2(login: impl Into<String>, access_token: impl Into<String>) -> Self {
+        Credentials {
+            login: login.into(),
+            secret: Secret::AccessToken(SecretString::from(access_token.into())),
+        }
+    }
+
+    /// Whether these credentials sign in with an OAuth2 access token.
+    pub fn is_oauth2(&self) -> bool {
+        matches!(self.secret, Secret::AccessToken(_))
     }
 }
 
@@ -97,7 +130,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("login", &self.login)
-            .field("password", &"[hidden]")
+            .field("secret", &self.secret)
             .finish()
     }
 }
@@ -371,7 +404,7 @@ async fn establish(
     // From here on the engine's own protocol layer talks to the server: nothing is pending
     // on the stream (the last command, CAPABILITY or STARTTLS, was answered).
     let mut conn = Connection::new(client.into_inner());
-    auth::authenticate(&mut conn, &caps, creds).await?;
+    auth::authenticate(&mut conn, &caps, creds, endpoint).await?;
     let mut session = ImapSession::new(conn, host.to_string());
     // Servers announce more (or other) capabilities once logged in.
     session.refresh_capabilities().await?;
@@ -471,6 +504,18 @@ mod tests {
         assert!(d.contains("alice"));
         assert!(!d.contains("s3cr3t"));
         assert!(d.contains("[hidden]"));
+        assert!(!c.is_oauth2());
+        let t = Credentials::oauth2("bob@example.test", "ya29.tok3n");
+        let d = format!("{t:?}");
+        assert!(t.is_oauth2());
+        assert!(d.contains("bob@example.test") && d.contains("AccessToken([hidden])"));
+        assert!(!d.contains("tok3n"), "{d}");
+        match &t.secret {
+            Secret::AccessToken(s) => {
+                assert_eq!(secrecy::ExposeSecret::expose_secret(s), "ya29.tok3n")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -49,6 +49,16 @@ pub enum ConnectError {
     /// LOGIN/AUTHENTICATE answered NO.
     #[error("the server rejected the login: {server_text}")]
     AuthFailed { server_text: String },
+    /// AUTHENTICATE with an OAuth2 access token answered NO: the token is expired, revoked,
+    /// lacks the scope, or is not for this account. A refreshed token (or signing in at the
+    /// provider again) may be accepted; the same token will not be. `server_text` carries the
+    /// server's tagged text and, when it sent one, its OAuth2 error (status, scope).
+    #[error("the server refused the OAuth2 access token: {server_text}")]
+    TokenRefused { server_text: String },
+    /// Credentials carry an access token but the server offers neither AUTH=OAUTHBEARER nor
+    /// AUTH=XOAUTH2.
+    #[error("the server does not offer OAuth2 sign-in (XOAUTH2/OAUTHBEARER)")]
+    OAuth2NotOffered,
     /// The server forbids LOGIN here (LOGINDISABLED) and offers no AUTH=PLAIN.
     #[error("the server does not allow logging in here (LOGINDISABLED): use TLS or STARTTLS")]
     LoginDisabled,
@@ -89,6 +99,8 @@ pub enum ErrorKind {
     ClosedByServer,
     Rejected,
     AuthFailed,
+    TokenRefused,
+    OAuth2NotOffered,
     LoginDisabled,
     CommandFailed,
     Protocol,
@@ -113,6 +125,8 @@ impl ConnectError {
             ConnectError::ClosedByServer { .. } => ErrorKind::ClosedByServer,
             ConnectError::Rejected { .. } => ErrorKind::Rejected,
             ConnectError::AuthFailed { .. } => ErrorKind::AuthFailed,
+            ConnectError::TokenRefused { .. } => ErrorKind::TokenRefused,
+            ConnectError::OAuth2NotOffered => ErrorKind::OAuth2NotOffered,
             ConnectError::LoginDisabled => ErrorKind::LoginDisabled,
             ConnectError::CommandFailed { .. } => ErrorKind::CommandFailed,
             ConnectError::Protocol { .. } => ErrorKind::Protocol,
@@ -131,6 +145,9 @@ impl ConnectError {
         let clean = |s: String| s.replace(secret, "[hidden]");
         match self {
             ConnectError::AuthFailed { server_text } => ConnectError::AuthFailed {
+                server_text: clean(server_text),
+            },
+            ConnectError::TokenRefused { server_text } => ConnectError::TokenRefused {
                 server_text: clean(server_text),
             },
             ConnectError::Rejected { server_text } => ConnectError::Rejected {
@@ -399,6 +416,16 @@ mod tests {
             ConnectError::NoGreeting.redact("x"),
             ConnectError::NoGreeting
         );
+        let e = ConnectError::TokenRefused {
+            server_text: "no ya29.abc (status 401)".into(),
+        }
+        .redact("ya29.abc");
+        assert_eq!(
+            e.to_string(),
+            "the server refused the OAuth2 access token: no [hidden] (status 401)"
+        );
+        assert_eq!(e.kind(), ErrorKind::TokenRefused);
+        assert!(!e.is_transient());
     }
 
     #[test]

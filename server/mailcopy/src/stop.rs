@@ -13,6 +13,10 @@ use crate::error::{ConnectError, ErrorKind};
 pub enum StopKind {
     /// A server refused the login (password changed, access revoked, login not allowed).
     LoginRefused,
+    /// A server refused the OAuth2 access token (expired, revoked, wrong scope). Waiting does
+    /// not help; a refreshed token may: the caller refreshes before trying again, and asks the
+    /// person to sign in again when the refresh itself is refused.
+    TokenRefused,
     /// TLS could not be set up or the certificate is not trusted.
     Tls,
     /// The server name is unknown, nothing listens, or the address is not allowed.
@@ -60,7 +64,11 @@ impl Stop {
     pub fn from_connect(e: &ConnectError, text: impl Into<String>) -> Stop {
         let text = text.into();
         let (kind, permanent) = match e.kind() {
-            ErrorKind::AuthFailed | ErrorKind::LoginDisabled => (StopKind::LoginRefused, true),
+            ErrorKind::AuthFailed | ErrorKind::LoginDisabled | ErrorKind::OAuth2NotOffered => {
+                (StopKind::LoginRefused, true)
+            }
+            // Not permanent: a new access token (refresh) can fix it; the same one cannot.
+            ErrorKind::TokenRefused => (StopKind::TokenRefused, false),
             ErrorKind::CertificateUntrusted
             | ErrorKind::Tls
             | ErrorKind::TlsNotSpoken
@@ -234,6 +242,18 @@ mod tests {
             server_text: "no".into(),
         });
         assert_eq!((auth.kind, auth.permanent), (StopKind::LoginRefused, true));
+        let token = s(ConnectError::TokenRefused {
+            server_text: "status invalid_token".into(),
+        });
+        assert_eq!(
+            (token.kind, token.permanent),
+            (StopKind::TokenRefused, false)
+        );
+        let offered = s(ConnectError::OAuth2NotOffered);
+        assert_eq!(
+            (offered.kind, offered.permanent),
+            (StopKind::LoginRefused, true)
+        );
         let cert = s(ConnectError::CertificateUntrusted { detail: "d".into() });
         assert_eq!((cert.kind, cert.permanent), (StopKind::Tls, true));
         let lost = s(ConnectError::ClosedByServer { stage: "FETCH" });

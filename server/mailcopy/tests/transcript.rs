@@ -463,3 +463,166 @@ async fn bye_in_the_middle_of_a_command_is_a_lost_session_with_the_server_text()
     assert!(err.to_string().contains("AccessTokenExpired"), "{err}");
     assert!(err.is_transient(), "{err:?}");
 }
+
+// ---- OAuth2 (XOAUTH2, OAUTHBEARER)
+
+const TOKEN: &str = "ya29.secret-TOKEN";
+
+fn token_creds() -> Credentials {
+    Credentials::oauth2("user@example.org", TOKEN)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Gmail: no SASL-IR in this greeting, so the response follows the "+"; the error challenge
+/// (base64 JSON with an HTTP-like status) is answered with an empty line, then the NO.
+#[tokio::test]
+async fn xoauth2_after_the_continuation_with_gmails_error_challenge() {
+    let (port, h) = serve(vec![
+        Send("* OK [CAPABILITY IMAP4rev1 UNSELECT ID AUTH=XOAUTH2 AUTH=PLAIN] Gimap ready\r\n"),
+        Recv {
+            expect: "AUTHENTICATE XOAUTH2",
+            reply: "+ \r\n",
+        },
+        Recv {
+            expect: "",
+            reply: "+ eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n",
+        },
+        Recv {
+            expect: "",
+            reply: "{tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n",
+        },
+    ])
+    .await;
+    let err = mailcopy::connect(&plain(port), &token_creds(), &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenRefused, "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the server refused the OAuth2 access token: [AUTHENTICATIONFAILED] Invalid credentials \
+         (Failure) (the server's OAuth2 answer: status 400, scope \"https://mail.google.com/\")"
+    );
+    let lines = h.await.unwrap();
+    assert!(lines[0].ends_with(" AUTHENTICATE XOAUTH2"), "{lines:?}");
+    assert_eq!(
+        lines[1],
+        b64(b"user=user@example.org\x01auth=Bearer ya29.secret-TOKEN\x01\x01")
+    );
+    assert_eq!(
+        lines[2], "",
+        "the error challenge is answered with an empty line"
+    );
+}
+
+/// SASL-IR offered: OAUTHBEARER (preferred over XOAUTH2) in one line, with host and port.
+#[tokio::test]
+async fn oauthbearer_on_the_command_line_where_sasl_ir_is_offered() {
+    let mut script = vec![
+        Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 AUTH=OAUTHBEARER] ready\r\n"),
+        Recv {
+            expect: "AUTHENTICATE OAUTHBEARER ",
+            reply: "{tag} OK [CAPABILITY IMAP4rev1 NAMESPACE] Logged in\r\n",
+        },
+    ];
+    script.push(Recv {
+        expect: "CAPABILITY",
+        reply: "* CAPABILITY IMAP4rev1 NAMESPACE\r\n{tag} OK done\r\n",
+    });
+    let (port, h) = serve(script).await;
+    let s = mailcopy::connect(&plain(port), &token_creds(), &opts())
+        .await
+        .unwrap();
+    assert!(s.has_capability("NAMESPACE"));
+    drop(s);
+    let lines = h.await.unwrap();
+    let (tag, rest) = lines[0].split_once(' ').unwrap();
+    assert!(!tag.is_empty());
+    let expected = format!(
+        "n,a=user@example.org,\x01host=127.0.0.1\x01port={port}\x01auth=Bearer {TOKEN}\x01\x01"
+    );
+    assert_eq!(
+        rest,
+        format!("AUTHENTICATE OAUTHBEARER {}", b64(expected.as_bytes()))
+    );
+}
+
+/// RFC 7628: the error challenge is answered with a single %x01 ("AQ==").
+#[tokio::test]
+async fn oauthbearer_error_challenge_is_answered_with_ctrl_a() {
+    let (port, h) = serve(vec![
+        Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=OAUTHBEARER] ready\r\n"),
+        Recv {
+            expect: "AUTHENTICATE OAUTHBEARER ",
+            reply: "+ eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJpbWFwIn0=\r\n",
+        },
+        Recv {
+            expect: "",
+            reply: "{tag} NO [AUTHENTICATIONFAILED] Authentication failed.\r\n",
+        },
+    ])
+    .await;
+    let err = mailcopy::connect(&plain(port), &token_creds(), &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TokenRefused, "{err:?}");
+    assert!(
+        err.to_string()
+            .ends_with("(the server's OAuth2 answer: status invalid_token, scope \"imap\")"),
+        "{err}"
+    );
+    assert_eq!(h.await.unwrap()[1], "AQ==");
+}
+
+/// A server that echoes what it got never gets the token, nor its base64 form, into the error.
+#[tokio::test]
+async fn the_token_is_redacted_from_the_servers_text() {
+    let (port, _h) = serve(vec![
+        Send("* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] ready\r\n"),
+        Recv {
+            expect: "AUTHENTICATE XOAUTH2 ",
+            reply: "{tag} NO bad token ya29.secret-TOKEN in \
+                    dXNlcj11c2VyQGV4YW1wbGUub3JnAWF1dGg9QmVhcmVyIHlhMjkuc2VjcmV0LVRPS0VOAQE=\r\n",
+        },
+    ])
+    .await;
+    let err = mailcopy::connect(&plain(port), &token_creds(), &opts())
+        .await
+        .unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("secret-TOKEN"), "{text}");
+    assert!(!text.contains("dXNlcj11c2VyQGV4YW1wbGUub3Jn"), "{text}");
+    assert_eq!(
+        err.to_string(),
+        "the server refused the OAuth2 access token: bad token [hidden] in [hidden]"
+    );
+}
+
+/// No AUTH=XOAUTH2 nor AUTH=OAUTHBEARER: a clear error, and nothing is sent.
+#[tokio::test]
+async fn no_oauth2_mechanism_offered() {
+    let (port, h) = serve(vec![
+        Send(GREETING_PLAIN_AUTH),
+        Recv {
+            expect: "LOGOUT",
+            reply: "* BYE\r\n{tag} OK\r\n",
+        },
+    ])
+    .await;
+    let err = mailcopy::connect(&plain(port), &token_creds(), &opts())
+        .await
+        .unwrap_err();
+    assert_eq!(err, ConnectError::OAuth2NotOffered);
+    assert_eq!(
+        err.to_string(),
+        "the server does not offer OAuth2 sign-in (XOAUTH2/OAUTHBEARER)"
+    );
+    let lines = h.await.unwrap();
+    assert!(
+        lines.iter().all(|l| !l.contains("AUTHENTICATE")),
+        "{lines:?}"
+    );
+}

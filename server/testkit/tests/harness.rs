@@ -251,6 +251,7 @@ fn instance_wide_max_mail_size_and_extra_conf() {
         flavour: Flavour::DotInbox,
         max_mail_size: Some("4K".to_owned()),
         extra_conf: "login_greeting = testkit extra conf\n".to_owned(),
+        oauth2: None,
     })
     .unwrap();
     let c = ImapClient::connect_plain(d.imap_port()).unwrap();

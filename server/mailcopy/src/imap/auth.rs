@@ -1,29 +1,93 @@
-//! Logging in over the engine's connection: AUTHENTICATE with a SASL mechanism (PLAIN today;
-//! the exchange is generic, so XOAUTH2 and OAUTHBEARER are one initial response each), or
-//! LOGIN where the server offers no AUTH=PLAIN.
+//! Logging in over the engine's connection: AUTHENTICATE with a SASL mechanism (PLAIN for a
+//! password; OAUTHBEARER or XOAUTH2 for an OAuth2 access token, see `oauth2.rs`), or LOGIN
+//! where the server offers no AUTH=PLAIN.
 
 use secrecy::ExposeSecret;
 
 use super::conn::{CmdError, Connection};
-use crate::connect::{has_cap, Credentials};
+use super::oauth2::{refusal_text, ErrorChallenge, Mechanism};
+use crate::connect::{has_cap, Credentials, Endpoint, Secret};
 use crate::error::{truncate, ConnectError};
 
-/// AUTHENTICATE PLAIN when offered (any byte of a UTF-8 password goes through base64),
-/// otherwise LOGIN (quoted strings; refused if the server says LOGINDISABLED).
+/// Logs in with the credentials' secret: a password or an OAuth2 access token.
 pub(crate) async fn authenticate(
     conn: &mut Connection,
     caps: &[String],
     creds: &Credentials,
+    endpoint: &Endpoint,
 ) -> Result<(), ConnectError> {
-    let password = creds.password.expose_secret();
+    match &creds.secret {
+        Secret::Password(p) => password_login(conn, caps, &creds.login, p.expose_secret()).await,
+        Secret::AccessToken(t) => {
+            token_login(conn, caps, &creds.login, t.expose_secret(), endpoint).await
+        }
+    }
+}
+
+/// AUTHENTICATE PLAIN when offered (any byte of a UTF-8 password goes through base64),
+/// otherwise LOGIN (quoted strings; refused if the server says LOGINDISABLED).
+async fn password_login(
+    conn: &mut Connection,
+    caps: &[String],
+    login: &str,
+    password: &str,
+) -> Result<(), ConnectError> {
     let result = if has_cap(caps, "AUTH=PLAIN") {
-        sasl(conn, "PLAIN", &plain_response(&creds.login, password)).await
+        let response = plain_response(login, password);
+        let exchange = Sasl {
+            mechanism: "PLAIN",
+            response: &response,
+            inline: false,
+            error_ack: b"",
+        };
+        let mut challenges = Vec::new();
+        exchange.run(conn, &mut challenges).await
     } else if has_cap(caps, "LOGINDISABLED") {
         return Err(ConnectError::LoginDisabled);
     } else {
-        login(conn, &creds.login, password).await
+        login_command(conn, login, password).await
     };
     result.map_err(|e| auth_error(e).redact(password))
+}
+
+/// AUTHENTICATE OAUTHBEARER where offered, else XOAUTH2; the initial response on the command
+/// line where the server offers SASL-IR (RFC 4959). A NO is [`ConnectError::TokenRefused`],
+/// with what the server's error challenge said.
+async fn token_login(
+    conn: &mut Connection,
+    caps: &[String],
+    login: &str,
+    token: &str,
+    endpoint: &Endpoint,
+) -> Result<(), ConnectError> {
+    let Some(mechanism) = Mechanism::choose(caps) else {
+        return Err(ConnectError::OAuth2NotOffered);
+    };
+    let response = mechanism.initial_response(login, token, endpoint.host.trim(), endpoint.port);
+    let exchange = Sasl {
+        mechanism: mechanism.name(),
+        response: &response,
+        inline: has_cap(caps, "SASL-IR"),
+        error_ack: mechanism.error_ack(),
+    };
+    let mut challenges = Vec::new();
+    let result = exchange.run(conn, &mut challenges).await;
+    let challenge = challenges
+        .iter()
+        .rev()
+        .find_map(|c| ErrorChallenge::decode(c));
+    result.map_err(|e| {
+        match auth_error(e) {
+            ConnectError::AuthFailed { server_text } => ConnectError::TokenRefused {
+                server_text: refusal_text(&server_text, challenge.as_ref()),
+            },
+            other => other,
+        }
+        // A server that echoes the command line must not get the token (nor its base64 form)
+        // into logs or the UI.
+        .redact(token)
+        .redact(&base64(&response))
+    })
 }
 
 /// SASL PLAIN: authorization identity empty, then login and password, NUL-separated.
@@ -36,34 +100,68 @@ fn plain_response(login: &str, password: &str) -> Vec<u8> {
     v
 }
 
-/// `AUTHENTICATE <mechanism>`, then the initial response after the server's "+". A second
-/// challenge is an error report (XOAUTH2 sends a base64 JSON): it is answered with an empty
-/// line, after which the server sends its tagged NO.
-async fn sasl(conn: &mut Connection, mechanism: &str, response: &[u8]) -> Result<(), CmdError> {
-    const CMD: &str = "AUTHENTICATE";
-    let tag = conn.send(&format!("AUTHENTICATE {mechanism}")).await?;
-    if conn.read_continuation(CMD, &tag).await?.is_none() {
-        // OK without any exchange: nothing was asked, the server let us in.
-        return Ok(());
-    }
-    let mut line = base64(response).into_bytes();
-    line.extend_from_slice(b"\r\n");
-    conn.send_bytes(CMD, &line, true).await?;
-    let mut rounds = 0;
-    while conn.read_continuation(CMD, &tag).await?.is_some() {
-        rounds += 1;
-        if rounds > 2 {
-            return Err(CmdError::Broken(ConnectError::Protocol {
-                detail: "the server kept asking during AUTHENTICATE".to_string(),
-            }));
+/// One SASL exchange of a single client message.
+struct Sasl<'a> {
+    mechanism: &'static str,
+    /// The client's message, before base64.
+    response: &'a [u8],
+    /// Send `response` on the command line (SASL-IR) instead of after the server's "+".
+    inline: bool,
+    /// The answer to an error challenge, before base64 (empty: an empty line).
+    error_ack: &'a [u8],
+}
+
+impl Sasl<'_> {
+    /// `AUTHENTICATE <mechanism> [<initial response>]`, the response after the server's "+"
+    /// unless it was sent inline. A further challenge is an error report (XOAUTH2 and
+    /// OAUTHBEARER send a base64 JSON, collected in `challenges`): it is answered with
+    /// `error_ack`, after which the server sends its tagged NO.
+    async fn run(
+        &self,
+        conn: &mut Connection,
+        challenges: &mut Vec<String>,
+    ) -> Result<(), CmdError> {
+        const CMD: &str = "AUTHENTICATE";
+        let encoded = base64(self.response);
+        let tag = if self.inline {
+            // RFC 4959: an empty initial response is sent as "=".
+            let ir = if encoded.is_empty() {
+                "="
+            } else {
+                encoded.as_str()
+            };
+            conn.send(&format!("AUTHENTICATE {} {ir}", self.mechanism))
+                .await?
+        } else {
+            let tag = conn
+                .send(&format!("AUTHENTICATE {}", self.mechanism))
+                .await?;
+            if conn.read_continuation(CMD, &tag).await?.is_none() {
+                // OK without any exchange: nothing was asked, the server let us in.
+                return Ok(());
+            }
+            let mut line = encoded.into_bytes();
+            line.extend_from_slice(b"\r\n");
+            conn.send_bytes(CMD, &line, true).await?;
+            tag
+        };
+        let mut ack = base64(self.error_ack).into_bytes();
+        ack.extend_from_slice(b"\r\n");
+        while let Some(challenge) = conn.read_continuation(CMD, &tag).await? {
+            challenges.push(challenge);
+            if challenges.len() > 2 {
+                return Err(CmdError::Broken(ConnectError::Protocol {
+                    detail: "the server kept asking during AUTHENTICATE".to_string(),
+                }));
+            }
+            conn.send_bytes(CMD, &ack, true).await?;
         }
-        conn.send_bytes(CMD, b"\r\n", true).await?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// `LOGIN "user" "password"` as quoted strings (UTF-8 sent as it is, `"` and `\` escaped).
-async fn login(conn: &mut Connection, user: &str, password: &str) -> Result<(), CmdError> {
+async fn login_command(conn: &mut Connection, user: &str, password: &str) -> Result<(), CmdError> {
     let line = format!("LOGIN {} {}", quoted(user)?, quoted(password)?);
     conn.run("LOGIN", &line, |_| {}).await.map(|_| ())
 }

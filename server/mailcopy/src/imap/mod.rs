@@ -10,7 +10,7 @@
 //!   what cannot be parsed is skipped with its raw text, never ending the session;
 //! - [`conn`]: tags, writes, and the one loop that reads answers and handles untagged
 //!   responses interleaved with pipelined commands (BYE, ALERT, EXISTS, EXPUNGE);
-//! - [`auth`]: AUTHENTICATE (SASL) and LOGIN;
+//! - [`auth`]: AUTHENTICATE (SASL) and LOGIN; [`oauth2`]: the OAuth2 mechanisms' messages;
 //! - [`mailbox`] and [`message`]: the commands, in the engine's types.
 //!
 //! Why not imap-codec / imap-next: imap-codec 1.0 lacks most extensions the engine needs
@@ -23,6 +23,7 @@ pub(crate) mod conn;
 pub(crate) mod frame;
 pub(crate) mod mailbox;
 pub(crate) mod message;
+pub(crate) mod oauth2;
 pub(crate) mod parse;
 
 pub(crate) use conn::CmdError;
