@@ -44,30 +44,82 @@ pub(crate) async fn select(
     mailbox: &str,
     read_only: bool,
 ) -> Result<Selected, CmdError> {
-    let command = if read_only { "EXAMINE" } else { "SELECT" };
-    let line = format!("{command} {}", quote_name(mailbox)?);
+    let command = select_command(read_only);
+    let line = select_line(mailbox, read_only)?;
     let mut sel = Selected::default();
     s.conn
-        .run(command, &line, |r| match r {
-            Reply::Parsed(Response::MailboxData(MailboxDatum::Exists(n))) => sel.exists = *n,
-            Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => {
-                sel.flags = flag::from_server(f)
-            }
-            Reply::Parsed(Response::Data {
-                status: Status::Ok,
-                outcome,
-            }) => match &outcome.code {
-                Some(ResponseCode::PermanentFlags(f)) => {
-                    sel.permanent_flags = Some(flag::from_server(f))
-                }
-                Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(UidValidity(*v)),
-                Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(Uid(*v)),
-                _ => {}
-            },
-            _ => {}
-        })
+        .run(command, &line, |r| note_select(&mut sel, r))
         .await?;
     Ok(sel)
+}
+
+pub(crate) fn select_command(read_only: bool) -> &'static str {
+    if read_only {
+        "EXAMINE"
+    } else {
+        "SELECT"
+    }
+}
+
+/// The command line of [`select`].
+pub(crate) fn select_line(mailbox: &str, read_only: bool) -> Result<String, CmdError> {
+    Ok(format!(
+        "{} {}",
+        select_command(read_only),
+        quote_name(mailbox)?
+    ))
+}
+
+/// What one response to SELECT/EXAMINE says about the mailbox.
+pub(crate) fn note_select(sel: &mut Selected, r: &Reply<'_>) {
+    match r {
+        Reply::Parsed(Response::MailboxData(MailboxDatum::Exists(n))) => sel.exists = *n,
+        Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => {
+            sel.flags = flag::from_server(f)
+        }
+        Reply::Parsed(Response::Data {
+            status: Status::Ok,
+            outcome,
+        }) => match &outcome.code {
+            Some(ResponseCode::PermanentFlags(f)) => {
+                sel.permanent_flags = Some(flag::from_server(f))
+            }
+            Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(UidValidity(*v)),
+            Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(Uid(*v)),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// `EXAMINE` of several mailboxes, pipelined (one round trip): what each said, or its
+/// refusal text. The server runs them in order; each one's data comes before its answer.
+pub(crate) async fn examine_many(
+    s: &mut ImapSession,
+    mailboxes: &[String],
+) -> Result<Vec<Result<Selected, String>>, CmdError> {
+    let lines = mailboxes
+        .iter()
+        .map(|m| select_line(m, true))
+        .collect::<Result<Vec<_>, CmdError>>()?;
+    let mut sels = vec![Selected::default(); mailboxes.len()];
+    let results = s
+        .conn
+        .run_many("EXAMINE", &lines, |i, r| {
+            if let Some(sel) = sels.get_mut(i) {
+                note_select(sel, r);
+            }
+        })
+        .await?;
+    results
+        .into_iter()
+        .zip(sels)
+        .map(|(r, sel)| match r {
+            Ok(_) => Ok(Ok(sel)),
+            Err(CmdError::Refused { text, .. }) => Ok(Err(text)),
+            Err(e) => Err(e),
+        })
+        .collect()
 }
 
 /// A command on one mailbox without results of interest (`CREATE`, `SUBSCRIBE`...).
