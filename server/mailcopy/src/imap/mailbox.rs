@@ -223,6 +223,46 @@ pub(crate) async fn status(
     })
 }
 
+/// [`status`] of several mailboxes, pipelined: each one's data, or its refusal text, in
+/// order. Answers are matched by the mailbox name they carry.
+pub(crate) async fn status_many(
+    s: &mut ImapSession,
+    mailboxes: &[String],
+    items: &str,
+) -> Result<Vec<Result<StatusData, String>>, CmdError> {
+    let lines = mailboxes
+        .iter()
+        .map(|m| Ok(format!("STATUS {} ({items})", quote_name(m)?)))
+        .collect::<Result<Vec<_>, CmdError>>()?;
+    let mut found: Vec<Option<StatusData>> = vec![None; mailboxes.len()];
+    let results = s
+        .conn
+        .run_many("STATUS", &lines, |i, r| {
+            if let Reply::Status(st) = r {
+                // Unsolicited STATUS of other mailboxes (RFC 5465) is not ours.
+                if let Some(slot) = found.get_mut(i) {
+                    if mailboxes.get(i).is_some_and(|m| *m == st.mailbox) || slot.is_none() {
+                        *slot = Some(st.clone());
+                    }
+                }
+            }
+        })
+        .await?;
+    results
+        .into_iter()
+        .zip(found)
+        .zip(mailboxes)
+        .map(|((r, st), name)| match (r, st) {
+            (Ok(_), Some(st)) => Ok(Ok(st)),
+            (Ok(_), None) => Err(CmdError::Broken(crate::error::ConnectError::Protocol {
+                detail: format!("the server answered STATUS of {name:?} without its data"),
+            })),
+            (Err(CmdError::Refused { text, .. }), _) => Ok(Err(text)),
+            (Err(e), _) => Err(e),
+        })
+        .collect()
+}
+
 /// `SEARCH LARGER n` in the selected mailbox: how many messages exceed `n` octets.
 pub(crate) async fn count_larger(s: &mut ImapSession, limit: u64) -> Result<u64, CmdError> {
     let mut found = 0u64;
