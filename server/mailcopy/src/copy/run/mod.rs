@@ -111,7 +111,7 @@ const FETCH_BATCH_MESSAGES: usize = 100;
 /// [`QUIET`] (see [`Run::confirm_quiet`]); a reconnect with APPENDs unanswered waits the same
 /// way before it counts what landed ([`Run::dst_select_quiet`]). The bytes bound how long a
 /// killed copy's APPENDs can go on arriving.
-const APPEND_WINDOW: usize = 8;
+const APPEND_WINDOW: usize = 32;
 const APPEND_WINDOW_BYTES: usize = 2 << 20;
 
 /// A destination folder whose UIDNEXT and message count did not change for this long is

@@ -17,6 +17,14 @@ impl Run<'_> {
                 .filter(|&i| jobs[i].selectable && reports[i].error.is_none())
                 .collect(),
         );
+        // Every destination folder read once before the scan, in one round trip: the quiet
+        // check can then measure from this earlier reading (unchanged from before the scan
+        // listed the folder until QUIET later covers the listing too), and is usually past
+        // its wait once the scan of every folder is done.
+        let early = match lanes.first_mut() {
+            Some(lane) if !self.options.dry_run => self.early_readings(lane, jobs, &queue).await,
+            _ => BTreeMap::new(),
+        };
         let results = join_all(lanes.iter_mut().map(|lane| {
             let queue = &queue;
             async move {
@@ -43,7 +51,10 @@ impl Run<'_> {
                      r: Result<(FolderWork, ScanFacts), Fail>| {
             scans[i] = None;
             match r {
-                Ok((work, facts)) => {
+                Ok((mut work, facts)) => {
+                    if let (Some(q), Some(e)) = (work.quiet.as_mut(), early.get(&i)) {
+                        *q = *e;
+                    }
                     let report = &mut reports[i];
                     report.source_count = facts.source_count;
                     report.source_bytes = facts.source_bytes;
@@ -126,6 +137,56 @@ impl Run<'_> {
             apply(&mut scans, reports, i, r);
         }
         scans
+    }
+
+    /// The destination folders of `queue` that exist, each read with EXAMINE (pipelined):
+    /// by job index. A folder that cannot be read, or a connection that breaks, just has no
+    /// early reading (the scan's own is used).
+    async fn early_readings(
+        &self,
+        lane: &mut Lane,
+        jobs: &[FolderMapping],
+        queue: &Mutex<VecDeque<usize>>,
+    ) -> BTreeMap<usize, Reading> {
+        let wanted: Vec<usize> = queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .copied()
+            .collect();
+        let names: Vec<String> = wanted
+            .iter()
+            .map(|&i| jobs[i].destination.raw().to_string())
+            .collect();
+        lane.dst_box = None;
+        let Ok(s) = self.dst_session(lane).await else {
+            return BTreeMap::new();
+        };
+        let at = Instant::now();
+        match mailbox::examine_many(s, &names).await {
+            Ok(answers) => wanted
+                .into_iter()
+                .zip(answers)
+                .filter_map(|(i, a)| {
+                    a.ok().map(|sel| {
+                        (
+                            i,
+                            Reading {
+                                at,
+                                exists: sel.exists,
+                                uid_next: sel.uid_next,
+                            },
+                        )
+                    })
+                })
+                .collect(),
+            Err(e) => {
+                if matches!(e, CmdError::Broken(_)) {
+                    lane.dst = None;
+                }
+                BTreeMap::new()
+            }
+        }
     }
 
     /// [`Run::scan_folder_once`], again if a connection broke (up to [`SCAN_TRIES`] times).
@@ -232,7 +293,7 @@ impl Run<'_> {
         // rest, both sides at once, each side's EXAMINE and FETCH in one round trip.
         let loaded = self.load_checkpoint(job.source.raw()).await;
         let with_headers = loaded.is_none();
-        let examine_dst = !(self.options.dry_run && !job.exists_at_destination);
+        let examine_dst = !self.options.dry_run || job.exists_at_destination;
         let (mut src_lane, mut dst_lane) = lane.split();
         let (src, dst) = tokio::join!(
             self.src_examine_meta(&mut src_lane, job.source.raw(), with_headers),
