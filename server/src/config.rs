@@ -120,6 +120,9 @@ pub struct ServeArgs {
     /// Time limit of one Validate, in seconds.
     #[arg(long, env = "IMAPCOPY_CHECK_TIMEOUT_SECS", default_value_t = 20)]
     pub check_timeout_secs: u64,
+    /// OAuth2 sign-in (Google, Microsoft, a generic provider).
+    #[command(flatten)]
+    pub oauth2: crate::oauth::OAuthArgs,
 }
 
 impl ServeArgs {
@@ -133,6 +136,11 @@ impl ServeArgs {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The OAuth2 providers the operator enabled; redirect URIs under `--public-url`.
+    pub fn oauth2_providers(&self) -> anyhow::Result<crate::oauth::Providers> {
+        self.oauth2.providers(&self.public_url())
     }
 
     fn trusted(&self) -> anyhow::Result<TrustedProxies> {
