@@ -9,10 +9,10 @@ use oauth2::basic::{
     BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RefreshToken, RequestTokenError, RevocationErrorResponseType, RevocationUrl,
-    Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -46,7 +46,7 @@ type Client = oauth2::Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointMaybeSet,
+    EndpointNotSet,
     EndpointSet,
 >;
 
@@ -117,10 +117,6 @@ fn client(provider: &OAuthClient) -> Result<Client, OAuthError> {
         OAuthError::Configuration(format!("{} {what}: {e}", provider.spec.display_name))
     };
     let endpoints = &provider.spec.endpoints;
-    let revocation = match &endpoints.revocation {
-        Some(url) => Some(RevocationUrl::new(url.clone()).map_err(|e| bad("revocation URL", e))?),
-        None => None,
-    };
     let auth_type = match provider.spec.client_auth {
         ClientAuth::Basic => AuthType::BasicAuth,
         ClientAuth::Post => AuthType::RequestBody,
@@ -136,7 +132,6 @@ fn client(provider: &OAuthClient) -> Result<Client, OAuthError> {
                     .map_err(|e| bad("authorization URL", e))?,
             )
             .set_token_uri(TokenUrl::new(endpoints.token.clone()).map_err(|e| bad("token URL", e))?)
-            .set_revocation_url_option(revocation)
             .set_redirect_uri(
                 RedirectUrl::new(provider.redirect_uri.clone())
                     .map_err(|e| bad("redirect URI", e))?,
@@ -194,11 +189,28 @@ pub async fn exchange_code(
     let tokens = tokens_from(provider, &answer, None, now)?;
     let identity = match &answer.extra_fields().id_token {
         // Straight from the token endpoint: see `identity`'s module comment.
-        Some(id_token) => identity_from_claims(
-            &id_token_claims(id_token)?,
-            &provider.spec.account_claims,
-            Some(nonce),
-        )?,
+        Some(id_token) => {
+            let claims = id_token_claims(id_token)?;
+            match identity_from_claims(&claims, &provider.spec.account_claims, Some(nonce)) {
+                Ok(identity) => identity,
+                // oidc-provider (and OpenID Connect Core 5.4): when an access token is issued,
+                // the scope's claims (`email`) are in userinfo, and the ID token has `sub`.
+                Err(OAuthError::NoIdentity { .. })
+                    if provider.spec.endpoints.userinfo.is_some() =>
+                {
+                    let from_userinfo = userinfo(http, provider, &tokens.access_token).await?;
+                    let sub = claims.get("sub").and_then(serde_json::Value::as_str);
+                    // OpenID Connect Core 5.3.2: userinfo's `sub` must be the ID token's.
+                    if sub.is_some() && from_userinfo.subject.as_deref() != sub {
+                        return Err(OAuthError::Network(
+                            "userinfo is about another account than the ID token".to_string(),
+                        ));
+                    }
+                    from_userinfo
+                }
+                Err(e) => return Err(e),
+            }
+        }
         None => userinfo(http, provider, &tokens.access_token).await?,
     };
     Ok(SignedIn { tokens, identity })
@@ -226,32 +238,65 @@ pub async fn refresh(
     Ok(Refreshed { tokens, rotated })
 }
 
-/// Revokes a refresh token (and with it the grant) where the provider can.
+/// Revokes a refresh token (and with it the grant) where the provider can (RFC 7009).
+///
+/// Sent by hand rather than through the `oauth2` crate: it insists on an https revocation
+/// URL, and local test providers are http on loopback (`provider::check_endpoint` allows
+/// http nowhere else).
 pub async fn revoke(
     http: &OAuthHttp,
     provider: &OAuthClient,
     refresh_token: &SecretString,
 ) -> Result<Revoked, OAuthError> {
-    if provider.spec.endpoints.revocation.is_none() {
+    let Some(url) = &provider.spec.endpoints.revocation else {
         return Ok(Revoked::NotSupported);
+    };
+    let mut form = vec![
+        ("token", refresh_token.expose_secret()),
+        ("token_type_hint", "refresh_token"),
+    ];
+    let mut request = http.client.post(url).header("accept", "application/json");
+    match provider.spec.client_auth {
+        ClientAuth::Basic => {
+            // RFC 6749 2.3.1: id and secret form-encoded before Basic's base64.
+            let enc = |v: &str| {
+                oauth2::url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            };
+            request = request.basic_auth(
+                enc(&provider.client_id),
+                Some(enc(provider.client_secret.expose_secret())),
+            );
+        }
+        ClientAuth::Post => {
+            form.push(("client_id", &provider.client_id));
+            form.push(("client_secret", provider.client_secret.expose_secret()));
+        }
     }
-    let token = StandardRevocableToken::RefreshToken(RefreshToken::new(
-        refresh_token.expose_secret().to_string(),
-    ));
-    let client = client(provider)?;
-    let request = client
-        .revoke_token(token)
-        .map_err(|e| OAuthError::Configuration(e.to_string()))?;
-    match request.request_async(&http.client).await {
-        Ok(()) => Ok(Revoked::Done),
-        Err(RequestTokenError::ServerResponse(r)) => match r.error() {
-            RevocationErrorResponseType::Basic(e) => Err(basic_error(e, r.error_description())),
-            RevocationErrorResponseType::UnsupportedTokenType => Err(OAuthError::Refused {
-                error: "unsupported_token_type".to_string(),
-                description: r.error_description().cloned(),
-            }),
-        },
-        Err(e) => Err(request_error(e)),
+    let body = oauth2::url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let response = request
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| OAuthError::Network(error_chain(&e.without_url())))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(Revoked::Done);
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    match answer.get("error").and_then(serde_json::Value::as_str) {
+        Some(error) => Err(OAuthError::from_code(
+            error,
+            answer
+                .get("error_description")
+                .and_then(serde_json::Value::as_str),
+        )),
+        None => Err(OAuthError::Network(format!(
+            "revocation answered HTTP {status}"
+        ))),
     }
 }
 
@@ -709,6 +754,40 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, OAuthError::Network(_)), "{err:?}");
         assert!(!err.to_string().contains("rt\""));
+    }
+
+    #[tokio::test]
+    async fn google_revocation_request() {
+        let (url, got) = token_endpoint(200, serde_json::json!({})).await;
+        let mut spec = ProviderSpec::google();
+        spec.endpoints.revocation = Some(url);
+        let google = configured(spec);
+        let r = revoke(
+            &OAuthHttp::new().unwrap(),
+            &google,
+            &SecretString::from("1//rt"),
+        )
+        .await;
+        assert_eq!(r, Ok(Revoked::Done));
+        let req = got.await.unwrap();
+        let basic = base64::engine::general_purpose::STANDARD.encode("client+id:s3cr%2Fet");
+        assert_eq!(req.header("authorization"), Some(format!("Basic {basic}")));
+        let form = req.form();
+        assert_eq!(form["token"], "1//rt");
+        assert_eq!(form["token_type_hint"], "refresh_token");
+
+        let (url, _got) = token_endpoint(400, serde_json::json!({"error": "invalid_client"})).await;
+        let mut spec = ProviderSpec::google();
+        spec.endpoints.revocation = Some(url);
+        let r = revoke(
+            &OAuthHttp::new().unwrap(),
+            &configured(spec),
+            &SecretString::from("x"),
+        )
+        .await;
+        assert!(
+            matches!(r, Err(OAuthError::Refused { ref error, .. }) if error == "invalid_client")
+        );
     }
 
     #[tokio::test]

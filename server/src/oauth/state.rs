@@ -90,10 +90,9 @@ impl StateStore {
     pub fn insert(&self, state: String, entry: PendingAuthorization) {
         let now = entry.created_at;
         let mut map = self.lock();
-        map.retain(|_, e| {
-            !is_expired(e.created_at, now, self.ttl)
-                && !(e.draft_id == entry.draft_id && e.side == entry.side)
-        });
+        let same_side =
+            |e: &PendingAuthorization| e.draft_id == entry.draft_id && e.side == entry.side;
+        map.retain(|_, e| !is_expired(e.created_at, now, self.ttl) && !same_side(e));
         while map.len() >= self.capacity {
             let oldest = map
                 .iter()
