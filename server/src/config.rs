@@ -323,6 +323,32 @@ mod tests {
         assert!(bad.web_config().is_err());
     }
 
+    #[test]
+    fn oauth2_flags_are_part_of_serve() {
+        let args = serve_args(&[
+            "--public-url",
+            "https://copy.example.org",
+            "--microsoft-client-id",
+            "mid",
+        ])
+        .unwrap();
+        assert_eq!(args.oauth2.microsoft_tenant, "common");
+        // A client ID without its secret (file or IMAPCOPY_MICROSOFT_CLIENT_SECRET) is refused.
+        let env = |_: &str| None;
+        assert!(args
+            .oauth2
+            .providers_with(&args.public_url(), &env)
+            .is_err());
+        let env = |_: &str| Some("s".to_string());
+        let providers = args
+            .oauth2
+            .providers_with(&args.public_url(), &env)
+            .unwrap();
+        let ms = providers.get(&crate::oauth::ProviderId::Microsoft).unwrap();
+        assert_eq!(ms.redirect_uri, "https://copy.example.org/oauth2/callback");
+        assert!(serve_args(&[]).unwrap().oauth2_providers().is_ok());
+    }
+
     #[tokio::test]
     async fn hosts_file_resolves_only_its_names() {
         let r = parse_hosts("# test\n127.0.0.1 imap.test mail.test\n::1 imap.test\n").unwrap();
