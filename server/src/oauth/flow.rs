@@ -659,6 +659,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn microsoft_code_exchange_reads_the_id_token() {
+        let (url, got) = token_endpoint(
+            200,
+            serde_json::json!({
+                "access_token": "eyJ.at", "expires_in": 3600, "ext_expires_in": 3600,
+                "token_type": "Bearer", "refresh_token": "M.rt",
+                "scope": "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "id_token": jwt(serde_json::json!({"sub": "AAA", "preferred_username": "c@outlook.com", "nonce": "n"})),
+            }),
+        )
+        .await;
+        let ms = with_token_url(ProviderSpec::microsoft(&Tenant::common()), &url);
+        let http = OAuthHttp::new().unwrap();
+        let verifier = SecretString::from("w".repeat(43));
+        let signed = exchange_code(&http, &ms, "M.code", &verifier, "n", UnixMs(0))
+            .await
+            .unwrap();
+        assert_eq!(signed.identity.login, "c@outlook.com");
+        let req = got.await.unwrap();
+        assert_eq!(req.header("authorization"), None);
+        let form = req.form();
+        assert_eq!(form["client_secret"], "s3cr/et");
+        assert_eq!(form["code_verifier"], "w".repeat(43));
+        assert_eq!(form["grant_type"], "authorization_code");
+
+        // An ID token for another sign-in (its nonce) is refused.
+        let (url, _got) = token_endpoint(
+            200,
+            serde_json::json!({"access_token": "at", "token_type": "Bearer",
+                "id_token": jwt(serde_json::json!({"sub": "AAA", "email": "c@outlook.com", "nonce": "other"}))}),
+        )
+        .await;
+        let ms = with_token_url(ProviderSpec::microsoft(&Tenant::common()), &url);
+        let err = exchange_code(&http, &ms, "c", &verifier, "n", UnixMs(0))
+            .await
+            .unwrap_err();
+        assert_eq!(err, OAuthError::NonceMismatch);
+    }
+
+    #[tokio::test]
     async fn google_refresh_keeps_the_old_refresh_token() {
         let (url, got) = token_endpoint(
             200,

@@ -19,6 +19,14 @@ pub struct Identity {
     pub subject: Option<String>,
 }
 
+impl Identity {
+    /// Whether this is the account an address typed earlier names (mail providers treat
+    /// addresses without regard to case).
+    pub fn is_account(&self, typed: &str) -> bool {
+        self.login.eq_ignore_ascii_case(typed.trim())
+    }
+}
+
 /// The claims in a JWT's payload (no signature check; see the module comment).
 pub fn id_token_claims(id_token: &str) -> Result<Map<String, Value>, OAuthError> {
     let bad = |what: &str| OAuthError::Network(format!("the ID token {what}"));
@@ -89,6 +97,8 @@ mod tests {
         let who = identity_from_claims(&claims, &["email".into()], Some("n1")).unwrap();
         assert_eq!(who.login, "a@example.test");
         assert_eq!(who.subject.as_deref(), Some("1234"));
+        assert!(who.is_account(" A@Example.test"));
+        assert!(!who.is_account("b@example.test"));
         assert_eq!(
             identity_from_claims(&claims, &["email".into()], Some("n2")),
             Err(OAuthError::NonceMismatch)

@@ -20,4 +20,4 @@ pub use flow::{AuthorizationStart, OAuthHttp, Refreshed, Revoked, SignedIn};
 pub use identity::Identity;
 pub use provider::{ProviderId, ProviderSpec, Tenant};
 pub use state::{PendingAuthorization, StateError, StateStore};
-pub use tokens::{needs_refresh, Tokens, UnixMs};
+pub use tokens::{needs_refresh, Tokens, UnixMs, REFRESH_MARGIN};

@@ -110,7 +110,9 @@ impl ProviderSpec {
                 token: format!("{base}/token"),
                 // Microsoft: the identity platform has no RFC 7009 revocation endpoint.
                 revocation: None,
-                userinfo: Some("https://graph.microsoft.com/oidc/userinfo".to_string()),
+                // Microsoft: its userinfo is on Microsoft Graph, and an access token is for one
+                // resource only (here Outlook's IMAP): the account comes from the ID token.
+                userinfo: None,
             },
             scopes: strings(&[
                 "openid",
@@ -126,8 +128,9 @@ impl ProviderSpec {
             // Outlook.com and usually for Microsoft 365.
             account_claims: strings(&["email", "preferred_username"]),
             imap_hosts: strings(&["outlook.office365.com", "imap-mail.outlook.com"]),
-            // Microsoft: its v2.0 token endpoint documents `client_secret` in the body;
-            // secrets it issues contain characters that Basic's form-encoding changes.
+            // Microsoft: the v2.0 token endpoint's documentation sends `client_secret` in the
+            // body; that avoids depending on how it decodes Basic credentials (its secrets
+            // contain `~`, which RFC 6749's form-encoding before Basic changes).
             client_auth: ClientAuth::Post,
         }
     }
@@ -142,9 +145,16 @@ impl ProviderSpec {
     /// IMAP scope. Scope values are compared without case: Microsoft answers with its own
     /// spelling of the resource's scopes.
     pub fn grants_imap(&self, granted: &str) -> bool {
-        granted
-            .split_ascii_whitespace()
-            .any(|s| s.eq_ignore_ascii_case(&self.imap_scope))
+        // Microsoft: a scope of a resource may come back without the resource's URI
+        // (`IMAP.AccessAsUser.All` for `https://outlook.office.com/IMAP.AccessAsUser.All`).
+        let short = match self.id {
+            ProviderId::Microsoft => self.imap_scope.rsplit('/').next().filter(|s| !s.is_empty()),
+            _ => None,
+        };
+        granted.split_ascii_whitespace().any(|s| {
+            s.eq_ignore_ascii_case(&self.imap_scope)
+                || short.is_some_and(|short| s.eq_ignore_ascii_case(short))
+        })
     }
 }
 
@@ -378,6 +388,10 @@ client_id = "imapcopy"
             .token
             .starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/"));
         assert!(m.grants_imap("https://outlook.office.com/imap.accessasuser.all"));
+        assert!(m.grants_imap("openid IMAP.AccessAsUser.All"));
+        assert!(!m.grants_imap("openid https://outlook.office.com/User.Read"));
+        // Only Microsoft's scopes have a short form.
+        assert!(!g.grants_imap("mail.google.com"));
         assert!(m.serves_host("outlook.office365.com"));
         assert_eq!(m.endpoints.revocation, None);
         assert!(Tenant::parse("../evil").is_err());

@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+/// How long before its expiry an access token is refreshed: longer than one command may take
+/// (an APPEND of a large message on a slow link), far shorter than the hour Google's and
+/// Microsoft's tokens live.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
 /// Milliseconds since the Unix epoch (the job store's clock: `Clock::now_ms`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UnixMs(pub i64);
