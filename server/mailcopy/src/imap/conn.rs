@@ -119,6 +119,9 @@ impl std::fmt::Debug for Connection {
 /// How much to read at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Commands [`Connection::run_many`] sends before reading their answers.
+pub(crate) const PIPELINE_MAX: usize = 64;
+
 impl Connection {
     /// Takes over a stream on which no response is pending (async-imap's `into_inner()` after
     /// the pre-login commands).
@@ -170,7 +173,28 @@ impl Connection {
     /// data it can tell apart or that the server must run one after the other: SELECT/EXAMINE
     /// and what reads the selected folder, CREATE, SUBSCRIBE, LIST then NAMESPACE then LSUB).
     /// Returns each command's own result, in order; the outer error is a broken connection.
+    ///
+    /// At most [`PIPELINE_MAX`] commands are sent before their answers are read: a server
+    /// stops reading while its answers wait unread, and a client that writes on without
+    /// reading would deadlock with it once both sockets' buffers are full.
     pub(crate) async fn run_many(
+        &mut self,
+        command: &'static str,
+        lines: &[String],
+        mut on_reply: impl FnMut(usize, &Reply<'_>),
+    ) -> Result<Vec<Result<DoneOk, CmdError>>, CmdError> {
+        let mut all = Vec::with_capacity(lines.len());
+        for (k, chunk) in lines.chunks(PIPELINE_MAX).enumerate() {
+            let base = k * PIPELINE_MAX;
+            let done = self
+                .run_chunk(command, chunk, |i, r| on_reply(base + i, r))
+                .await?;
+            all.extend(done);
+        }
+        Ok(all)
+    }
+
+    async fn run_chunk(
         &mut self,
         command: &'static str,
         lines: &[String],

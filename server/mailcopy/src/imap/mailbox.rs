@@ -44,30 +44,82 @@ pub(crate) async fn select(
     mailbox: &str,
     read_only: bool,
 ) -> Result<Selected, CmdError> {
-    let command = if read_only { "EXAMINE" } else { "SELECT" };
-    let line = format!("{command} {}", quote_name(mailbox)?);
+    let command = select_command(read_only);
+    let line = select_line(mailbox, read_only)?;
     let mut sel = Selected::default();
     s.conn
-        .run(command, &line, |r| match r {
-            Reply::Parsed(Response::MailboxData(MailboxDatum::Exists(n))) => sel.exists = *n,
-            Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => {
-                sel.flags = flag::from_server(f)
-            }
-            Reply::Parsed(Response::Data {
-                status: Status::Ok,
-                outcome,
-            }) => match &outcome.code {
-                Some(ResponseCode::PermanentFlags(f)) => {
-                    sel.permanent_flags = Some(flag::from_server(f))
-                }
-                Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(UidValidity(*v)),
-                Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(Uid(*v)),
-                _ => {}
-            },
-            _ => {}
-        })
+        .run(command, &line, |r| note_select(&mut sel, r))
         .await?;
     Ok(sel)
+}
+
+pub(crate) fn select_command(read_only: bool) -> &'static str {
+    if read_only {
+        "EXAMINE"
+    } else {
+        "SELECT"
+    }
+}
+
+/// The command line of [`select`].
+pub(crate) fn select_line(mailbox: &str, read_only: bool) -> Result<String, CmdError> {
+    Ok(format!(
+        "{} {}",
+        select_command(read_only),
+        quote_name(mailbox)?
+    ))
+}
+
+/// What one response to SELECT/EXAMINE says about the mailbox.
+pub(crate) fn note_select(sel: &mut Selected, r: &Reply<'_>) {
+    match r {
+        Reply::Parsed(Response::MailboxData(MailboxDatum::Exists(n))) => sel.exists = *n,
+        Reply::Parsed(Response::MailboxData(MailboxDatum::Flags(f))) => {
+            sel.flags = flag::from_server(f)
+        }
+        Reply::Parsed(Response::Data {
+            status: Status::Ok,
+            outcome,
+        }) => match &outcome.code {
+            Some(ResponseCode::PermanentFlags(f)) => {
+                sel.permanent_flags = Some(flag::from_server(f))
+            }
+            Some(ResponseCode::UidValidity(v)) => sel.uid_validity = Some(UidValidity(*v)),
+            Some(ResponseCode::UidNext(v)) => sel.uid_next = Some(Uid(*v)),
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// `EXAMINE` of several mailboxes, pipelined (one round trip): what each said, or its
+/// refusal text. The server runs them in order; each one's data comes before its answer.
+pub(crate) async fn examine_many(
+    s: &mut ImapSession,
+    mailboxes: &[String],
+) -> Result<Vec<Result<Selected, String>>, CmdError> {
+    let lines = mailboxes
+        .iter()
+        .map(|m| select_line(m, true))
+        .collect::<Result<Vec<_>, CmdError>>()?;
+    let mut sels = vec![Selected::default(); mailboxes.len()];
+    let results = s
+        .conn
+        .run_many("EXAMINE", &lines, |i, r| {
+            if let Some(sel) = sels.get_mut(i) {
+                note_select(sel, r);
+            }
+        })
+        .await?;
+    results
+        .into_iter()
+        .zip(sels)
+        .map(|(r, sel)| match r {
+            Ok(_) => Ok(Ok(sel)),
+            Err(CmdError::Refused { text, .. }) => Ok(Err(text)),
+            Err(e) => Err(e),
+        })
+        .collect()
 }
 
 /// A command on one mailbox without results of interest (`CREATE`, `SUBSCRIBE`...).
@@ -169,6 +221,46 @@ pub(crate) async fn status(
             detail: format!("the server answered STATUS of {mailbox:?} without its data"),
         })
     })
+}
+
+/// [`status`] of several mailboxes, pipelined: each one's data, or its refusal text, in
+/// order. Answers are matched by the mailbox name they carry.
+pub(crate) async fn status_many(
+    s: &mut ImapSession,
+    mailboxes: &[String],
+    items: &str,
+) -> Result<Vec<Result<StatusData, String>>, CmdError> {
+    let lines = mailboxes
+        .iter()
+        .map(|m| Ok(format!("STATUS {} ({items})", quote_name(m)?)))
+        .collect::<Result<Vec<_>, CmdError>>()?;
+    let mut found: Vec<Option<StatusData>> = vec![None; mailboxes.len()];
+    let results = s
+        .conn
+        .run_many("STATUS", &lines, |i, r| {
+            if let Reply::Status(st) = r {
+                // Unsolicited STATUS of other mailboxes (RFC 5465) is not ours.
+                if let Some(slot) = found.get_mut(i) {
+                    if mailboxes.get(i).is_some_and(|m| *m == st.mailbox) || slot.is_none() {
+                        *slot = Some(st.clone());
+                    }
+                }
+            }
+        })
+        .await?;
+    results
+        .into_iter()
+        .zip(found)
+        .zip(mailboxes)
+        .map(|((r, st), name)| match (r, st) {
+            (Ok(_), Some(st)) => Ok(Ok(st)),
+            (Ok(_), None) => Err(CmdError::Broken(crate::error::ConnectError::Protocol {
+                detail: format!("the server answered STATUS of {name:?} without its data"),
+            })),
+            (Err(CmdError::Refused { text, .. }), _) => Ok(Err(text)),
+            (Err(e), _) => Err(e),
+        })
+        .collect()
 }
 
 /// `SEARCH LARGER n` in the selected mailbox: how many messages exceed `n` octets.

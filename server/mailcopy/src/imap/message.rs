@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use imap_proto::{rfc4315::UidSetMember, AttributeValue, RequestId, Response, ResponseCode};
 
 use super::conn::CmdError;
+use super::mailbox::Selected;
 use super::parse::Reply;
 use super::quote_name;
 use crate::copy::identity::{parse_internaldate, HeaderIdentity, Ident, IDENTITY_FIELDS};
@@ -64,67 +65,134 @@ pub(crate) async fn fetch_meta(
     uid_set: &str,
     with_headers: bool,
 ) -> Result<Vec<MessageMeta>, CmdError> {
-    const CMD: &str = "UID FETCH";
+    let id = s.conn.send(&fetch_meta_line(uid_set, with_headers)).await?;
+    let mut meta = MetaAnswers::new(with_headers);
+    s.conn.read_done("UID FETCH", &id, |r| meta.note(r)).await?;
+    meta.finish()
+}
+
+/// `EXAMINE mailbox` then `UID FETCH 1:* (…)` as [`fetch_meta`], pipelined: the folder's
+/// state and every message's metadata in one round trip. A refused EXAMINE is returned as
+/// such (the FETCH after it is then refused too: no folder is selected).
+pub(crate) async fn examine_with_meta(
+    s: &mut ImapSession,
+    mailbox: &str,
+    with_headers: bool,
+) -> Result<(Selected, Vec<MessageMeta>), CmdError> {
+    let lines = [
+        super::mailbox::select_line(mailbox, true)?,
+        fetch_meta_line("1:*", with_headers),
+    ];
+    let mut sel = Selected::default();
+    let mut meta = MetaAnswers::new(with_headers);
+    let results = s
+        .conn
+        .run_many("EXAMINE", &lines, |i, r| {
+            if i == 0 {
+                super::mailbox::note_select(&mut sel, r);
+            } else {
+                meta.note(r);
+            }
+        })
+        .await?;
+    let mut results = results.into_iter();
+    if let Some(Err(CmdError::Refused { bad, text, .. })) = results.next() {
+        return Err(CmdError::Refused {
+            command: "EXAMINE",
+            bad,
+            text,
+        });
+    }
+    match results.next() {
+        Some(Err(CmdError::Refused { .. })) if sel.exists == 0 => {
+            // `1:*` in an empty mailbox: RFC 3501 leaves `*` without messages open and servers
+            // differ (Dovecot answers OK with no data, others NO or BAD); nothing to list.
+            Ok((sel, Vec::new()))
+        }
+        Some(Err(CmdError::Refused { bad, text, .. })) => Err(CmdError::Refused {
+            command: "UID FETCH",
+            bad,
+            text,
+        }),
+        Some(Err(e)) => Err(e),
+        _ => Ok((sel, meta.finish()?)),
+    }
+}
+
+fn fetch_meta_line(uid_set: &str, with_headers: bool) -> String {
     let headers = if with_headers {
         format!(" BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]")
     } else {
         String::new()
     };
-    let id = s
-        .conn
-        .send(&format!(
-            "UID FETCH {uid_set} (UID FLAGS INTERNALDATE RFC822.SIZE{headers})"
-        ))
-        .await?;
-    let mut out = Vec::new();
-    let mut unreadable = None;
-    s.conn
-        .read_done(CMD, &id, |r| {
-            if let Some(raw) = unparsed_fetch(r) {
-                unreadable.get_or_insert(raw);
-            }
-            let Reply::Parsed(Response::Fetch(_, attrs)) = r else {
-                return;
-            };
-            let mut m = MessageMeta {
-                uid: 0,
-                size: 0,
-                flags: Vec::new(),
-                internaldate: None,
-                header: None,
-            };
-            for a in attrs {
-                match a {
-                    AttributeValue::Uid(u) => m.uid = *u,
-                    AttributeValue::Rfc822Size(n) => m.size = *n,
-                    AttributeValue::Flags(f) => m.flags = flag::from_server(f),
-                    AttributeValue::InternalDate(d) => m.internaldate = Some(d.to_string()),
-                    AttributeValue::BodySection { data, .. } if with_headers => {
-                        m.header = Some(HeaderIdentity::of(data.as_deref().unwrap_or_default()));
-                    }
-                    _ => {}
-                }
-            }
-            // A FETCH without UID is an unsolicited flag update for some other message.
-            if m.uid != 0 {
-                if with_headers && m.header.is_none() {
-                    // Sent no header section at all: an empty header block is what it has.
-                    m.header = Some(HeaderIdentity::of(b""));
-                }
-                out.push(m);
-            }
-        })
-        .await?;
-    // A message whose metadata cannot be read would be invisible to the scan (never copied,
-    // never reported): the folder's scan fails instead.
-    if let Some(raw) = unreadable {
-        return Err(CmdError::Broken(crate::error::ConnectError::Protocol {
-            detail: format!("during UID FETCH: an answer that cannot be parsed: {raw}"),
-        }));
+    format!("UID FETCH {uid_set} (UID FLAGS INTERNALDATE RFC822.SIZE{headers})")
+}
+
+/// The answers to a metadata FETCH, collected as they arrive.
+struct MetaAnswers {
+    with_headers: bool,
+    out: Vec<MessageMeta>,
+    unreadable: Option<String>,
+}
+
+impl MetaAnswers {
+    fn new(with_headers: bool) -> Self {
+        MetaAnswers {
+            with_headers,
+            out: Vec::new(),
+            unreadable: None,
+        }
     }
-    out.sort_by_key(|m| m.uid);
-    out.dedup_by_key(|m| m.uid);
-    Ok(out)
+
+    fn note(&mut self, r: &Reply<'_>) {
+        if let Some(raw) = unparsed_fetch(r) {
+            self.unreadable.get_or_insert(raw);
+        }
+        let Reply::Parsed(Response::Fetch(_, attrs)) = r else {
+            return;
+        };
+        let mut m = MessageMeta {
+            uid: 0,
+            size: 0,
+            flags: Vec::new(),
+            internaldate: None,
+            header: None,
+        };
+        for a in attrs {
+            match a {
+                AttributeValue::Uid(u) => m.uid = *u,
+                AttributeValue::Rfc822Size(n) => m.size = *n,
+                AttributeValue::Flags(f) => m.flags = flag::from_server(f),
+                AttributeValue::InternalDate(d) => m.internaldate = Some(d.to_string()),
+                AttributeValue::BodySection { data, .. } if self.with_headers => {
+                    m.header = Some(HeaderIdentity::of(data.as_deref().unwrap_or_default()));
+                }
+                _ => {}
+            }
+        }
+        // A FETCH without UID is an unsolicited flag update for some other message.
+        if m.uid != 0 {
+            if self.with_headers && m.header.is_none() {
+                // Sent no header section at all: an empty header block is what it has.
+                m.header = Some(HeaderIdentity::of(b""));
+            }
+            self.out.push(m);
+        }
+    }
+
+    /// Sorted by UID. A message whose metadata cannot be read would be invisible to the scan
+    /// (never copied, never reported): the folder's scan fails instead.
+    fn finish(self) -> Result<Vec<MessageMeta>, CmdError> {
+        if let Some(raw) = self.unreadable {
+            return Err(CmdError::Broken(crate::error::ConnectError::Protocol {
+                detail: format!("during UID FETCH: an answer that cannot be parsed: {raw}"),
+            }));
+        }
+        let mut out = self.out;
+        out.sort_by_key(|m| m.uid);
+        out.dedup_by_key(|m| m.uid);
+        Ok(out)
+    }
 }
 
 /// `UID FETCH <uid> (UID FLAGS INTERNALDATE BODY.PEEK[])`: the whole message, without setting

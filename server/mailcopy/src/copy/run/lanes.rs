@@ -205,20 +205,11 @@ impl Run<'_> {
         folder: &str,
         uid_validity: Option<UidValidity>,
     ) -> Result<&'l mut ImapSession, Fail> {
-        if lane.src.is_none() {
-            if lane.src_reconnects >= MAX_RECONNECTS_IN_A_ROW {
-                return Err(Fail::Fatal(Stop::lost(
-                    "the source keeps closing the connection",
-                )));
-            }
-            lane.src_reconnects += 1;
-            lane.src_box = None;
-            lane.src = Some(self.src.reopen(self.cancel).await.map_err(Fail::Fatal)?);
-        }
-        let Some(s) = lane.src.as_mut() else {
-            return Err(Fail::Fatal(Stop::lost("no source connection")));
-        };
+        self.src_connected(lane).await?;
         if lane.src_box.as_deref() != Some(folder) {
+            let Some(s) = lane.src.as_mut() else {
+                return Err(Fail::Fatal(Stop::lost("no source connection")));
+            };
             match mailbox::select(s, folder, true).await {
                 Ok(sel) => {
                     if let (Some(want), Some(got)) = (uid_validity, sel.uid_validity) {
@@ -245,6 +236,84 @@ impl Run<'_> {
         lane.src
             .as_mut()
             .ok_or_else(|| Fail::Fatal(Stop::lost("no source connection")))
+    }
+
+    /// The lane's source session, reconnecting if needed (nothing selected after a reconnect).
+    pub(super) async fn src_connected<'l>(
+        &self,
+        lane: &'l mut Lane,
+    ) -> Result<&'l mut ImapSession, Fail> {
+        if lane.src.is_none() {
+            if lane.src_reconnects >= MAX_RECONNECTS_IN_A_ROW {
+                return Err(Fail::Fatal(Stop::lost(
+                    "the source keeps closing the connection",
+                )));
+            }
+            lane.src_reconnects += 1;
+            lane.src_box = None;
+            lane.src = Some(self.src.reopen(self.cancel).await.map_err(Fail::Fatal)?);
+        }
+        lane.src
+            .as_mut()
+            .ok_or_else(|| Fail::Fatal(Stop::lost("no source connection")))
+    }
+
+    /// EXAMINE `folder` on the lane's source and the metadata of all its messages, in one
+    /// round trip ([`message::examine_with_meta`]). A broken connection is `Fail::Message`
+    /// (the scan tries again on a new one).
+    pub(super) async fn src_examine_meta(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+        with_headers: bool,
+    ) -> Result<(Selected, Vec<MessageMeta>), Fail> {
+        lane.src_box = None;
+        let s = self.src_connected(lane).await?;
+        match message::examine_with_meta(s, folder, with_headers).await {
+            Ok((sel, msgs)) => {
+                lane.src_box = Some(folder.to_string());
+                lane.src_selected = sel.clone();
+                Ok((sel, msgs))
+            }
+            Err(e) => Err(self.scan_failure(&mut lane.src, Side::Source, e)),
+        }
+    }
+
+    /// [`Run::src_examine_meta`] on the destination (read-only: the scan changes nothing).
+    /// `None` in a dry run when the folder does not exist (yet).
+    pub(super) async fn dst_examine_meta(
+        &self,
+        lane: &mut Lane,
+        folder: &str,
+        with_headers: bool,
+    ) -> Result<Option<(Selected, Vec<MessageMeta>)>, Fail> {
+        lane.dst_box = None;
+        let s = self.dst_session(lane).await?;
+        match message::examine_with_meta(s, folder, with_headers).await {
+            Ok(found) => Ok(Some(found)),
+            Err(CmdError::Refused {
+                command: "EXAMINE", ..
+            }) if self.options.dry_run => Ok(None),
+            Err(e) => Err(self.scan_failure(&mut lane.dst, Side::Destination, e)),
+        }
+    }
+
+    fn scan_failure(&self, slot: &mut Option<ImapSession>, side: Side, e: CmdError) -> Fail {
+        match e {
+            CmdError::Refused {
+                command: "EXAMINE",
+                text,
+                ..
+            } => Fail::Folder(format!("the {} refused to open it: {text}", side.name())),
+            CmdError::Refused { text, .. } => Fail::Folder(format!(
+                "the {} refused to list its messages: {text}",
+                side.name()
+            )),
+            CmdError::Broken(e) => {
+                *slot = None;
+                Fail::Message(e.to_string())
+            }
+        }
     }
 
     /// The lane's destination session, with `folder` selected read-write first when given.
@@ -298,28 +367,6 @@ impl Run<'_> {
             Tried::Broken(last) => Err(Fail::Fatal(Stop::lost(format!(
                 "the destination connection failed twice during {command}: {last}"
             )))),
-        }
-    }
-
-    /// EXAMINE the destination folder (read-only: the scan changes nothing). `None` in a dry
-    /// run when it does not exist (yet).
-    pub(super) async fn dst_examine(
-        &self,
-        lane: &mut Lane,
-        folder: &str,
-    ) -> Result<Option<Selected>, Fail> {
-        lane.dst_box = None;
-        let s = self.dst_session(lane).await?;
-        match mailbox::select(s, folder, true).await {
-            Ok(sel) => Ok(Some(sel)),
-            Err(CmdError::Refused { .. }) if self.options.dry_run => Ok(None),
-            Err(CmdError::Refused { text, .. }) => Err(Fail::Folder(format!(
-                "the destination refused to open it: {text}"
-            ))),
-            Err(CmdError::Broken(e)) => {
-                lane.dst = None;
-                Err(Fail::Message(e.to_string()))
-            }
         }
     }
 

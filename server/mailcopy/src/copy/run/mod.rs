@@ -124,6 +124,8 @@ const QUIET: Duration = Duration::from_millis(250);
 /// How long a folder may keep changing before the copy gives up on it (a folder error: a
 /// re-run copies the rest) rather than risk appending a message twice.
 const QUIET_MAX: Duration = Duration::from_secs(10);
+/// Destination folders read again in one round trip by the quiet check.
+const QUIET_BATCH: usize = 64;
 
 /// Copies every planned folder and message from `source` to `destination`, without
 /// checkpoints (see [`copy_mailbox_with`]).

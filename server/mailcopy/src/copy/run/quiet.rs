@@ -72,6 +72,39 @@ impl Run<'_> {
         }
     }
 
+    /// [`Run::confirm_quiet`] for several folders at once: waits until the last reading is
+    /// [`QUIET`] old, then reads every folder again in one round trip. `true` for each folder
+    /// that did not change; one that changed (or could not be read) is `false`: the caller
+    /// checks it alone.
+    pub(super) async fn quiet_batch(
+        &self,
+        lane: &mut Lane,
+        batch: &[(String, Reading)],
+    ) -> Result<Vec<bool>, Fail> {
+        if let Some(latest) = batch.iter().map(|(_, r)| r.at).max() {
+            tokio::time::sleep(QUIET.saturating_sub(latest.elapsed())).await;
+        }
+        let names: Vec<String> = batch.iter().map(|(n, _)| n.clone()).collect();
+        lane.dst_box = None; // read-only now: appends SELECT it again
+        let now = match dst_twice!(self, lane, None, |s| mailbox::examine_many(s, &names))? {
+            Tried::Done(v) => v,
+            Tried::Refused(_) => return Ok(vec![false; batch.len()]),
+            Tried::Broken(last) => return Err(Fail::Message(last)),
+        };
+        Ok(batch
+            .iter()
+            .zip(now)
+            .map(|((_, before), now)| match now {
+                Ok(sel) => before.same(&Reading {
+                    at: Instant::now(),
+                    exists: sel.exists,
+                    uid_next: sel.uid_next,
+                }),
+                Err(_) => false,
+            })
+            .collect())
+    }
+
     /// Whether a destination folder scanned at `first` was quiet: unchanged for [`QUIET`]
     /// after the scan read it. APPENDs an earlier session had sent (a killed copy, a lost
     /// connection) may still be arriving while the scan lists the folder; a server stores

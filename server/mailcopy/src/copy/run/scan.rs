@@ -79,19 +79,43 @@ impl Run<'_> {
                     if self.stopped() {
                         break;
                     }
-                    let next = checks
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .pop_front();
-                    let Some((i, reading)) = next else { break };
-                    let job = &jobs[i];
-                    match self
-                        .confirm_quiet(lane, job.destination.raw(), reading)
-                        .await
-                    {
-                        Ok(true) => {}
-                        Ok(false) => out.push((i, self.scan_folder(lane, job).await)),
-                        Err(e) => out.push((i, Err(e))),
+                    // Up to QUIET_BATCH folders read again in one round trip.
+                    let batch: Vec<(usize, Reading)> = {
+                        let mut q = checks
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let n = q.len().min(QUIET_BATCH);
+                        q.drain(..n).collect()
+                    };
+                    if batch.is_empty() {
+                        break;
+                    }
+                    let named: Vec<(String, Reading)> = batch
+                        .iter()
+                        .map(|&(i, r)| (jobs[i].destination.raw().to_string(), r))
+                        .collect();
+                    let quiet = match self.quiet_batch(lane, &named).await {
+                        Ok(q) => q,
+                        Err(Fail::Fatal(e)) => {
+                            self.stop(e);
+                            break;
+                        }
+                        // Lost while reading them: each is checked alone below.
+                        Err(_) => vec![false; batch.len()],
+                    };
+                    for (&(i, reading), quiet) in batch.iter().zip(quiet) {
+                        if quiet {
+                            continue;
+                        }
+                        let job = &jobs[i];
+                        match self
+                            .confirm_quiet(lane, job.destination.raw(), reading)
+                            .await
+                        {
+                            Ok(true) => {}
+                            Ok(false) => out.push((i, self.scan_folder(lane, job).await)),
+                            Err(e) => out.push((i, Err(e))),
+                        }
                     }
                 }
                 out
@@ -204,17 +228,31 @@ impl Run<'_> {
         lane: &mut Lane,
         job: &FolderMapping,
     ) -> Result<(FolderWork, ScanFacts), Fail> {
-        lane.src_box = None; // EXAMINE afresh: its UIDVALIDITY is the scan's
-        self.src_session(lane, job.source.raw(), None).await?;
-        let src_sel = lane.src_selected.clone();
-        let dst_sel = if self.options.dry_run && !job.exists_at_destination {
-            None
-        } else {
-            self.dst_examine(lane, job.destination.raw()).await?
+        // The checkpoint first (local): without one, the header fields are fetched with the
+        // rest, both sides at once, each side's EXAMINE and FETCH in one round trip.
+        let loaded = self.load_checkpoint(job.source.raw()).await;
+        let with_headers = loaded.is_none();
+        let examine_dst = !(self.options.dry_run && !job.exists_at_destination);
+        let (mut src_lane, mut dst_lane) = lane.split();
+        let (src, dst) = tokio::join!(
+            self.src_examine_meta(&mut src_lane, job.source.raw(), with_headers),
+            async {
+                if examine_dst {
+                    self.dst_examine_meta(&mut dst_lane, job.destination.raw(), with_headers)
+                        .await
+                } else {
+                    Ok(None)
+                }
+            }
+        );
+        lane.rejoin(src_lane, dst_lane);
+        let (src_sel, mut src_msgs) = src?;
+        let (dst_sel, mut dst_msgs) = match dst? {
+            Some((sel, msgs)) => (Some(sel), msgs),
+            None => (None, Vec::new()),
         };
         let examined = Instant::now();
         let dest_uid_validity = dst_sel.as_ref().and_then(|d| d.uid_validity);
-        let loaded = self.load_checkpoint(job.source.raw()).await;
         // Only a checkpoint that says so rules out APPENDs of an earlier run still arriving
         // in this folder; without one (no store, a new store, another destination) the
         // listing is checked for quiet after the scan (`Run::confirm_quiet`).
@@ -237,18 +275,15 @@ impl Run<'_> {
             ok
         });
         let full = saved.is_none();
-        let mut src_msgs = if src_sel.exists == 0 {
-            Vec::new()
-        } else {
-            self.fetch_meta(lane, Side::Source, "1:*", full).await?
-        };
-        let mut dst_msgs = match &dst_sel {
-            Some(sel) if sel.exists > 0 => {
-                self.fetch_meta(lane, Side::Destination, "1:*", full)
-                    .await?
-            }
-            _ => Vec::new(),
-        };
+        if full && !with_headers {
+            // A checkpoint that does not apply: every message is matched by its header fields.
+            let all = |m: &[MessageMeta]| m.iter().map(|m| m.uid).collect::<Vec<u32>>();
+            let (src_all, dst_all) = (all(&src_msgs), all(&dst_msgs));
+            self.fill_headers(lane, Side::Source, &mut src_msgs, &src_all)
+                .await?;
+            self.fill_headers(lane, Side::Destination, &mut dst_msgs, &dst_all)
+                .await?;
+        }
         let map = saved
             .as_ref()
             .map(|c| c.uid_map.to_map())

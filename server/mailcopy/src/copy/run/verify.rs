@@ -46,30 +46,46 @@ impl Run<'_> {
         jobs: &[FolderMapping],
         reports: &mut [FolderReport],
     ) {
-        for (job, report) in jobs.iter().zip(reports.iter_mut()) {
-            if self.cancel.is_cancelled() {
-                return;
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        let names: Vec<String> = jobs
+            .iter()
+            .filter(|j| j.selectable)
+            .map(|j| j.destination.raw().to_string())
+            .collect();
+        // Every folder's STATUS in one round trip (in batches), once more on a new connection
+        // if the first one breaks; a folder whose STATUS is refused has no count.
+        let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+        for _ in 0..2 {
+            let Ok(s) = self.dst_session(lane).await else {
+                break;
+            };
+            match mailbox::status_many(s, &names, "MESSAGES").await {
+                Ok(answers) => {
+                    for (name, answer) in names.iter().zip(answers) {
+                        if let Some(n) = answer
+                            .ok()
+                            .and_then(|st| st.get("MESSAGES"))
+                            .and_then(|v| u32::try_from(v).ok())
+                        {
+                            counts.insert(name.clone(), n);
+                        }
+                    }
+                    break;
+                }
+                Err(CmdError::Broken(_)) => {
+                    lane.dst = None;
+                    lane.dst_box = None;
+                }
+                Err(CmdError::Refused { .. }) => break,
             }
+        }
+        for (job, report) in jobs.iter().zip(reports.iter_mut()) {
             if !job.selectable {
                 continue;
             }
-            let mut count = None;
-            for _ in 0..2 {
-                let Ok(s) = self.dst_session(lane).await else {
-                    break;
-                };
-                match s.status(job.destination.raw()).await {
-                    Ok(st) => {
-                        count = Some(st.messages);
-                        break;
-                    }
-                    Err(e) if e.is_transient() => {
-                        lane.dst = None;
-                        lane.dst_box = None;
-                    }
-                    Err(_) => break,
-                }
-            }
+            let count = counts.get(job.destination.raw()).copied();
             report.destination_count = count;
             if let Some(n) = count {
                 if report.finished
