@@ -20,7 +20,7 @@ pub const GOOGLE_SECRET_ENV: &str = "IMAPCOPY_GOOGLE_CLIENT_SECRET";
 pub const MICROSOFT_SECRET_ENV: &str = "IMAPCOPY_MICROSOFT_CLIENT_SECRET";
 pub const GENERIC_SECRET_ENV: &str = "IMAPCOPY_OAUTH2_CLIENT_SECRET";
 
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct OAuthArgs {
     /// OAuth2 client ID registered with Google ("Sign in with Google" for Gmail).
     #[arg(long, env = "IMAPCOPY_GOOGLE_CLIENT_ID")]
@@ -45,6 +45,21 @@ pub struct OAuthArgs {
     /// File holding that provider's client secret (or set IMAPCOPY_OAUTH2_CLIENT_SECRET).
     #[arg(long, env = "IMAPCOPY_OAUTH2_CLIENT_SECRET_FILE")]
     pub oauth2_client_secret_file: Option<PathBuf>,
+}
+
+impl Default for OAuthArgs {
+    /// Nothing enabled; tenant `common` (as the flag's default).
+    fn default() -> Self {
+        OAuthArgs {
+            google_client_id: None,
+            google_client_secret_file: None,
+            microsoft_client_id: None,
+            microsoft_client_secret_file: None,
+            microsoft_tenant: Tenant::common().as_str().to_string(),
+            oauth2_provider_file: None,
+            oauth2_client_secret_file: None,
+        }
+    }
 }
 
 impl OAuthArgs {
@@ -366,6 +381,14 @@ mod tests {
         }
         use clap::Parser;
         assert!(Cli::try_parse_from(["imapcopy", "--google-client-secret", "s"]).is_err());
+    }
+
+    #[test]
+    fn default_is_the_flags_default() {
+        assert_eq!(
+            OAuthArgs::default().microsoft_tenant,
+            args(&[]).microsoft_tenant
+        );
     }
 
     #[test]
