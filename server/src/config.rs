@@ -120,6 +120,9 @@ pub struct ServeArgs {
     /// Time limit of one Validate, in seconds.
     #[arg(long, env = "IMAPCOPY_CHECK_TIMEOUT_SECS", default_value_t = 20)]
     pub check_timeout_secs: u64,
+    /// OAuth2 sign-in (Google, Microsoft, a generic provider).
+    #[command(flatten)]
+    pub oauth2: crate::oauth::OAuthArgs,
 }
 
 impl ServeArgs {
@@ -133,6 +136,11 @@ impl ServeArgs {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// The OAuth2 providers the operator enabled; redirect URIs under `--public-url`.
+    pub fn oauth2_providers(&self) -> anyhow::Result<crate::oauth::Providers> {
+        self.oauth2.providers(&self.public_url())
     }
 
     fn trusted(&self) -> anyhow::Result<TrustedProxies> {
@@ -313,6 +321,32 @@ mod tests {
         assert!(bad.web_config().is_err() && bad.serve_limits().is_err());
         let bad = serve_args(&["--public-url", "copy.example.org"]).unwrap();
         assert!(bad.web_config().is_err());
+    }
+
+    #[test]
+    fn oauth2_flags_are_part_of_serve() {
+        let args = serve_args(&[
+            "--public-url",
+            "https://copy.example.org",
+            "--microsoft-client-id",
+            "mid",
+        ])
+        .unwrap();
+        assert_eq!(args.oauth2.microsoft_tenant, "common");
+        // A client ID without its secret (file or IMAPCOPY_MICROSOFT_CLIENT_SECRET) is refused.
+        let env = |_: &str| None;
+        assert!(args
+            .oauth2
+            .providers_with(&args.public_url(), &env)
+            .is_err());
+        let env = |_: &str| Some("s".to_string());
+        let providers = args
+            .oauth2
+            .providers_with(&args.public_url(), &env)
+            .unwrap();
+        let ms = providers.get(&crate::oauth::ProviderId::Microsoft).unwrap();
+        assert_eq!(ms.redirect_uri, "https://copy.example.org/oauth2/callback");
+        assert!(serve_args(&[]).unwrap().oauth2_providers().is_ok());
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod jobs;
+pub mod oauth;
 pub mod private_fs;
 pub mod report;
 pub mod seal;

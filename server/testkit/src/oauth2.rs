@@ -345,6 +345,16 @@ impl OAuth2Provider {
     /// `sub` and `email`), allows on the consent page, and returns the URL the provider
     /// finally redirects to (the client's redirect URI with `code` and `state`, or `error`).
     pub fn authorize_in_browser(&self, authorization_url: &str, login: &str) -> Result<String> {
+        self.browse(authorization_url, login, true)
+    }
+
+    /// Like [`OAuth2Provider::authorize_in_browser`], but the user clicks "Cancel" on the
+    /// consent page: the provider redirects with `error=access_denied`.
+    pub fn deny_in_browser(&self, authorization_url: &str, login: &str) -> Result<String> {
+        self.browse(authorization_url, login, false)
+    }
+
+    fn browse(&self, authorization_url: &str, login: &str, allow: bool) -> Result<String> {
         let mut browser = http::Client::new(self.port);
         let mut next = self
             .local_path(authorization_url)
@@ -376,7 +386,15 @@ impl OAuth2Provider {
                             ("password", "any"),
                         ]);
                     } else if page.contains(r#"name="prompt" value="consent""#) {
-                        post = Some(vec![("prompt", "consent")]);
+                        if allow {
+                            post = Some(vec![("prompt", "consent")]);
+                        } else {
+                            let cancel = cancel_link(&page)
+                                .ok_or_else(|| anyhow!("no Cancel link on the consent page"))?;
+                            next = self
+                                .local_path(&cancel)
+                                .ok_or_else(|| anyhow!("a Cancel link elsewhere: {cancel}"))?;
+                        }
                     } else {
                         bail!("an unexpected page at {next}: {}", excerpt(&page));
                     }
@@ -605,6 +623,13 @@ fn random_token(n: usize) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The `href` of oidc-provider's `[ Cancel ]` link (its interaction abort URL), unescaped.
+fn cancel_link(page: &str) -> Option<String> {
+    let before = &page[..page.find(r#"">[ Cancel ]</a>"#)?];
+    let start = before.rfind(r#"href=""#)? + r#"href=""#.len();
+    Some(before[start..].replace("&amp;", "&"))
+}
+
 fn excerpt(text: &str) -> String {
     text.chars().take(300).collect()
 }
@@ -637,6 +662,16 @@ mod tests {
         // base64("a%3Ab:s")
         assert_eq!(c.basic_auth(), "Basic YSUzQWI6cw==");
         assert!(c.redirect_uri().is_err());
+    }
+
+    #[test]
+    fn cancel_link_is_found() {
+        let page = r#"<h1>Authorize</h1><div class="login-help"><a href="http://localhost:1/interaction/abc/abort">[ Cancel ]</a>"#;
+        assert_eq!(
+            cancel_link(page).as_deref(),
+            Some("http://localhost:1/interaction/abc/abort")
+        );
+        assert_eq!(cancel_link("<a href=\"x\">Allow</a>"), None);
     }
 
     #[test]
