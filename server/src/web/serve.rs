@@ -350,6 +350,28 @@ impl TimedIo {
         a.at(a.progress.load(Ordering::Relaxed)) + self.idle_timeout
     }
 
+    /// After a write was polled: bytes written count as progress; a client not reading
+    /// keeps the write pending until the idle deadline.
+    fn written(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match polled {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.activity.progressed();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let deadline = self.write_deadline();
+                self.wait_until(cx, deadline).map(Err)
+            }
+        }
+    }
+
     /// Pending until `deadline`, then the error that ends the connection.
     fn wait_until(&mut self, cx: &mut Context<'_>, deadline: Instant) -> Poll<io::Error> {
         let expired = || io::Error::new(io::ErrorKind::TimedOut, "connection timed out");
@@ -398,19 +420,8 @@ impl AsyncWrite for TimedIo {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.activity.progressed();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                let deadline = this.write_deadline();
-                this.wait_until(cx, deadline).map(Err)
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        this.written(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -419,19 +430,8 @@ impl AsyncWrite for TimedIo {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.activity.progressed();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => {
-                let deadline = this.write_deadline();
-                this.wait_until(cx, deadline).map(Err)
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.written(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -4,7 +4,7 @@
 
 use imap_proto::{MailboxDatum, NameAttribute, Response, ResponseCode, Status};
 
-use super::conn::CmdError;
+use super::conn::{CmdError, DoneOk};
 use super::parse::{unquote, Namespace, Reply, StatusData};
 use super::quote_name;
 use crate::flag::{self, Flag};
@@ -111,15 +111,11 @@ pub(crate) async fn examine_many(
             }
         })
         .await?;
-    results
+    Ok(refusals(results)?
         .into_iter()
         .zip(sels)
-        .map(|(r, sel)| match r {
-            Ok(_) => Ok(Ok(sel)),
-            Err(CmdError::Refused { text, .. }) => Ok(Err(text)),
-            Err(e) => Err(e),
-        })
-        .collect()
+        .map(|(r, sel)| r.map(|_| sel))
+        .collect())
 }
 
 /// A command on one mailbox without results of interest (`CREATE`, `SUBSCRIBE`...).
@@ -145,10 +141,21 @@ pub(crate) async fn simple_many(
         .map(|m| Ok(format!("{command} {}", quote_name(m)?)))
         .collect::<Result<Vec<_>, CmdError>>()?;
     let results = s.conn.run_many(command, &lines, |_, _| {}).await?;
+    Ok(refusals(results)?
+        .into_iter()
+        .map(|r| r.map(|_| ()))
+        .collect())
+}
+
+/// Each pipelined command's outcome with its refusal as text; any other error (there is none
+/// but a broken connection) is the batch's.
+fn refusals(
+    results: Vec<Result<DoneOk, CmdError>>,
+) -> Result<Vec<Result<DoneOk, String>>, CmdError> {
     results
         .into_iter()
         .map(|r| match r {
-            Ok(_) => Ok(Ok(())),
+            Ok(done) => Ok(Ok(done)),
             Err(CmdError::Refused { text, .. }) => Ok(Err(text)),
             Err(e) => Err(e),
         })
@@ -248,7 +255,7 @@ pub(crate) async fn status_many(
             }
         })
         .await?;
-    results
+    refusals(results)?
         .into_iter()
         .zip(found)
         .zip(mailboxes)
@@ -257,8 +264,7 @@ pub(crate) async fn status_many(
             (Ok(_), None) => Err(CmdError::Broken(crate::error::ConnectError::Protocol {
                 detail: format!("the server answered STATUS of {name:?} without its data"),
             })),
-            (Err(CmdError::Refused { text, .. }), _) => Ok(Err(text)),
-            (Err(e), _) => Err(e),
+            (Err(text), _) => Ok(Err(text)),
         })
         .collect()
 }
