@@ -85,6 +85,36 @@ pub enum Secret {
     Password(SecretString),
     /// AUTHENTICATE OAUTHBEARER (RFC 7628) or XOAUTH2, whichever the server offers.
     AccessToken(SecretString),
+    /// Access tokens from a source that renews them (a long copy outlives one token): asked
+    /// before every login, and asked again once with the refused token when the server
+    /// refuses it.
+    Tokens(Arc<dyn TokenSource>),
+}
+
+/// Where a long copy gets OAuth2 access tokens: the job runner refreshes them at the
+/// provider. Every connection of a copy asks the same source, so an implementation makes one
+/// refresh at a time (a provider that detects refresh-token reuse revokes the whole grant when
+/// a rotated refresh token is presented twice).
+#[async_trait::async_trait]
+pub trait TokenSource: Send + Sync {
+    /// A current access token. `refused` is the token the server has just refused (expired
+    /// or revoked early): the source then renews it, unless it already holds a newer one
+    /// (another connection renewed it meanwhile).
+    async fn access_token(
+        &self,
+        refused: Option<&SecretString>,
+    ) -> Result<SecretString, TokenUnavailable>;
+}
+
+/// Why a [`TokenSource`] has no access token to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenUnavailable {
+    /// The grant is gone (revoked, expired, `invalid_grant`): a person has to sign in again.
+    #[error("the sign-in is no longer valid, sign in again: {detail}")]
+    SignInNeeded { detail: String },
+    /// The provider could not be reached or answered with a temporary error.
+    #[error("the access token could not be renewed: {detail}")]
+    Temporary { detail: String },
 }
 
 impl fmt::Debug for Secret {
@@ -92,6 +122,7 @@ impl fmt::Debug for Secret {
         match self {
             Secret::Password(_) => f.write_str("Password([hidden])"),
             Secret::AccessToken(_) => f.write_str("AccessToken([hidden])"),
+            Secret::Tokens(_) => f.write_str("Tokens([hidden])"),
         }
     }
 }
@@ -120,9 +151,17 @@ impl Credentials {
         }
     }
 
+    /// A login name and the source of its OAuth2 access tokens.
+    pub fn oauth2_source(login: impl Into<String>, source: Arc<dyn TokenSource>) -> Self {
+        Credentials {
+            login: login.into(),
+            secret: Secret::Tokens(source),
+        }
+    }
+
     /// Whether these credentials sign in with an OAuth2 access token.
     pub fn is_oauth2(&self) -> bool {
-        matches!(self.secret, Secret::AccessToken(_))
+        matches!(self.secret, Secret::AccessToken(_) | Secret::Tokens(_))
     }
 }
 
@@ -274,8 +313,31 @@ fn parse_pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, ConnectEr
     Ok(certs)
 }
 
-/// Opens an authenticated session.
+/// Opens an authenticated session. With a [`TokenSource`], the login uses its current token
+/// and, when the server refuses that one, one renewed token on a new connection.
 pub async fn connect(
+    endpoint: &Endpoint,
+    creds: &Credentials,
+    opts: &ConnectOptions,
+) -> Result<ImapSession, ConnectError> {
+    let Secret::Tokens(source) = &creds.secret else {
+        return connect_once(endpoint, creds, opts).await;
+    };
+    let with_token = |token: SecretString| Credentials {
+        login: creds.login.clone(),
+        secret: Secret::AccessToken(token),
+    };
+    let token = source.access_token(None).await?;
+    match connect_once(endpoint, &with_token(token.clone()), opts).await {
+        Err(ConnectError::TokenRefused { .. }) => {
+            let renewed = source.access_token(Some(&token)).await?;
+            connect_once(endpoint, &with_token(renewed), opts).await
+        }
+        other => other,
+    }
+}
+
+async fn connect_once(
     endpoint: &Endpoint,
     creds: &Credentials,
     opts: &ConnectOptions,

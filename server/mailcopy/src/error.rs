@@ -59,6 +59,10 @@ pub enum ConnectError {
     /// AUTH=XOAUTH2.
     #[error("the server does not offer OAuth2 sign-in (XOAUTH2/OAUTHBEARER)")]
     OAuth2NotOffered,
+    /// The access token could not be had: the grant is gone (`sign_in_needed`: a person has
+    /// to sign in at the provider again) or the provider could not renew it now.
+    #[error("{detail}")]
+    TokenUnavailable { sign_in_needed: bool, detail: String },
     /// The server forbids LOGIN here (LOGINDISABLED) and offers no AUTH=PLAIN.
     #[error("the server does not allow logging in here (LOGINDISABLED): use TLS or STARTTLS")]
     LoginDisabled,
@@ -82,6 +86,16 @@ pub enum ConnectError {
     Io { detail: String },
 }
 
+impl From<crate::connect::TokenUnavailable> for ConnectError {
+    fn from(e: crate::connect::TokenUnavailable) -> ConnectError {
+        let sign_in_needed = matches!(e, crate::connect::TokenUnavailable::SignInNeeded { .. });
+        ConnectError::TokenUnavailable {
+            sign_in_needed,
+            detail: e.to_string(),
+        }
+    }
+}
+
 /// Field-less twin of [`ConnectError`] for the web layer to map to localized sentences.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +115,8 @@ pub enum ErrorKind {
     AuthFailed,
     TokenRefused,
     OAuth2NotOffered,
+    SignInNeeded,
+    TokenUnavailable,
     LoginDisabled,
     CommandFailed,
     Protocol,
@@ -127,6 +143,11 @@ impl ConnectError {
             ConnectError::AuthFailed { .. } => ErrorKind::AuthFailed,
             ConnectError::TokenRefused { .. } => ErrorKind::TokenRefused,
             ConnectError::OAuth2NotOffered => ErrorKind::OAuth2NotOffered,
+            ConnectError::TokenUnavailable {
+                sign_in_needed: true,
+                ..
+            } => ErrorKind::SignInNeeded,
+            ConnectError::TokenUnavailable { .. } => ErrorKind::TokenUnavailable,
             ConnectError::LoginDisabled => ErrorKind::LoginDisabled,
             ConnectError::CommandFailed { .. } => ErrorKind::CommandFailed,
             ConnectError::Protocol { .. } => ErrorKind::Protocol,

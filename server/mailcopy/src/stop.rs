@@ -17,6 +17,9 @@ pub enum StopKind {
     /// not help; a refreshed token may: the caller refreshes before trying again, and asks the
     /// person to sign in again when the refresh itself is refused.
     TokenRefused,
+    /// The OAuth2 grant is gone (revoked, expired): nothing runs until a person signs in at
+    /// the provider again. The job waits for that, bounded in time.
+    SignInNeeded,
     /// TLS could not be set up or the certificate is not trusted.
     Tls,
     /// The server name is unknown, nothing listens, or the address is not allowed.
@@ -69,6 +72,9 @@ impl Stop {
             }
             // Not permanent: a new access token (refresh) can fix it; the same one cannot.
             ErrorKind::TokenRefused => (StopKind::TokenRefused, false),
+            ErrorKind::SignInNeeded => (StopKind::SignInNeeded, false),
+            // The provider could not renew the token now: like a network failure.
+            ErrorKind::TokenUnavailable => (StopKind::ConnectionLost, false),
             ErrorKind::CertificateUntrusted
             | ErrorKind::Tls
             | ErrorKind::TlsNotSpoken

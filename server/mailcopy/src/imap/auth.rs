@@ -21,6 +21,10 @@ pub(crate) async fn authenticate(
         Secret::AccessToken(t) => {
             token_login(conn, caps, &creds.login, t.expose_secret(), endpoint).await
         }
+        // `connect` asks the source for a token before it gets here.
+        Secret::Tokens(_) => Err(ConnectError::InvalidInput {
+            detail: "no access token was taken from the token source".to_string(),
+        }),
     }
 }
 
