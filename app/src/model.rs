@@ -21,6 +21,21 @@ pub enum FailureKind {
     StartTlsNotOffered,
     ClosedByServer,
     Protocol,
+    /// The server refused the OAuth2 access token (IMAP disabled, no mailbox, wrong scope).
+    TokenRefused,
+    /// The person declined at the provider's consent page.
+    SignInDenied,
+    /// The provider refused the sign-in (`invalid_grant`, an error page) or could not be
+    /// reached.
+    SignInFailed,
+    /// The provider granted less than the IMAP scope.
+    MissingScope,
+    /// Signed in with another account than the login typed.
+    WrongAccount,
+    /// This service has no OAuth2 client for the provider.
+    SignInNotEnabled,
+    /// The server says IMAP is off for this account (Gmail's ALERT).
+    ImapDisabled,
 }
 
 impl FailureKind {
@@ -38,6 +53,13 @@ impl FailureKind {
             FailureKind::StartTlsNotOffered => T::CauseStartTls,
             FailureKind::ClosedByServer => T::CauseClosed,
             FailureKind::Protocol => T::CauseProtocol,
+            FailureKind::TokenRefused => T::CauseTokenRefused,
+            FailureKind::SignInDenied => T::CauseSignInDenied,
+            FailureKind::SignInFailed => T::CauseSignInFailed,
+            FailureKind::MissingScope => T::CauseMissingScope,
+            FailureKind::WrongAccount => T::CauseWrongAccount,
+            FailureKind::SignInNotEnabled => T::CauseSignInNotEnabled,
+            FailureKind::ImapDisabled => T::CauseImapDisabled,
         }
     }
 }
@@ -101,6 +123,10 @@ pub struct SideView {
     pub plaintext: bool,
     /// A password is stored (sealed) on the server for this side.
     pub has_password: bool,
+    /// Signed in at this provider (its display name): the side uses OAuth2 tokens, sealed on
+    /// the server, instead of a password.
+    #[serde(default)]
+    pub signed_in_with: Option<String>,
     pub status: SideStatus,
 }
 
@@ -115,6 +141,7 @@ impl SideView {
             port: String::new(),
             plaintext: false,
             has_password: false,
+            signed_in_with: None,
             status: SideStatus::NotChecked,
         }
     }
@@ -148,6 +175,17 @@ pub struct WizardView {
     pub report_to: String,
     #[serde(default)]
     pub report_to_error: Option<T>,
+    /// The presets this service can sign in to with OAuth2 (the operator configured the
+    /// provider), and the provider's name for the button.
+    #[serde(default)]
+    pub sign_in: Vec<SignInOption>,
+}
+
+/// "Sign in with {provider}" is offered for this preset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInOption {
+    pub preset: String,
+    pub provider: String,
 }
 
 impl Default for WizardView {
@@ -159,11 +197,20 @@ impl Default for WizardView {
             ask_report_to: false,
             report_to: String::new(),
             report_to_error: None,
+            sign_in: Vec::new(),
         }
     }
 }
 
 impl WizardView {
+    /// The provider to sign in with for a preset, if this service offers it.
+    pub fn sign_in_for(&self, preset: &str) -> Option<&str> {
+        self.sign_in
+            .iter()
+            .find(|o| o.preset == preset)
+            .map(|o| o.provider.as_str())
+    }
+
     pub fn ready_to_sync(&self) -> bool {
         self.source.is_established() && self.destination.is_established()
     }
@@ -186,6 +233,17 @@ pub struct AccountForm {
     /// Advanced: explicit consent to a plaintext connection when STARTTLS is not offered.
     #[serde(default)]
     pub plaintext: Option<String>,
+    /// The button pressed: `sign_in` for "Sign in with …", anything else is Validate.
+    #[serde(default)]
+    pub intent: String,
+}
+
+impl AccountForm {
+    pub const SIGN_IN: &'static str = "sign_in";
+
+    pub fn wants_sign_in(&self) -> bool {
+        self.intent == Self::SIGN_IN
+    }
 }
 
 impl std::fmt::Debug for AccountForm {
@@ -199,6 +257,7 @@ impl std::fmt::Debug for AccountForm {
             .field("ssl", &self.ssl)
             .field("port", &self.port)
             .field("plaintext", &self.plaintext)
+            .field("intent", &self.intent)
             .finish()
     }
 }

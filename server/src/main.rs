@@ -115,6 +115,10 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
     }
     let connect = Arc::new(args.connect_options()?);
     let web_config = args.web_config()?;
+    let providers = args.oauth2_providers()?;
+    for client in providers.enabled() {
+        tracing::info!(provider = %client.spec.id, redirect_uri = %client.redirect_uri, "OAuth2 sign-in enabled");
+    }
     let serve_limits = args.serve_limits()?;
     let db = imapcopy::db::open(&args.data_dir)?;
     let sealer = imapcopy::seal::Sealer::from_key_file(&args.key_file())?;
@@ -169,6 +173,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         check_timeout: Duration::from_secs(args.check_timeout_secs),
         cookie_attributes,
         smtp_reports: args.smtp_host.is_some(),
+        sign_in: imapcopy::web::sign_in::SignIn::new(providers)?,
     };
     let backend = web::shared(service);
 

@@ -253,6 +253,7 @@ async fn a_10_mb_upload_is_refused_with_413_before_it_is_sent() {
         check_timeout: SECOND,
         cookie_attributes: String::new(),
         smtp_reports: false,
+        sign_in: Default::default(),
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("imapcopy")

@@ -46,6 +46,7 @@ fn app_limited(config: &WebConfig, limits: Limits) -> (axum::Router, tempfile::T
         check_timeout: Duration::from_secs(5),
         cookie_attributes: String::new(),
         smtp_reports: false,
+        sign_in: Default::default(),
     };
     let options = LeptosOptions::builder()
         .output_name("imapcopy")

@@ -76,6 +76,7 @@ fn app_with(
         check_timeout: Duration::from_secs(10),
         cookie_attributes: String::new(),
         smtp_reports,
+        sign_in: Default::default(),
     };
     let options = LeptosOptions::builder()
         .output_name("imapcopy")

@@ -16,13 +16,14 @@ pub trait Backend: Send + Sync + 'static {
     async fn wizard(&self, draft: Option<&str>) -> WizardView;
 
     /// Checks the account in `form` and stores the form (password sealed) and the outcome in the
-    /// draft, creating the draft when needed. Returns the draft id to keep in the cookie.
+    /// draft, creating the draft when needed. Returns the draft id to keep in the cookie, and
+    /// where to send the browser when the form started an OAuth2 sign-in.
     async fn validate(
         &self,
         client: ClientInfo,
         draft: Option<&str>,
         form: AccountForm,
-    ) -> Result<(DraftId, WizardView), ApiError>;
+    ) -> Result<Validated, ApiError>;
 
     /// Queues the copy of a draft whose two accounts are established. `Ok(Some(job id))` when
     /// queued (the draft is gone); `Ok(None)` when refused, the reason stored in the draft.
@@ -51,6 +52,14 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The `Set-Cookie` attributes suffix (e.g. `; Secure`) chosen by the operator's config.
     fn cookie_attributes(&self) -> &str;
+}
+
+/// What Validate answers.
+pub struct Validated {
+    pub draft: DraftId,
+    pub view: WizardView,
+    /// The provider's authorization page, when the form started a sign-in there.
+    pub redirect: Option<String>,
 }
 
 /// Who is asking: used for rate limits. The server puts it in the request's extensions (the

@@ -29,6 +29,7 @@ pub async fn validate_account(
     #[server(default)] ssl: Option<String>,
     #[server(default)] port: String,
     #[server(default)] plaintext: Option<String>,
+    #[server(default)] intent: String,
 ) -> Result<WizardView, ApiError> {
     use super::backend::{backend, client_info, draft_cookie, set_draft_cookie};
     let backend = backend()?;
@@ -41,10 +42,16 @@ pub async fn validate_account(
         ssl,
         port,
         plaintext,
+        intent,
     };
-    let (draft, view) = backend
+    let validated = backend
         .validate(client_info().await, draft_cookie().await.as_deref(), form)
         .await?;
-    set_draft_cookie(backend.as_ref(), &draft);
-    Ok(view)
+    set_draft_cookie(backend.as_ref(), &validated.draft);
+    if let Some(url) = &validated.redirect {
+        // To the provider's sign-in page: a 302 for a plain form post, a redirect the
+        // browser-side client follows with JavaScript.
+        leptos_axum::redirect(url);
+    }
+    Ok(validated.view)
 }

@@ -6,11 +6,17 @@ use leptos::prelude::*;
 
 use crate::api::ValidateAccount;
 use crate::i18n::{fill, Lang, T};
-use crate::model::{Field, SideStatus, SideView};
+use crate::model::{AccountForm as Posted, Field, SideStatus, SideView, SignInOption};
 use crate::presets::{self, Side};
 
 #[component]
-pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> impl IntoView {
+pub fn AccountForm(
+    view: SideView,
+    action: ServerAction<ValidateAccount>,
+    /// The presets this service signs in to with OAuth2.
+    #[prop(optional)]
+    sign_in: Vec<SignInOption>,
+) -> impl IntoView {
     let lang = expect_context::<Lang>();
     let side = view.side;
     let id = move |name: &str| format!("{}-{name}", side.as_str());
@@ -35,6 +41,26 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
         }
         preset.set(value);
     };
+
+    // The provider to sign in with for the preset chosen (follows the select with JavaScript;
+    // without, the preset the page was rendered with).
+    let sign_in_provider = {
+        let sign_in = sign_in.clone();
+        move || {
+            let chosen = preset.get();
+            sign_in
+                .iter()
+                .find(|o| o.preset == chosen)
+                .map(|o| o.provider.clone())
+        }
+    };
+    let oauth_only = move || presets::find(&preset.get()).is_some_and(|p| p.oauth_only);
+    // Only the sign-in works for this preset: no password field, no Validate button.
+    let sign_in_only = {
+        let provider = sign_in_provider.clone();
+        move || oauth_only() && provider().is_some()
+    };
+    let signed_in_with = view.signed_in_with.clone();
 
     let pending_here = move || {
         action.pending().get()
@@ -63,11 +89,18 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
         }
     };
 
-    let preset_info = move || {
+    let preset_info = {
+        let provider = sign_in_provider.clone();
+        move || {
+        let offered = provider().is_some();
         presets::find(&preset.get()).map(|p| {
-            let oauth = p
-                .oauth_only
-                .then(|| view! { <p class="warning">{T::PresetNeedsOauth.get(lang)}</p> });
+            let oauth = p.oauth_only.then(|| {
+                if offered {
+                    view! { <p class="hint">{T::PresetNeedsOauth.get(lang)}</p> }
+                } else {
+                    view! { <p class="warning">{T::PresetOauthNotEnabled.get(lang)}</p> }
+                }
+            });
             let note = (!p.requirements.is_empty()).then(|| {
                 view! {
                     <p class="hint">
@@ -79,6 +112,7 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
             });
             view! { {oauth} {note} }
         })
+        }
     };
     let host_list_id = id("hosts");
     let host_options = move || {
@@ -173,7 +207,7 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
                     <p class="hint">{T::LoginHelp.get(lang)}</p>
                     {field_error(Field::Login)}
                 </div>
-                <div class="field">
+                <div class="field" hidden=sign_in_only.clone()>
                     <label for=id("password")>{T::Password.get(lang)}</label>
                     <input
                         id=id("password")
@@ -188,6 +222,15 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
                         aria-describedby=described(Field::Password)
                     />
                     {view.has_password.then(|| view! { <p class="hint">{T::PasswordKept.get(lang)}</p> })}
+                    {signed_in_with
+                        .clone()
+                        .map(|provider| {
+                            view! {
+                                <p class="hint signed-in">
+                                    {fill(T::SignedInWith.get(lang), &[("provider", provider)])}
+                                </p>
+                            }
+                        })}
                     {field_error(Field::Password)}
                 </div>
                 <div class="field">
@@ -252,9 +295,32 @@ pub fn AccountForm(view: SideView, action: ServerAction<ValidateAccount>) -> imp
                     </div>
                 </details>
                 <div class="actions">
-                    <button type="submit" class="primary" disabled=pending_here>
+                    <button
+                        type="submit"
+                        class="primary"
+                        disabled=pending_here
+                        hidden=sign_in_only.clone()
+                    >
                         {move || if pending_here() { T::Checking.get(lang) } else { T::Validate.get(lang) }}
                     </button>
+                    {move || {
+                        sign_in_provider()
+                            .map(|provider| {
+                                let alone = sign_in_only();
+                                view! {
+                                    {(!alone).then(|| view! { <p class="hint">{T::SignInOr.get(lang)}</p> })}
+                                    <button
+                                        type="submit"
+                                        name="intent"
+                                        value=Posted::SIGN_IN
+                                        class=if alone { "primary sign-in" } else { "secondary sign-in" }
+                                        disabled=pending_here
+                                    >
+                                        {fill(T::SignInWith.get(lang), &[("provider", provider)])}
+                                    </button>
+                                }
+                            })
+                    }}
                 </div>
             </ActionForm>
             <div class="result" aria-live="polite">{status}</div>

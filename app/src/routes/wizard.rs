@@ -72,10 +72,15 @@ pub fn WizardPage() -> impl IntoView {
                             let ask_report_to = view.ask_report_to;
                             let report_to = view.report_to.clone();
                             let report_to_error = view.report_to_error;
+                            let sign_in = view.sign_in.clone();
                             view! {
-                                <AccountForm view=view.source action=validate />
+                                <AccountForm view=view.source action=validate sign_in=sign_in.clone() />
                                 <Show when=move || show_destination>
-                                    <AccountForm view=view.destination.clone() action=validate />
+                                    <AccountForm
+                                        view=view.destination.clone()
+                                        action=validate
+                                        sign_in=sign_in.clone()
+                                    />
                                 </Show>
                                 {ready.then(|| view! { <PreflightSummary /> })}
                                 {ready.then(|| view! {

@@ -32,6 +32,7 @@ impl UnixMs {
 }
 
 /// An access token, the refresh token that goes with it, and when the access token expires.
+#[derive(Clone)]
 pub struct Tokens {
     pub access_token: SecretString,
     pub refresh_token: Option<SecretString>,
@@ -52,6 +53,53 @@ impl std::fmt::Debug for Tokens {
             .field("expires_at", &self.expires_at)
             .field("scope", &self.scope)
             .finish()
+    }
+}
+
+/// The JSON form of [`Tokens`] that gets sealed (a draft's sign-in, a job's grant).
+#[derive(serde::Serialize)]
+struct SealableOut<'a> {
+    v: u8,
+    access_token: &'a str,
+    refresh_token: Option<&'a str>,
+    expires_at: Option<i64>,
+    scope: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+struct SealableIn {
+    v: u8,
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_at: Option<i64>,
+    scope: Option<String>,
+}
+
+impl Tokens {
+    /// The bytes to seal (versioned JSON), wiped from memory when dropped.
+    pub fn to_sealable(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        use secrecy::ExposeSecret;
+        let out = SealableOut {
+            v: 1,
+            access_token: self.access_token.expose_secret(),
+            refresh_token: self.refresh_token.as_ref().map(|t| t.expose_secret()),
+            expires_at: self.expires_at.map(|t| t.0),
+            scope: self.scope.as_deref(),
+        };
+        // Serialising plain strings and numbers cannot fail.
+        zeroize::Zeroizing::new(serde_json::to_vec(&out).unwrap_or_default())
+    }
+
+    /// Tokens from bytes made by [`Tokens::to_sealable`] (once opened).
+    pub fn from_sealed(bytes: &[u8]) -> anyhow::Result<Tokens> {
+        let stored: SealableIn = serde_json::from_slice(bytes)?;
+        anyhow::ensure!(stored.v == 1, "sealed tokens of unknown version {}", stored.v);
+        Ok(Tokens {
+            access_token: SecretString::from(stored.access_token),
+            refresh_token: stored.refresh_token.map(SecretString::from),
+            expires_at: stored.expires_at.map(UnixMs),
+            scope: stored.scope,
+        })
     }
 }
 
@@ -79,6 +127,24 @@ mod tests {
         assert!(!needs_refresh(UnixMs(2_000_000), None, m));
         assert!(needs_refresh(UnixMs(0), Some(UnixMs(0)), Duration::ZERO));
         assert!(needs_refresh(UnixMs(i64::MAX - 5), at, m));
+    }
+
+    #[test]
+    fn sealable_form_round_trips() {
+        use secrecy::ExposeSecret;
+        let t = Tokens {
+            access_token: SecretString::from("at\"1"),
+            refresh_token: None,
+            expires_at: Some(UnixMs(42)),
+            scope: Some("openid email".into()),
+        };
+        let back = Tokens::from_sealed(&t.to_sealable()).unwrap();
+        assert_eq!(back.access_token.expose_secret(), "at\"1");
+        assert!(back.refresh_token.is_none());
+        assert_eq!(back.expires_at, Some(UnixMs(42)));
+        assert_eq!(back.scope.as_deref(), Some("openid email"));
+        assert!(Tokens::from_sealed(br#"{"v":2,"access_token":"x"}"#).is_err());
+        assert!(Tokens::from_sealed(b"hunter2").is_err());
     }
 
     #[test]

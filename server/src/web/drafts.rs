@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 use app::model::{PreflightView, SideView, WizardView};
 use app::presets::Side;
 
+use crate::oauth::{ProviderId, Tokens};
 use crate::seal::Sealer;
 use mailcopy::Endpoint;
 
@@ -21,15 +22,39 @@ pub const MAX_DRAFTS: usize = 10_000;
 #[derive(Clone, Default)]
 struct SideSecret {
     sealed_password: Option<Vec<u8>>,
+    /// A finished OAuth2 sign-in: the provider and its tokens (sealed), for the login and
+    /// host the view shows.
+    grant: Option<(ProviderId, Vec<u8>)>,
+    /// Where a sign-in on its way at the provider will log in.
+    signing_in: Option<Endpoint>,
     /// Where the last successful Validate connected (server-side only).
     endpoint: Option<Endpoint>,
+}
+
+/// What proves one account of a draft: the password typed, or an OAuth2 sign-in.
+pub enum DraftSecret {
+    Password(Zeroizing<String>),
+    OAuth2 { provider: ProviderId, tokens: Tokens },
 }
 
 /// One validated account taken out of a draft to become a job.
 pub struct ValidatedAccount {
     pub endpoint: Endpoint,
     pub login: String,
-    pub password: Zeroizing<String>,
+    pub secret: DraftSecret,
+}
+
+impl ValidatedAccount {
+    /// The engine's credentials for this account (a copy of the secret).
+    pub fn credentials(&self) -> mailcopy::Credentials {
+        match &self.secret {
+            DraftSecret::Password(p) => mailcopy::Credentials::new(self.login.clone(), p.to_string()),
+            DraftSecret::OAuth2 { tokens, .. } => mailcopy::Credentials::oauth2(
+                self.login.clone(),
+                secrecy::ExposeSecret::expose_secret(&tokens.access_token).to_string(),
+            ),
+        }
+    }
 }
 
 struct Draft {
@@ -57,6 +82,11 @@ pub struct DraftStore {
     sealer: Sealer,
     ttl: Duration,
     drafts: Mutex<HashMap<String, Draft>>,
+}
+
+/// What a side's sealed sign-in is bound to (a password's is `{id}/{side}`).
+fn grant_aad(id: &str, side: Side) -> String {
+    format!("{id}/{}/oauth2", side.as_str())
 }
 
 fn new_id() -> String {
@@ -116,6 +146,98 @@ impl DraftStore {
         String::from_utf8(bytes.to_vec()).ok().map(Zeroizing::new)
     }
 
+    /// The OAuth2 sign-in kept for one side, opened, if the stored login and host match.
+    pub fn grant(
+        &self,
+        id: &str,
+        side: Side,
+        login: &str,
+        host: &str,
+    ) -> Option<(ProviderId, Tokens)> {
+        let now = Instant::now();
+        let drafts = self.lock();
+        let draft = drafts.get(id).filter(|d| d.expires > now)?;
+        let (view, secret) = match side {
+            Side::Source => (&draft.view.source, &draft.source),
+            Side::Destination => (&draft.view.destination, &draft.destination),
+        };
+        if !view.login.eq_ignore_ascii_case(login) || view.host != host {
+            return None;
+        }
+        let (provider, sealed) = secret.grant.as_ref()?;
+        let bytes = self
+            .sealer
+            .open(grant_aad(id, side).as_bytes(), sealed)
+            .ok()?;
+        let tokens = Tokens::from_sealed(&bytes).ok()?;
+        Some((provider.clone(), tokens))
+    }
+
+    /// Keeps one side's form while the person signs in at the provider (created when `id`
+    /// is unknown); the endpoint is where the callback logs in. Returns the draft id.
+    pub fn save_signing_in(&self, id: Option<&str>, view: SideView, endpoint: Endpoint) -> String {
+        let side = view.side;
+        let id = self.save(id, view, None, None);
+        if let Some(draft) = self.lock().get_mut(&id) {
+            draft.secret(side).signing_in = Some(endpoint);
+        }
+        id
+    }
+
+    /// The endpoint of the sign-in on its way for this side.
+    pub fn endpoint(&self, id: &str, side: Side) -> Option<Endpoint> {
+        let now = Instant::now();
+        let mut drafts = self.lock();
+        let draft = drafts.get_mut(id).filter(|d| d.expires > now)?;
+        draft.secret(side).signing_in.clone()
+    }
+
+    /// Whether the draft `id` exists (and has not expired).
+    pub fn exists(&self, id: &str) -> bool {
+        let now = Instant::now();
+        self.lock().get(id).is_some_and(|d| d.expires > now)
+    }
+
+    /// Stores one side's view after an OAuth2 sign-in: its tokens replace any password of
+    /// that side. `false` when the draft is gone (expired while the person was at the
+    /// provider).
+    pub fn save_signed_in(
+        &self,
+        id: &str,
+        view: SideView,
+        provider: ProviderId,
+        tokens: &Tokens,
+        endpoint: Option<Endpoint>,
+    ) -> bool {
+        let now = Instant::now();
+        let side = view.side;
+        let sealed = self
+            .sealer
+            .seal(grant_aad(id, side).as_bytes(), &tokens.to_sealable());
+        let mut drafts = self.lock();
+        let Some(draft) = drafts.get_mut(id).filter(|d| d.expires > now) else {
+            return false;
+        };
+        draft.expires = now + self.ttl;
+        draft.generation += 1;
+        draft.preflight = None;
+        let mut view = view;
+        let secret = draft.secret(side);
+        secret.sealed_password = None;
+        secret.grant = Some((provider, sealed));
+        secret.endpoint = if view.is_established() {
+            endpoint
+        } else {
+            None
+        };
+        view.has_password = false;
+        match side {
+            Side::Source => draft.view.source = view,
+            Side::Destination => draft.view.destination = view,
+        }
+        true
+    }
+
     /// Stores one side's view (and password, when given), creating the draft when `id` is
     /// unknown or expired. Returns the draft id, which is new when the draft was created.
     pub fn save(
@@ -161,6 +283,12 @@ impl DraftStore {
             let secret = draft.secret(side);
             if let Some(sealed) = sealed {
                 secret.sealed_password = Some(sealed);
+                // A password typed now replaces an earlier sign-in.
+                secret.grant = None;
+            }
+            // A sign-in holds only for the account it was made for.
+            if secret.grant.is_some() && view.signed_in_with.is_none() {
+                secret.grant = None;
             }
             secret.endpoint = if view.is_established() {
                 endpoint
@@ -196,11 +324,14 @@ impl DraftStore {
                     view.host.clone(),
                 )
             };
-            let password = self.password(id, side, &login, &host)?;
+            let secret = match self.grant(id, side, &login, &host) {
+                Some((provider, tokens)) => DraftSecret::OAuth2 { provider, tokens },
+                None => DraftSecret::Password(self.password(id, side, &login, &host)?),
+            };
             Some(ValidatedAccount {
                 endpoint,
                 login,
-                password,
+                secret,
             })
         };
         Some((take(Side::Source)?, take(Side::Destination)?))

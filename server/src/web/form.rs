@@ -35,6 +35,19 @@ pub fn parse_side(form: &AccountForm) -> Option<Side> {
 }
 
 pub fn validate(side: Side, form: &AccountForm) -> Result<ValidForm, Vec<FieldError>> {
+    validate_with(side, form, true)
+}
+
+/// [`validate`] for "Sign in with …": the login may be empty (the provider names the account).
+pub fn validate_sign_in(side: Side, form: &AccountForm) -> Result<ValidForm, Vec<FieldError>> {
+    validate_with(side, form, false)
+}
+
+fn validate_with(
+    side: Side,
+    form: &AccountForm,
+    login_required: bool,
+) -> Result<ValidForm, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut err = |field, message| errors.push(FieldError { field, message });
 
@@ -45,7 +58,9 @@ pub fn validate(side: Side, form: &AccountForm) -> Result<ValidForm, Vec<FieldEr
 
     let login = form.login.trim();
     if login.is_empty() {
-        err(Field::Login, T::FieldRequired);
+        if login_required {
+            err(Field::Login, T::FieldRequired);
+        }
     } else if login.chars().count() > MAX_LOGIN {
         err(Field::Login, T::FieldTooLong);
     } else if login.chars().any(char::is_control) {

@@ -12,6 +12,7 @@ pub mod preflight;
 pub mod ratelimit;
 pub mod redact;
 pub mod serve;
+pub mod sign_in;
 pub mod wizard;
 
 use std::sync::Arc;
@@ -51,7 +52,12 @@ impl WebConfig {
 }
 
 /// Builds the whole HTTP application.
-pub fn router(options: LeptosOptions, backend: SharedBackend, config: &WebConfig) -> Router {
+pub fn router(
+    options: LeptosOptions,
+    service: Arc<wizard::WizardService>,
+    config: &WebConfig,
+) -> Router {
+    let backend: SharedBackend = service.clone();
     let routes = generate_route_list(App);
     let context = {
         let backend = backend.clone();
@@ -60,6 +66,12 @@ pub fn router(options: LeptosOptions, backend: SharedBackend, config: &WebConfig
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/lang/{code}", get(set_language))
+        .route(
+            crate::oauth::config::CALLBACK_PATH,
+            get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                oauth_callback(service.clone(), uri, headers)
+            }),
+        )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
             move || shell(options.clone())
@@ -132,6 +144,28 @@ async fn set_language(
         .into_response()
 }
 
-pub fn shared(service: wizard::WizardService) -> SharedBackend {
+/// `GET /oauth2/callback`: the provider's redirect after a sign-in (see `sign_in`).
+async fn oauth_callback(
+    service: Arc<wizard::WizardService>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let finished = service.finish_sign_in(uri.query().unwrap_or("")).await;
+    let (status, page) = sign_in::callback_page(app::lang::from_headers(&headers), &finished);
+    let status = axum::http::StatusCode::from_u16(status)
+        .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
+pub fn shared(service: wizard::WizardService) -> Arc<wizard::WizardService> {
     Arc::new(service)
 }

@@ -18,7 +18,7 @@ use app::model::{
     SkipKind,
 };
 use mailcopy::preview::{preview, Preview};
-use mailcopy::{ConnectError, Credentials, MappingNote, PlanOptions, SkipReason};
+use mailcopy::{ConnectError, MappingNote, PlanOptions, SkipReason};
 
 use super::wizard::{failure_kind, WizardService};
 
@@ -37,9 +37,8 @@ impl WizardService {
         }
         let generation = self.drafts.generation(id)?;
         let (source, destination) = self.drafts.validated(id)?;
-        let source_creds = Credentials::new(source.login.clone(), source.password.to_string());
-        let destination_creds =
-            Credentials::new(destination.login.clone(), destination.password.to_string());
+        let source_creds = source.credentials();
+        let destination_creds = destination.credentials();
         let started = Instant::now();
         let result = preview(
             (&source.endpoint, &source_creds),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::api::backend::{Backend, ClientInfo, DraftId};
+use app::api::backend::{Backend, ClientInfo, Validated};
 use app::error::ApiError;
 use app::i18n::Lang;
 use app::model::{
@@ -18,6 +18,7 @@ use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName
 
 use super::drafts::DraftStore;
 use super::form;
+use super::sign_in::{self, SignIn, Started};
 use super::ratelimit::{retry_after_secs, RateLimiter};
 use super::redact;
 
@@ -32,6 +33,8 @@ pub struct WizardService {
     pub cookie_attributes: String,
     /// Reports go through an SMTP relay (so a destination login that is no address needs one).
     pub smtp_reports: bool,
+    /// OAuth2 sign-in ("Sign in with Google / Microsoft").
+    pub sign_in: SignIn,
 }
 
 /// A plausible single e-mail address (the relay has the final word).
@@ -62,7 +65,21 @@ pub fn failure_kind(kind: ErrorKind) -> FailureKind {
         ErrorKind::StartTlsNotOffered => FailureKind::StartTlsNotOffered,
         ErrorKind::ClosedByServer | ErrorKind::Rejected => FailureKind::ClosedByServer,
         ErrorKind::AuthFailed | ErrorKind::LoginDisabled => FailureKind::AuthFailed,
+        ErrorKind::TokenRefused => FailureKind::TokenRefused,
+        ErrorKind::SignInNeeded => FailureKind::SignInFailed,
+        ErrorKind::TokenUnavailable => FailureKind::SignInFailed,
         _ => FailureKind::Protocol,
+    }
+}
+
+impl WizardService {
+    async fn answer(&self, draft: String, redirect: Option<String>) -> Validated {
+        let view = self.wizard(Some(&draft)).await;
+        Validated {
+            draft,
+            view,
+            redirect,
+        }
     }
 }
 
@@ -91,7 +108,7 @@ fn limited(what: &'static str, client: &ClientInfo, wait: Duration) -> ApiError 
     }
 }
 
-fn failed(error: &ConnectError) -> SideStatus {
+pub(super) fn failed(error: &ConnectError) -> SideStatus {
     SideStatus::Failed {
         kind: failure_kind(error.kind()),
         detail: redact::user_detail(error),
@@ -106,6 +123,7 @@ impl Backend for WizardService {
             .unwrap_or_default();
         view.ask_report_to =
             self.smtp_reports && view.ready_to_sync() && !view.destination.login.contains('@');
+        view.sign_in = self.sign_in.options();
         view
     }
 
@@ -114,7 +132,7 @@ impl Backend for WizardService {
         client: ClientInfo,
         draft: Option<&str>,
         posted: AccountForm,
-    ) -> Result<(DraftId, WizardView), ApiError> {
+    ) -> Result<Validated, ApiError> {
         self.limits
             .validate
             .check(client.ip)
@@ -132,15 +150,21 @@ impl Backend for WizardService {
             port,
             plaintext,
             has_password: false,
+            signed_in_with: None,
             status: SideStatus::NotChecked,
         };
 
-        let valid = match form::validate(side, &posted) {
+        let checked = if posted.wants_sign_in() {
+            form::validate_sign_in(side, &posted)
+        } else {
+            form::validate(side, &posted)
+        };
+        let valid = match checked {
             Ok(valid) => valid,
             Err(errors) => {
                 view.status = SideStatus::Invalid(errors);
                 let id = self.drafts.save(draft, view, None, None);
-                return Ok((id.clone(), self.wizard(Some(&id)).await));
+                return Ok(self.answer(id, None).await);
             }
         };
         view.login = valid.login.clone();
@@ -148,10 +172,50 @@ impl Backend for WizardService {
         view.preset = valid.preset.id.to_string();
 
         let typed = (!posted.password.is_empty()).then_some(posted.password.as_str());
+        let kept_grant = match (typed, draft) {
+            (None, Some(id)) => self.drafts.grant(id, side, &view.login, &view.host),
+            _ => None,
+        };
         let kept = match (typed, draft) {
             (None, Some(id)) => self.drafts.password(id, side, &view.login, &view.host),
             _ => None,
         };
+        if sign_in::wants_sign_in(
+            &self.sign_in,
+            &posted,
+            &valid,
+            kept.is_some() || kept_grant.is_some(),
+        ) {
+            let (id, started) = self.start_sign_in(draft, view, &valid);
+            let redirect = match started {
+                Started::Provider(url) => Some(url),
+                Started::Refused => None,
+            };
+            return Ok(self.answer(id, redirect).await);
+        }
+        if let (Some((provider, tokens)), Some(id)) = (kept_grant, draft) {
+            // Validate again of a side signed in already (e.g. the SSL box changed).
+            let (status, tokens) = self
+                .check_signed_in(&valid.endpoint, &valid.login, &provider, tokens)
+                .await;
+            view.status = status;
+            view.signed_in_with = self
+                .sign_in
+                .providers
+                .get(&provider)
+                .ok()
+                .map(|c| c.spec.display_name.clone());
+            let endpoint = valid.endpoint.clone();
+            let id = if self
+                .drafts
+                .save_signed_in(id, view, provider, &tokens, Some(endpoint))
+            {
+                id.to_string()
+            } else {
+                return Err(ApiError::SessionExpired);
+            };
+            return Ok(self.answer(id, None).await);
+        }
         let Some(password) = typed
             .map(str::to_string)
             .or_else(|| kept.as_ref().map(|p| p.to_string()))
@@ -161,7 +225,7 @@ impl Backend for WizardService {
                 message: app::i18n::T::FieldRequired,
             }]);
             let id = self.drafts.save(draft, view, None, None);
-            return Ok((id.clone(), self.wizard(Some(&id)).await));
+            return Ok(self.answer(id, None).await);
         };
         let creds = Credentials::new(valid.login.clone(), password.clone());
 
@@ -194,7 +258,7 @@ impl Backend for WizardService {
         // server or the SSL box does not require typing it again.
         let id = self.drafts.save(draft, view, typed, Some(endpoint));
         drop(password);
-        Ok((id.clone(), self.wizard(Some(&id)).await))
+        Ok(self.answer(id, None).await)
     }
 
     async fn synchronize(
@@ -226,11 +290,24 @@ impl Backend for WizardService {
             security: a.endpoint.security,
             login: a.login.clone(),
         };
+        let password = |a: &super::drafts::ValidatedAccount| match &a.secret {
+            super::drafts::DraftSecret::Password(p) => Some(SecretString::from(p.to_string())),
+            super::drafts::DraftSecret::OAuth2 { .. } => None,
+        };
+        let (Some(source_password), Some(destination_password)) =
+            (password(&source), password(&destination))
+        else {
+            self.drafts.set_sync_error(
+                draft,
+                Some("jobs with an OAuth2 sign-in are not available yet".to_string()),
+            );
+            return Ok(None);
+        };
         let job = NewJob {
             source: spec(&source),
-            source_password: SecretString::from(source.password.to_string()),
+            source_password,
             destination: spec(&destination),
-            destination_password: SecretString::from(destination.password.to_string()),
+            destination_password,
             lang: lang.code().to_string(),
             report_to: needs_address.then_some(report_to),
         };
