@@ -32,6 +32,7 @@ impl UnixMs {
 }
 
 /// An access token, the refresh token that goes with it, and when the access token expires.
+#[derive(Clone)]
 pub struct Tokens {
     pub access_token: SecretString,
     pub refresh_token: Option<SecretString>,

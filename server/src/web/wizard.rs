@@ -228,9 +228,13 @@ impl Backend for WizardService {
         };
         let job = NewJob {
             source: spec(&source),
-            source_password: SecretString::from(source.password.to_string()),
+            source_secret: crate::jobs::store_trait::AccountSecret::Password(SecretString::from(
+                source.password.to_string(),
+            )),
             destination: spec(&destination),
-            destination_password: SecretString::from(destination.password.to_string()),
+            destination_secret: crate::jobs::store_trait::AccountSecret::Password(
+                SecretString::from(destination.password.to_string()),
+            ),
             lang: lang.code().to_string(),
             report_to: needs_address.then_some(report_to),
         };
@@ -403,7 +407,7 @@ fn progress_of(job: &Job) -> ProgressView {
 
 fn public_state(job: &Job, progress: &ProgressView) -> PublicState {
     match job.state {
-        JobState::Queued => PublicState::Queued,
+        JobState::Queued | JobState::WaitingForSignIn => PublicState::Queued,
         JobState::Running => PublicState::Running {
             percent: progress.percent(),
         },
