@@ -652,3 +652,53 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
     );
     assert_eq!(job.report_state, "sent", "{:?}", job.report_error);
 }
+
+/// `imapcopy copy --from-oauth2-token-cmd CMD` as an operator runs it: the command (through
+/// `sh -c`, like mbsync's PassCmd) prints the token; when the server refuses the one it
+/// printed, it runs again. The token never shows in the output.
+#[test]
+fn the_cli_takes_tokens_from_a_command_and_runs_it_again_when_one_is_refused() {
+    let d = dovecot();
+    let (src, dst) = ("cli-src@example.test", "cli-dst@example.test");
+    seed(d, src, 1, 5);
+    d.add_user(dst, PW).unwrap();
+    let (_, tokens) = sign_in(LONG, src);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{}\n", tokens.access_token)).unwrap();
+    let runs = dir.path().join("runs");
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    // The first run prints a token the server refuses; the next ones the real one.
+    let cmd = format!(
+        "echo run >> '{runs}'; if [ $(wc -l < '{runs}') -ge 2 ]; then cat '{token}'; else echo not-a-token; fi",
+        runs = runs.display(),
+        token = token_file.display()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imapcopy"))
+        .args(["copy", "--from"])
+        .arg(format!("imaps://{src}@localhost:{}", d.imaps_port()))
+        .arg("--to")
+        .arg(format!("imaps://{dst}@localhost:{}", d.imaps_port()))
+        .arg("--ca-file")
+        .arg(d.ca_pem_path())
+        .arg("--static-hosts")
+        .arg(&hosts)
+        .args(["--from-oauth2-token-cmd", &cmd])
+        .env("IMAPCOPY_TO_PASSWORD", PW)
+        .env_remove("IMAPCOPY_FROM_PASSWORD")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&runs).unwrap().lines().count(),
+        2,
+        "run once, and once more after the refusal"
+    );
+    assert!(!stdout.contains(&tokens.access_token) && !stderr.contains(&tokens.access_token));
+    assert_exact(d, src, dst, 5);
+}
