@@ -593,7 +593,8 @@ async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_resumes_exact() 
 }
 
 /// Nobody signs in again within the bound: the job fails with the cause, the report goes
-/// out, the credentials are wiped.
+/// out (by APPEND to the destination, whose access token expired meanwhile and is renewed
+/// for it), the credentials are wiped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() {
     let d = dovecot();
@@ -608,6 +609,7 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
             first.refresh().unwrap(),
         )
         .unwrap();
+    let (dst_grant, _) = sign_in(SHORT, dst);
     let id = queue(
         &w,
         (
@@ -616,7 +618,7 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
         ),
         (
             account(d.imaps_port(), Security::Tls, dst),
-            AccountSecret::Password(SecretString::from(PW)),
+            AccountSecret::OAuth2(dst_grant),
         ),
     );
     let reporter = Reporter {
@@ -631,7 +633,8 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
     let runner = start(
         &w,
         RunnerConfig {
-            sign_in_wait: Duration::from_secs(1),
+            // Longer than the destination's token lives.
+            sign_in_wait: SHORT_TTL + Duration::from_secs(1),
             ..config()
         },
         Some(Arc::new(reporter)),
@@ -646,11 +649,16 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
     assert_eq!(job.state, JobState::Failed);
     let error = job.last_error.unwrap_or_default();
     assert!(
-        error.starts_with("nobody signed in again within 1 second: ")
+        error.starts_with("nobody signed in again within 3 seconds: ")
             && error.contains("sign in again"),
         "{error}"
     );
     assert_eq!(job.report_state, "sent", "{:?}", job.report_error);
+    assert_eq!(
+        provider().refreshes(dst).unwrap().granted,
+        1,
+        "renewed for the report"
+    );
 }
 
 /// `imapcopy copy --from-oauth2-token-cmd CMD` as an operator runs it: the command (through

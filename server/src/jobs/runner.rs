@@ -516,8 +516,37 @@ impl Runner {
         Ok((source, dest, keepers))
     }
 
+    /// Before the report: an OAuth2 destination's stored access token is renewed when it is
+    /// about to expire (a job that waited days for a sign-in on its source), so that a report
+    /// delivered by APPEND can log in. Failures only leave the token as it was.
+    async fn renew_destination_token(&self, id: &str) {
+        let Ok(Some(secrets)) = self.store.secrets(id).await else {
+            return;
+        };
+        let AccountSecret::OAuth2(grant) = secrets.destination else {
+            return;
+        };
+        let (Ok(client), Ok(http)) = (self.config.providers.get(&grant.provider), OAuthHttp::new())
+        else {
+            return;
+        };
+        let slot = KeeperSlot {
+            store: self.store.clone(),
+            job_id: id.to_string(),
+            side: Side::Destination,
+        };
+        let keeper = TokenKeeper::new(slot, grant.tokens, client, http)
+            .with_margin(self.config.token_refresh_margin);
+        if let Err(e) = mailcopy::TokenSource::access_token(&keeper, None).await {
+            tracing::warn!(job = %id, error = %e, "renewing the destination's token for the report failed");
+        }
+    }
+
     /// Report, then wipe the credentials and the checkpoints: they are not needed any more.
     async fn ended(&self, id: &str, report: Option<&CopyReport>) {
+        if self.after.is_some() {
+            self.renew_destination_token(id).await;
+        }
         let job = self.store.get(id).await;
         if let (Some(after), Ok(Some(job))) = (&self.after, job) {
             after.job_ended(&job, report).await;
