@@ -413,7 +413,8 @@ impl Runner {
                                 Err(e) => Err(e),
                             }
                         }
-                        RetryDecision::WaitForSignIn => {
+                        // Only an OAuth2 side can be signed in again.
+                        RetryDecision::WaitForSignIn if !keepers.is_empty() => {
                             let sides = sign_in::sides_to_sign_in(
                                 cause.kind,
                                 &keepers.iter().map(side_tokens).collect::<Vec<_>>(),
@@ -428,7 +429,7 @@ impl Runner {
                                 Err(e) => Err(e),
                             }
                         }
-                        RetryDecision::GiveUp => {
+                        RetryDecision::GiveUp | RetryDecision::WaitForSignIn => {
                             tracing::warn!(job = %job.id, error = %error, kind = ?cause.kind, permanent = cause.permanent, "copy stopped; not retrying");
                             self.store
                                 .fail(&job.id, &owner, "incomplete", error, Some(&result))
