@@ -15,6 +15,8 @@ use mailcopy::copy::{
 use mailcopy::net::{AddressPolicy, Resolver, SystemResolver};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, Endpoint, Security};
 
+use crate::token_cmd::TokenCommand;
+
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     /// Source account: `imaps://USER@HOST[:PORT]` (implicit TLS) or `imap://USER@HOST[:PORT]`
@@ -30,6 +32,13 @@ pub struct CopyArgs {
     /// File holding the destination password (else $IMAPCOPY_TO_PASSWORD).
     #[arg(long)]
     pub to_password_file: Option<PathBuf>,
+    /// Sign in to the source with OAuth2: a command (run by `sh -c`, like mbsync's PassCmd)
+    /// whose first line of output is an access token; run again when the server refuses it.
+    #[arg(long, value_name = "CMD", conflicts_with = "from_password_file")]
+    pub from_oauth2_token_cmd: Option<String>,
+    /// Sign in to the destination with OAuth2, as --from-oauth2-token-cmd.
+    #[arg(long, value_name = "CMD", conflicts_with = "to_password_file")]
+    pub to_oauth2_token_cmd: Option<String>,
     /// Extra trusted CA certificates (PEM).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
@@ -114,6 +123,19 @@ pub fn parse_account_url(url: &str) -> anyhow::Result<AccountUrl> {
     Ok(AccountUrl {
         endpoint: Endpoint::new(host, port, security),
         login,
+    })
+}
+
+/// An account's credentials: a token command's tokens, or the password.
+fn credentials(
+    login: &str,
+    token_cmd: &Option<String>,
+    password_file: &Option<PathBuf>,
+    password_var: &str,
+) -> anyhow::Result<Credentials> {
+    Ok(match token_cmd {
+        Some(cmd) => Credentials::oauth2_source(login, Arc::new(TokenCommand::new(cmd.clone()))),
+        None => Credentials::new(login, password(password_file, password_var)?),
     })
 }
 
@@ -210,14 +232,18 @@ async fn preflight(
 pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
     let mut from = parse_account_url(&args.from)?;
     let mut to = parse_account_url(&args.to)?;
-    let from_creds = Credentials::new(
-        from.login.clone(),
-        password(&args.from_password_file, "IMAPCOPY_FROM_PASSWORD")?,
-    );
-    let to_creds = Credentials::new(
-        to.login.clone(),
-        password(&args.to_password_file, "IMAPCOPY_TO_PASSWORD")?,
-    );
+    let from_creds = credentials(
+        &from.login,
+        &args.from_oauth2_token_cmd,
+        &args.from_password_file,
+        "IMAPCOPY_FROM_PASSWORD",
+    )?;
+    let to_creds = credentials(
+        &to.login,
+        &args.to_oauth2_token_cmd,
+        &args.to_password_file,
+        "IMAPCOPY_TO_PASSWORD",
+    )?;
     let resolver: Arc<dyn Resolver> = match &args.static_hosts {
         Some(path) => Arc::new(crate::config::load_hosts(path)?),
         None => Arc::new(SystemResolver),
@@ -290,6 +316,28 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_command_instead_of_a_password() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: CopyArgs,
+        }
+        use clap::Parser;
+        let parse = |extra: &[&str]| {
+            let base = ["imapcopy", "--from", "imaps://a@h", "--to", "imaps://b@h"];
+            Cli::try_parse_from(base.iter().chain(extra)).map(|c| c.args)
+        };
+        let a = parse(&["--from-oauth2-token-cmd", "oama access a@h"]).unwrap();
+        let creds = credentials("a@h", &a.from_oauth2_token_cmd, &None, "UNSET_VAR").unwrap();
+        assert!(creds.is_oauth2());
+        assert!(parse(&["--from-oauth2-token-cmd", "x", "--from-password-file", "f"]).is_err());
+        assert!(parse(&["--to-oauth2-token-cmd", "x", "--to-password-file", "f"]).is_err());
+        let b = parse(&["--to-oauth2-token-cmd", "x"]).unwrap();
+        assert_eq!(b.to_oauth2_token_cmd.as_deref(), Some("x"));
+        assert_eq!(b.from_oauth2_token_cmd, None);
+    }
 
     #[test]
     fn account_urls() {

@@ -8,4 +8,5 @@ pub mod oauth;
 pub mod private_fs;
 pub mod report;
 pub mod seal;
+pub mod token_cmd;
 pub mod web;

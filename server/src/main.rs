@@ -150,6 +150,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
                 connections: args.connections.max(1),
                 ..Default::default()
             },
+            providers: providers.clone(),
             ..RunnerConfig::default()
         },
         after: Some(Arc::new(reporter)),

@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 
 use crate::jobs::runner::AfterJob;
 use crate::jobs::state::JobState;
-use crate::jobs::store_trait::{source_address, Job, JobStore};
+use crate::jobs::store_trait::{source_address, AccountSecret, Job, JobStore};
 
 /// At most this many rejected (and skipped) messages are listed one by one.
 pub const MAX_LISTED: usize = 300;
@@ -393,10 +393,15 @@ impl Reporter {
                     job.destination.port,
                     job.destination.security,
                 );
-                let creds = Credentials::new(
-                    job.destination.login.clone(),
-                    secrets.destination.expose_secret().to_string(),
-                );
+                let login = job.destination.login.clone();
+                let creds = match &secrets.destination {
+                    AccountSecret::Password(p) => Credentials::new(login, p.expose_secret()),
+                    // The job's last access token, stored when it was renewed: the report is
+                    // sent as the job ends, while it is still valid.
+                    AccountSecret::OAuth2(grant) => {
+                        Credentials::oauth2(login, grant.tokens.access_token.expose_secret())
+                    }
+                };
                 drop(secrets);
                 let mut session = mailcopy::connect(&endpoint, &creds, &self.connect).await?;
                 let bytes = message.formatted();

@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use imapcopy::jobs::state::JobState;
-use imapcopy::jobs::store::{AccountSpec, NewJob, Store, SystemClock};
+use imapcopy::jobs::store::{AccountSecret, AccountSpec, NewJob, Store, SystemClock};
 use mailcopy::Security;
 use secrecy::SecretString;
 
@@ -26,9 +26,9 @@ fn list_and_cancel() {
     let id = store
         .insert(NewJob {
             source: account("queued@example.test"),
-            source_password: SecretString::from("s3cret-one"),
+            source_secret: AccountSecret::Password(SecretString::from("s3cret-one")),
             destination: account("dest@example.test"),
-            destination_password: SecretString::from("s3cret-two"),
+            destination_secret: AccountSecret::Password(SecretString::from("s3cret-two")),
             lang: "en".into(),
             report_to: None,
         })

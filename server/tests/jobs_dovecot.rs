@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use imapcopy::jobs::runner::{Runner, RunnerConfig};
 use imapcopy::jobs::state::JobState;
-use imapcopy::jobs::store::{AccountSpec, NewJob, Store, SystemClock};
+use imapcopy::jobs::store::{AccountSecret, AccountSpec, NewJob, Store, SystemClock};
 use imapcopy::report::{Delivery, Reporter, SmtpRelay};
 use mailcopy::copy::CancellationToken;
 use mailcopy::net::{AddressPolicy, StaticResolver};
@@ -92,14 +92,14 @@ fn queue(w: &World, source_login: &str, dest_login: &str, lang: &str) -> String 
                 security: Security::Tls,
                 login: source_login.into(),
             },
-            source_password: SecretString::from(SRC_PASS),
+            source_secret: AccountSecret::Password(SecretString::from(SRC_PASS)),
             destination: AccountSpec {
                 host: "localhost".into(),
                 port: w.pair.dot.imap_port(),
                 security: Security::StartTls,
                 login: dest_login.into(),
             },
-            destination_password: SecretString::from(DST_PASS),
+            destination_secret: AccountSecret::Password(SecretString::from(DST_PASS)),
             lang: lang.into(),
             report_to: None,
         })
@@ -264,14 +264,14 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
                 security: Security::Tls,
                 login: "cy@old.test".into(),
             },
-            source_password: SecretString::from(SRC_PASS),
+            source_secret: AccountSecret::Password(SecretString::from(SRC_PASS)),
             destination: AccountSpec {
                 host: "localhost".into(),
                 port: w.pair.dot.imaps_port(),
                 security: Security::Tls,
                 login: "cy@new.test".into(),
             },
-            destination_password: SecretString::from("changed-since"),
+            destination_secret: AccountSecret::Password(SecretString::from("changed-since")),
             lang: "en".into(),
             report_to: None,
         })

@@ -43,6 +43,10 @@ fn job(lang: &str) -> Job {
         report_state: "pending".into(),
         report_error: None,
         has_secrets: true,
+        source_provider: None,
+        destination_provider: None,
+        sign_in_sides: Vec::new(),
+        sign_in_since: None,
     }
 }
 

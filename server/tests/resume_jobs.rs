@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use imapcopy::jobs::checkpoints::SqliteCheckpoints;
 use imapcopy::jobs::runner::{Runner, RunnerConfig, StoredResult};
 use imapcopy::jobs::state::JobState;
-use imapcopy::jobs::store::{AccountSpec, NewJob, Store, SystemClock};
+use imapcopy::jobs::store::{AccountSecret, AccountSpec, NewJob, Store, SystemClock};
 use mailcopy::copy::{CancellationToken, CheckpointStore};
 use mailcopy::net::{AddressPolicy, StaticResolver};
 use mailcopy::{ConnectOptions, Security};
@@ -105,14 +105,14 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
                 security: Security::Tls,
                 login: "src@old.test".into(),
             },
-            source_password: SecretString::from("src-pw"),
+            source_secret: AccountSecret::Password(SecretString::from("src-pw")),
             destination: AccountSpec {
                 host: "localhost".into(),
                 port: pair.dot.imaps_port(),
                 security: Security::Tls,
                 login: "dst@new.test".into(),
             },
-            destination_password: SecretString::from("dst-pw"),
+            destination_secret: AccountSecret::Password(SecretString::from("dst-pw")),
             lang: "en".into(),
             report_to: None,
         })

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use imapcopy::jobs::state::JobState;
-use imapcopy::jobs::store::{AccountSpec, NewJob, Store, SystemClock};
+use imapcopy::jobs::store::{AccountSecret, AccountSpec, NewJob, Store, SystemClock};
 use mailcopy::Security;
 use secrecy::SecretString;
 
@@ -120,14 +120,14 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
                 security: Security::Tls,
                 login: "kim@old.test".into(),
             },
-            source_password: SecretString::from(SRC_PASS),
+            source_secret: AccountSecret::Password(SecretString::from(SRC_PASS)),
             destination: AccountSpec {
                 host: "localhost".into(),
                 port: pair.dot.imaps_port(),
                 security: Security::Tls,
                 login: "kim@new.test".into(),
             },
-            destination_password: SecretString::from(DST_PASS),
+            destination_secret: AccountSecret::Password(SecretString::from(DST_PASS)),
             lang: "en".into(),
             report_to: None,
         })

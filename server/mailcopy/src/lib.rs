@@ -22,7 +22,9 @@ mod session;
 mod stop;
 mod stream;
 
-pub use connect::{connect, ConnectOptions, Credentials, Endpoint, Secret, Security};
+pub use connect::{
+    connect, ConnectOptions, Credentials, Endpoint, Secret, Security, TokenSource, TokenUnavailable,
+};
 pub use copy::{
     copy_mailbox, copy_mailbox_with, render_table, CancellationToken, CheckpointStore, CopyOptions,
     CopyReport, FileCheckpoints, FolderCheckpoint, FolderReport, MemoryCheckpoints, NoCheckpoints,

@@ -138,6 +138,12 @@ impl Stop {
         Stop::new(StopKind::Internal, false, text)
     }
 
+    /// Only a person signing in again at the OAuth2 provider can help: the grant is gone, or
+    /// the server refused a token although it had just been renewed.
+    pub fn needs_sign_in(&self) -> bool {
+        matches!(self.kind, StopKind::SignInNeeded | StopKind::TokenRefused)
+    }
+
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after_ms.map(Duration::from_millis)
     }
@@ -254,6 +260,25 @@ mod tests {
         assert_eq!(
             (token.kind, token.permanent),
             (StopKind::TokenRefused, false)
+        );
+        assert!(token.needs_sign_in());
+        let gone = s(ConnectError::from(
+            crate::connect::TokenUnavailable::SignInNeeded {
+                detail: "invalid_grant".into(),
+            },
+        ));
+        assert_eq!(
+            (gone.kind, gone.needs_sign_in()),
+            (StopKind::SignInNeeded, true)
+        );
+        let later = s(ConnectError::from(
+            crate::connect::TokenUnavailable::Temporary {
+                detail: "provider down".into(),
+            },
+        ));
+        assert_eq!(
+            (later.kind, later.needs_sign_in()),
+            (StopKind::ConnectionLost, false)
         );
         let offered = s(ConnectError::OAuth2NotOffered);
         assert_eq!(

@@ -10,6 +10,7 @@ use rusqlite_migration::{Migrations, M};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_init.sql")),
     M::up(include_str!("../../migrations/0002_jobs.sql")),
+    M::up(include_str!("../../migrations/0003_oauth2_grants.sql")),
 ];
 
 pub const DB_FILE: &str = "imapcopy.sqlite3";
@@ -49,6 +50,17 @@ pub fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     Migrations::from_slice(MIGRATIONS)
         .to_latest(conn)
         .context("applying database migrations")
+}
+
+/// A database in `data_dir` at schema `version` (tests of later migrations start there).
+#[cfg(test)]
+pub(crate) fn open_at_version(data_dir: &Path, version: usize) -> anyhow::Result<Connection> {
+    let mut conn = Connection::open(data_dir.join(DB_FILE))?;
+    configure(&conn)?;
+    Migrations::from_slice(MIGRATIONS)
+        .to_version(&mut conn, version)
+        .context("applying database migrations")?;
+    Ok(conn)
 }
 
 #[cfg(test)]

@@ -84,7 +84,7 @@ pub fn clear(store: &Store, job_id: &str) -> anyhow::Result<usize> {
 #[allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 mod tests {
     use super::*;
-    use crate::jobs::store::{AccountSpec, NewJob, SystemClock};
+    use crate::jobs::store::{AccountSecret, AccountSpec, NewJob, SystemClock};
     use secrecy::SecretString;
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
@@ -109,9 +109,9 @@ mod tests {
                 store
                     .insert(NewJob {
                         source: account(login),
-                        source_password: SecretString::from("p"),
+                        source_secret: AccountSecret::Password(SecretString::from("p")),
                         destination: account("d@x.test"),
-                        destination_password: SecretString::from("q"),
+                        destination_secret: AccountSecret::Password(SecretString::from("q")),
                         lang: "en".into(),
                         report_to: None,
                     })

@@ -1,9 +1,11 @@
-//! Jobs: the lifecycle (pure), the job store ([`JobStore`]) and its SQLite backend, the runner
-//! and its checkpoint store.
+//! Jobs: the lifecycle (pure), the job store ([`JobStore`]) and its SQLite backend with its
+//! sealed credentials, the runner and its checkpoint store, waiting for sign-in (pure).
 
 pub mod checkpoints;
 pub mod retry;
 pub mod runner;
+pub mod sealed;
+pub mod sign_in;
 pub mod state;
 pub mod store;
 pub mod store_trait;

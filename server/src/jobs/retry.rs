@@ -12,6 +12,9 @@ pub enum RetryDecision {
     RetryAfter(Duration),
     /// The job fails with the stop's cause.
     GiveUp,
+    /// An OAuth2 grant is gone, or the server refuses even a renewed token: only a person
+    /// signing in again can help. The job waits for that (bounded), keeping its credentials.
+    WaitForSignIn,
 }
 
 /// How retries are spaced.
@@ -28,6 +31,12 @@ pub struct RetryPolicy {
 /// Decides after attempt number `attempts` (1 for the first) stopped with `stop`. `jitter`
 /// in `[0, 1)` spreads retries of many jobs apart (the caller draws it).
 pub fn decide(policy: &RetryPolicy, stop: &Stop, attempts: i64, jitter: f64) -> RetryDecision {
+    // The engine asked the token source for a renewed token once before it stopped with a
+    // refused one, so neither a refresh nor time helps: a new sign-in may. Attempts do not
+    // count: nothing was tried that a retry would repeat.
+    if matches!(stop.kind, StopKind::SignInNeeded | StopKind::TokenRefused) {
+        return RetryDecision::WaitForSignIn;
+    }
     // Waiting cannot fix a refused login, an untrusted certificate or a full mailbox, and a
     // cancelled copy is not to be run again.
     if stop.permanent || stop.kind == StopKind::Cancelled || attempts >= policy.max_attempts {
@@ -77,6 +86,24 @@ mod tests {
         }
         assert_eq!(
             decide(&POLICY, &stop(StopKind::Cancelled, false), 1, 0.0),
+            RetryDecision::GiveUp
+        );
+    }
+
+    #[test]
+    fn a_gone_grant_or_a_refused_renewed_token_waits_for_sign_in() {
+        for kind in [StopKind::SignInNeeded, StopKind::TokenRefused] {
+            for attempts in [1, POLICY.max_attempts, POLICY.max_attempts + 3] {
+                assert_eq!(
+                    decide(&POLICY, &stop(kind, false), attempts, 0.5),
+                    RetryDecision::WaitForSignIn,
+                    "{kind:?} after {attempts}"
+                );
+            }
+        }
+        // A refused password is not a sign-in to renew.
+        assert_eq!(
+            decide(&POLICY, &stop(StopKind::LoginRefused, true), 1, 0.0),
             RetryDecision::GiveUp
         );
     }

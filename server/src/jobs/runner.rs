@@ -4,6 +4,10 @@
 //! checkpoints in the job store ([`JobStore::checkpoints`]), so a retried or resumed job
 //! fetches less; what it copies is decided by its scan of both sides, so a retry never appends
 //! twice. Every store call is awaited: none blocks the runner's or the copies' tasks.
+//!
+//! An OAuth2 side logs in with access tokens from a [`TokenKeeper`] (one per side and job,
+//! shared by all its connections). When its grant is gone the job waits for sign-in; the
+//! runner's sweep fails jobs that waited longer than [`RunnerConfig::sign_in_wait`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +23,9 @@ use secrecy::ExposeSecret;
 use tokio::task::JoinSet;
 
 use super::retry::{self, RetryDecision, RetryPolicy};
-use super::store_trait::{Job, JobStore};
+use super::sign_in::{self, SideTokens, DEFAULT_SIGN_IN_WAIT};
+use super::store_trait::{AccountSecret, Job, JobSecrets, JobStore, Side};
+use crate::oauth::{KeeperSlot, OAuthHttp, Providers, TokenKeeper, REFRESH_MARGIN};
 
 #[derive(Clone, Debug)]
 pub struct RunnerConfig {
@@ -38,6 +44,13 @@ pub struct RunnerConfig {
     pub copy: CopyOptions,
     /// Identifies this process as lease owner.
     pub owner: String,
+    /// The OAuth2 providers the operator enabled: OAuth2 sides refresh their tokens through
+    /// them. None by default (a job with an OAuth2 side then fails with the reason).
+    pub providers: Providers,
+    /// How long before expiry an access token is refreshed.
+    pub token_refresh_margin: Duration,
+    /// How long a job waits for someone to sign in again before it fails.
+    pub sign_in_wait: Duration,
 }
 
 /// The longest wait before a retry, whatever a server asks for (Microsoft 365 suggests
@@ -55,6 +68,9 @@ impl Default for RunnerConfig {
             retry_base: Duration::from_secs(30),
             copy: CopyOptions::default(),
             owner: format!("node-{}", std::process::id()),
+            providers: Providers::default(),
+            token_refresh_margin: REFRESH_MARGIN,
+            sign_in_wait: DEFAULT_SIGN_IN_WAIT,
         }
     }
 }
@@ -183,6 +199,7 @@ impl Runner {
             if let Err(e) = self.store.requeue_expired().await {
                 tracing::error!(error = %e, "requeueing expired leases failed");
             }
+            self.fail_long_sign_in_waits().await;
             let mut claimed_any = false;
             while running.len() < self.config.concurrency.max(1) {
                 match self
@@ -229,6 +246,25 @@ impl Runner {
         }
     }
 
+    /// Jobs nobody signed in again for within the bound fail, with their report.
+    async fn fail_long_sign_in_waits(&self) {
+        let wait = self.config.sign_in_wait;
+        let since = self.store.now_ms() - i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        match self
+            .store
+            .fail_sign_in_waits(since, &sign_in::timeout_cause(wait))
+            .await
+        {
+            Ok(ids) => {
+                for id in ids {
+                    tracing::warn!(job = %id, "nobody signed in again in time: job failed");
+                    self.ended(&id, None).await;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "failing long sign-in waits failed"),
+        }
+    }
+
     async fn wipe_leftover_secrets(&self) {
         // A previous process may have died between a job's end and the wipe.
         if let Ok(ids) = self.store.final_jobs_with_secrets().await {
@@ -270,15 +306,17 @@ impl Runner {
             job.destination.port,
             job.destination.security,
         );
-        let source_creds = Credentials::new(
-            job.source.login.clone(),
-            secrets.source.expose_secret().to_string(),
-        );
-        let dest_creds = Credentials::new(
-            job.destination.login.clone(),
-            secrets.destination.expose_secret().to_string(),
-        );
-        drop(secrets);
+        let (source_creds, dest_creds, keepers) = match self.credentials(&job, secrets) {
+            Ok(c) => c,
+            Err(why) => {
+                let _ = self
+                    .store
+                    .fail(&job.id, &owner, "configuration", &why, None)
+                    .await;
+                self.ended(&job.id, None).await;
+                return;
+            }
+        };
 
         let tracker = Arc::new(Tracker {
             started: Instant::now(),
@@ -375,7 +413,23 @@ impl Runner {
                                 Err(e) => Err(e),
                             }
                         }
-                        RetryDecision::GiveUp => {
+                        // Only an OAuth2 side can be signed in again.
+                        RetryDecision::WaitForSignIn if !keepers.is_empty() => {
+                            let sides = sign_in::sides_to_sign_in(
+                                cause.kind,
+                                &keepers.iter().map(side_tokens).collect::<Vec<_>>(),
+                            );
+                            tracing::warn!(job = %job.id, error = %error, kind = ?cause.kind, sides = ?sides, "copy stopped; waiting for sign-in");
+                            match self
+                                .store
+                                .need_sign_in(&job.id, &owner, &sides, error, Some(&result))
+                                .await
+                            {
+                                Ok(_) => return,
+                                Err(e) => Err(e),
+                            }
+                        }
+                        RetryDecision::GiveUp | RetryDecision::WaitForSignIn => {
                             tracing::warn!(job = %job.id, error = %error, kind = ?cause.kind, permanent = cause.permanent, "copy stopped; not retrying");
                             self.store
                                 .fail(&job.id, &owner, "incomplete", error, Some(&result))
@@ -385,7 +439,7 @@ impl Runner {
                 }
             }
         };
-        drop((source_creds, dest_creds));
+        drop((source_creds, dest_creds, keepers));
         match settled {
             Ok(Some(state)) => {
                 tracing::info!(job = %job.id, state = state.as_str(), outcome = outcome_name(&report.outcome), "job ended")
@@ -402,8 +456,98 @@ impl Runner {
         self.ended(&job.id, Some(&report)).await;
     }
 
+    /// The engine's credentials for both sides: a password as it is; an OAuth2 grant through a
+    /// token keeper of the grant's provider. Err: why the job cannot run (a provider the
+    /// operator no longer enables).
+    fn credentials(
+        &self,
+        job: &Job,
+        secrets: JobSecrets,
+    ) -> Result<(Credentials, Credentials, Vec<Arc<TokenKeeper>>), String> {
+        let mut http: Option<OAuthHttp> = None;
+        let mut keepers = Vec::new();
+        let mut creds = Vec::with_capacity(2);
+        let JobSecrets {
+            source,
+            destination,
+        } = secrets;
+        for (side, secret) in [(Side::Source, source), (Side::Destination, destination)] {
+            let login = match side {
+                Side::Source => job.source.login.clone(),
+                Side::Destination => job.destination.login.clone(),
+            };
+            match secret {
+                AccountSecret::Password(p) => {
+                    creds.push(Credentials::new(login, p.expose_secret().to_string()))
+                }
+                AccountSecret::OAuth2(grant) => {
+                    let client = self.config.providers.get(&grant.provider).map_err(|e| {
+                        format!(
+                            "the {} signs in with {}: {}",
+                            side.as_str(),
+                            grant.provider,
+                            e.message()
+                        )
+                    })?;
+                    let http = match &http {
+                        Some(h) => h.clone(),
+                        None => {
+                            let h = OAuthHttp::new().map_err(|e| e.to_string())?;
+                            http = Some(h.clone());
+                            h
+                        }
+                    };
+                    let slot = KeeperSlot {
+                        store: self.store.clone(),
+                        job_id: job.id.clone(),
+                        side,
+                    };
+                    let keeper = Arc::new(
+                        TokenKeeper::new(slot, grant.tokens, client, http)
+                            .with_margin(self.config.token_refresh_margin),
+                    );
+                    keepers.push(keeper.clone());
+                    creds.push(Credentials::oauth2_source(login, keeper));
+                }
+            }
+        }
+        let (Some(dest), Some(source)) = (creds.pop(), creds.pop()) else {
+            return Err("credentials are missing".to_string());
+        };
+        Ok((source, dest, keepers))
+    }
+
+    /// Before the report: an OAuth2 destination's stored access token is renewed when it is
+    /// about to expire (a job that waited days for a sign-in on its source), so that a report
+    /// delivered by APPEND can log in. Failures only leave the token as it was.
+    async fn renew_destination_token(&self, id: &str) {
+        let Ok(Some(secrets)) = self.store.secrets(id).await else {
+            return;
+        };
+        let AccountSecret::OAuth2(grant) = secrets.destination else {
+            return;
+        };
+        let (Ok(client), Ok(http)) = (self.config.providers.get(&grant.provider), OAuthHttp::new())
+        else {
+            return;
+        };
+        let slot = KeeperSlot {
+            store: self.store.clone(),
+            job_id: id.to_string(),
+            side: Side::Destination,
+        };
+        let keeper = TokenKeeper::new(slot, grant.tokens, client, http)
+            .with_margin(self.config.token_refresh_margin);
+        if let Err(e) = mailcopy::TokenSource::access_token(&keeper, None).await {
+            tracing::warn!(job = %id, error = %e, "renewing the destination's token for the report failed");
+        }
+    }
+
     /// Report, then wipe the credentials and the checkpoints: they are not needed any more.
     async fn ended(&self, id: &str, report: Option<&CopyReport>) {
+        if self.after.is_some() {
+            self.renew_destination_token(id).await;
+        }
         let job = self.store.get(id).await;
         if let (Some(after), Ok(Some(job))) = (&self.after, job) {
             after.job_ended(&job, report).await;
@@ -417,6 +561,16 @@ impl Runner {
             }
             Err(e) => tracing::error!(job = %id, error = %e, "wiping credentials failed"),
         }
+    }
+}
+
+/// What a side's token keeper saw, for [`sign_in::sides_to_sign_in`].
+fn side_tokens(keeper: &Arc<TokenKeeper>) -> SideTokens {
+    SideTokens {
+        side: keeper.side(),
+        oauth2: true,
+        grant_gone: keeper.grant_gone(),
+        token_refused: keeper.token_refused(),
     }
 }
 

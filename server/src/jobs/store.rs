@@ -8,18 +8,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::Context;
 use base64::Engine;
 use rand::RngCore;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
-use secrecy::{ExposeSecret, SecretString};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::checkpoints::{self, SqliteCheckpoints};
+use super::sealed;
 use super::state::{transition, JobEvent, JobState};
 use super::store_trait::JobStore;
+use crate::oauth::{ProviderId, Tokens};
 use crate::seal::Sealer;
 use mailcopy::copy::CheckpointStore;
 use mailcopy::Security;
 
 pub use super::store_trait::{
-    source_address, AccountSpec, Clock, InsertError, Job, JobSecrets, NewJob, SystemClock,
+    source_address, AccountSecret, AccountSpec, Clock, InsertError, Job, JobSecrets, NewJob,
+    OAuthGrant, Side, SystemClock,
 };
 
 /// The SQLite job store. Its own methods are blocking (one statement or one small transaction
@@ -36,7 +38,32 @@ pub struct Store {
 const JOB_COLUMNS: &str = "id, state, source_address, source_host, source_port, source_security, source_login, \
      dest_host, dest_port, dest_security, dest_login, lang, report_to, created_at, started_at, finished_at, \
      attempts, cancel_requested, progress, last_error, error_kind, outcome, result, report_state, report_error, \
-     (source_secret IS NOT NULL OR dest_secret IS NOT NULL)";
+     (source_secret IS NOT NULL OR dest_secret IS NOT NULL), source_provider, dest_provider, sign_in_sides, \
+     sign_in_since";
+
+/// The secret and provider columns of a side.
+fn columns(side: Side) -> (&'static str, &'static str) {
+    match side {
+        Side::Source => ("source_secret", "source_provider"),
+        Side::Destination => ("dest_secret", "dest_provider"),
+    }
+}
+
+/// `sign_in_sides` as stored: side names separated by a space; NULL for none.
+fn sides_text(sides: &[Side]) -> Option<String> {
+    let names: Vec<&str> = sides.iter().map(|s| s.as_str()).collect();
+    (!names.is_empty()).then(|| names.join(" "))
+}
+
+fn parse_sides(text: Option<&str>) -> Vec<Side> {
+    let mut sides: Vec<Side> = text
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(Side::parse)
+        .collect();
+    sides.dedup();
+    sides
+}
 
 fn security_str(s: Security) -> &'static str {
     match s {
@@ -99,6 +126,14 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         report_state: row.get(23)?,
         report_error: row.get(24)?,
         has_secrets: row.get(25)?,
+        source_provider: row
+            .get::<_, Option<String>>(26)?
+            .map(|p| ProviderId::parse(&p)),
+        destination_provider: row
+            .get::<_, Option<String>>(27)?
+            .map(|p| ProviderId::parse(&p)),
+        sign_in_sides: parse_sides(row.get::<_, Option<String>>(28)?.as_deref()),
+        sign_in_since: row.get(29)?,
     })
 }
 
@@ -106,10 +141,6 @@ fn new_job_id() -> String {
     let mut bytes = [0u8; 18];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn aad(id: &str, side: &str) -> Vec<u8> {
-    format!("job:{id}:{side}").into_bytes()
 }
 
 impl Store {
@@ -151,20 +182,20 @@ impl Store {
         progress: Option<&str>,
     ) -> Result<String, InsertError> {
         let id = new_job_id();
-        let source_secret = self.sealer.seal(
-            &aad(&id, "source"),
-            job.source_password.expose_secret().as_bytes(),
-        );
-        let dest_secret = self.sealer.seal(
-            &aad(&id, "destination"),
-            job.destination_password.expose_secret().as_bytes(),
+        let source_secret = sealed::seal(&self.sealer, &id, Side::Source, &job.source_secret);
+        let dest_secret = sealed::seal(
+            &self.sealer,
+            &id,
+            Side::Destination,
+            &job.destination_secret,
         );
         let now = self.now_ms();
         let conn = self.conn();
         let result = conn.execute(
             "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, source_security, \
-             source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at, progress) \
-             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at, progress, \
+             source_provider, dest_provider) \
+             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 id,
                 job.source.address(),
@@ -174,15 +205,17 @@ impl Store {
                 job.source.port,
                 security_str(job.source.security),
                 job.source.login,
-                source_secret,
+                source_secret.bytes,
                 job.destination.host,
                 job.destination.port,
                 security_str(job.destination.security),
                 job.destination.login,
-                dest_secret,
+                dest_secret.bytes,
                 job.report_to,
                 now,
                 progress,
+                source_secret.provider,
+                dest_secret.provider,
             ],
         );
         match result {
@@ -255,28 +288,56 @@ impl Store {
 
     /// Opens the sealed credentials of a job (None once wiped).
     pub fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>> {
-        type Sealed = Option<Vec<u8>>;
+        type Sealed = (Option<Vec<u8>>, Option<String>);
         let row: Option<(Sealed, Sealed)> = {
             let conn = self.conn();
             conn.query_row(
-                "SELECT source_secret, dest_secret FROM jobs WHERE id = ?1",
+                "SELECT source_secret, source_provider, dest_secret, dest_provider FROM jobs WHERE id = ?1",
                 [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))),
             )
             .optional()?
         };
-        let Some((Some(source), Some(destination))) = row else {
+        let Some(((Some(source), source_provider), (Some(destination), dest_provider))) = row
+        else {
             return Ok(None);
         };
-        let open = |side: &str, sealed: &[u8]| -> anyhow::Result<SecretString> {
-            let bytes = self.sealer.open(&aad(id, side), sealed)?;
-            let text = std::str::from_utf8(&bytes).context("sealed password is not UTF-8")?;
-            Ok(SecretString::from(text.to_string()))
-        };
         Ok(Some(JobSecrets {
-            source: open("source", &source)?,
-            destination: open("destination", &destination)?,
+            source: sealed::open(
+                &self.sealer,
+                id,
+                Side::Source,
+                &source,
+                source_provider.as_deref(),
+            )?,
+            destination: sealed::open(
+                &self.sealer,
+                id,
+                Side::Destination,
+                &destination,
+                dest_provider.as_deref(),
+            )?,
         }))
+    }
+
+    /// Re-seals one side's OAuth2 tokens in one UPDATE (its provider column stays).
+    pub fn store_tokens(&self, id: &str, side: Side, tokens: &Tokens) -> anyhow::Result<()> {
+        let bytes = sealed::seal_tokens(&self.sealer, id, side, tokens);
+        let (secret, provider) = columns(side);
+        let conn = self.conn();
+        let n = conn.execute(
+            &format!(
+                "UPDATE jobs SET {secret} = ?2 WHERE id = ?1 AND {secret} IS NOT NULL AND {provider} IS NOT NULL"
+            ),
+            params![id, bytes],
+        )?;
+        if n != 1 {
+            anyhow::bail!(
+                "the job holds no OAuth2 grant for its {} (wiped, or a password)",
+                side.as_str()
+            );
+        }
+        Ok(())
     }
 
     /// Renews the lease and stores progress. False when the lease is no longer ours (the job
@@ -323,44 +384,9 @@ impl Store {
         let now = self.now_ms();
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let current: Option<(String, Option<String>)> = tx
-            .query_row(
-                "SELECT state, lease_owner FROM jobs WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((state, lease_owner)) = current else {
-            return Ok(None);
-        };
-        let Some(state) = JobState::parse(&state) else {
-            return Ok(None);
-        };
-        if let Some(owner) = owner {
-            if lease_owner.as_deref() != Some(owner) {
-                return Ok(None);
-            }
-        }
-        let Ok(next) = transition(state, event) else {
-            return Ok(None);
-        };
-        let mut sql = String::from("UPDATE jobs SET state = ?2");
-        let mut values: Vec<rusqlite::types::Value> =
-            vec![id.to_string().into(), next.as_str().to_string().into()];
-        if next.is_final() {
-            sql.push_str(", finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL");
-            values.push(now.into());
-        } else if next == JobState::Queued {
-            sql.push_str(", lease_owner = NULL, lease_expires_at = NULL");
-        }
-        for (column, value) in set {
-            values.push(value.clone());
-            sql.push_str(&format!(", {column} = ?{}", values.len()));
-        }
-        sql.push_str(" WHERE id = ?1");
-        tx.execute(&sql, rusqlite::params_from_iter(values))?;
+        let next = apply_in(&tx, now, id, owner, event, set)?;
         tx.commit()?;
-        Ok(Some(next))
+        Ok(next)
     }
 
     /// The copy ended: finished, with its outcome and completeness table.
@@ -434,12 +460,119 @@ impl Store {
         self.apply(id, Some(owner), JobEvent::Abandon, &[])
     }
 
-    /// Operator cancel: a queued job ends at once; a running one is flagged and its runner
+    /// The copy stopped because a grant is gone: waiting for sign-in on `sides`, from now.
+    pub fn need_sign_in(
+        &self,
+        id: &str,
+        owner: &str,
+        sides: &[Side],
+        error: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>> {
+        let mut set: Vec<(&str, rusqlite::types::Value)> = vec![
+            ("sign_in_since", self.now_ms().into()),
+            ("sign_in_sides", sides_text(sides).into()),
+            ("error_kind", "sign_in_needed".to_string().into()),
+            ("last_error", error.to_string().into()),
+        ];
+        if let Some(result) = result_json {
+            set.push(("result", result.to_string().into()));
+        }
+        self.apply(id, Some(owner), JobEvent::NeedSignIn, &set)
+    }
+
+    /// "Sign in again" on one side: its grant re-sealed and, in the same transaction, the job
+    /// queued again once no side waits any more.
+    pub fn resume_after_sign_in(
+        &self,
+        id: &str,
+        side: Side,
+        grant: OAuthGrant,
+    ) -> anyhow::Result<Option<JobState>> {
+        let sealed = sealed::seal(&self.sealer, id, side, &AccountSecret::OAuth2(grant));
+        let now = self.now_ms();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<(String, Option<String>)> = tx
+            .query_row(
+                "SELECT state, sign_in_sides FROM jobs WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((state, waiting)) = row else {
+            return Ok(None);
+        };
+        if JobState::parse(&state) != Some(JobState::WaitingForSignIn) {
+            return Ok(None);
+        }
+        let left: Vec<Side> = parse_sides(waiting.as_deref())
+            .into_iter()
+            .filter(|s| *s != side)
+            .collect();
+        let (secret, provider) = columns(side);
+        tx.execute(
+            &format!(
+                "UPDATE jobs SET {secret} = ?2, {provider} = ?3, sign_in_sides = ?4 WHERE id = ?1"
+            ),
+            params![id, sealed.bytes, sealed.provider, sides_text(&left)],
+        )?;
+        let next = if left.is_empty() {
+            apply_in(
+                &tx,
+                now,
+                id,
+                None,
+                JobEvent::SignedInAgain,
+                &[
+                    ("sign_in_since", rusqlite::types::Value::Null),
+                    ("not_before", rusqlite::types::Value::Null),
+                ],
+            )?
+        } else {
+            Some(JobState::WaitingForSignIn)
+        };
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Fails the jobs waiting for sign-in since `waiting_since_ms` or earlier: `cause`, then
+    /// the error that made them wait.
+    pub fn fail_sign_in_waits(
+        &self,
+        waiting_since_ms: i64,
+        cause: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let ids = self.ids_where(
+            "state = 'waiting_for_sign_in' AND sign_in_since <= ?1",
+            params![waiting_since_ms],
+        )?;
+        let mut failed = Vec::new();
+        for id in ids {
+            let error = match self.get(&id)?.and_then(|j| j.last_error) {
+                Some(e) => format!("{cause}: {e}"),
+                None => cause.to_string(),
+            };
+            let set = [
+                ("outcome", "incomplete".to_string().into()),
+                ("error_kind", "sign_in_timeout".to_string().into()),
+                ("last_error", error.into()),
+            ];
+            if self.apply(&id, None, JobEvent::Fail, &set)?.is_some() {
+                failed.push(id);
+            }
+        }
+        Ok(failed)
+    }
+
+    /// Operator cancel: a queued job (or one waiting for sign-in) ends at once; a running one is flagged and its runner
     /// stops at the next check, then reports the cancellation through [`Store::cancelled`].
     pub fn cancel(&self, id: &str) -> anyhow::Result<Option<JobState>> {
         let state = self.get(id)?.map(|j| j.state);
         match state {
-            Some(JobState::Queued) => self.apply(id, None, JobEvent::Cancel, &[]),
+            Some(JobState::Queued | JobState::WaitingForSignIn) => {
+                self.apply(id, None, JobEvent::Cancel, &[])
+            }
             Some(JobState::Running) => {
                 let conn = self.conn();
                 conn.execute(
@@ -535,7 +668,8 @@ impl Store {
         Ok(())
     }
 
-    /// Erases the sealed passwords of a final job (overwritten on disk thanks to secure_delete).
+    /// Erases the sealed credentials of a final job (overwritten on disk thanks to
+    /// secure_delete). A job waiting for sign-in keeps them: it is not final.
     pub fn wipe_secrets(&self, id: &str) -> anyhow::Result<bool> {
         let conn = self.conn();
         let n = conn.execute(
@@ -559,6 +693,56 @@ impl Store {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// [`Store::apply`] inside a transaction the caller holds (and commits), so that a state
+/// change and other writes of the same call are one.
+fn apply_in(
+    tx: &Transaction<'_>,
+    now: i64,
+    id: &str,
+    owner: Option<&str>,
+    event: JobEvent,
+    set: &[(&str, rusqlite::types::Value)],
+) -> anyhow::Result<Option<JobState>> {
+    let current: Option<(String, Option<String>)> = tx
+        .query_row(
+            "SELECT state, lease_owner FROM jobs WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((state, lease_owner)) = current else {
+        return Ok(None);
+    };
+    let Some(state) = JobState::parse(&state) else {
+        return Ok(None);
+    };
+    if let Some(owner) = owner {
+        if lease_owner.as_deref() != Some(owner) {
+            return Ok(None);
+        }
+    }
+    let Ok(next) = transition(state, event) else {
+        return Ok(None);
+    };
+    let mut sql = String::from("UPDATE jobs SET state = ?2");
+    let mut values: Vec<rusqlite::types::Value> =
+        vec![id.to_string().into(), next.as_str().to_string().into()];
+    if next.is_final() {
+        sql.push_str(", finished_at = ?3, lease_owner = NULL, lease_expires_at = NULL");
+        values.push(now.into());
+    } else if next != JobState::Running {
+        // Queued again, or waiting for sign-in: nobody holds it.
+        sql.push_str(", lease_owner = NULL, lease_expires_at = NULL");
+    }
+    for (column, value) in set {
+        values.push(value.clone());
+        sql.push_str(&format!(", {column} = ?{}", values.len()));
+    }
+    sql.push_str(" WHERE id = ?1");
+    tx.execute(&sql, rusqlite::params_from_iter(values))?;
+    Ok(Some(next))
 }
 
 /// Runs blocking store work on tokio's blocking pool, so that no SQLite call runs on an async
@@ -684,6 +868,44 @@ impl JobStore for Store {
         blocking(move || s.cancel(&id)).await
     }
 
+    async fn store_tokens(&self, id: &str, side: Side, tokens: &Tokens) -> anyhow::Result<()> {
+        let (s, id, tokens) = (self.clone(), id.to_string(), tokens.clone());
+        blocking(move || s.store_tokens(&id, side, &tokens)).await
+    }
+
+    async fn need_sign_in(
+        &self,
+        id: &str,
+        owner: &str,
+        sides: &[Side],
+        error: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
+        let (sides, error) = (sides.to_vec(), error.to_string());
+        let result_json = result_json.map(str::to_string);
+        blocking(move || s.need_sign_in(&id, &owner, &sides, &error, result_json.as_deref())).await
+    }
+
+    async fn resume_after_sign_in(
+        &self,
+        id: &str,
+        side: Side,
+        grant: OAuthGrant,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.resume_after_sign_in(&id, side, grant)).await
+    }
+
+    async fn fail_sign_in_waits(
+        &self,
+        waiting_since_ms: i64,
+        cause: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let (s, cause) = (self.clone(), cause.to_string());
+        blocking(move || s.fail_sign_in_waits(waiting_since_ms, &cause)).await
+    }
+
     async fn cancelled(
         &self,
         id: &str,
@@ -744,7 +966,46 @@ impl JobStore for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oauth::UnixMs;
+    use secrecy::{ExposeSecret, SecretString};
     use std::sync::atomic::{AtomicI64, Ordering};
+
+    fn password(secret: &AccountSecret) -> &str {
+        match secret {
+            AccountSecret::Password(p) => p.expose_secret(),
+            other => panic!("not a password: {other:?}"),
+        }
+    }
+
+    fn tokens(access: &str, refresh: Option<&str>) -> Tokens {
+        Tokens {
+            access_token: SecretString::from(access.to_string()),
+            refresh_token: refresh.map(|r| SecretString::from(r.to_string())),
+            expires_at: Some(UnixMs(5_000_000)),
+            scope: Some("openid imap".into()),
+        }
+    }
+
+    fn grant(access: &str, refresh: &str) -> AccountSecret {
+        AccountSecret::OAuth2(OAuthGrant {
+            provider: ProviderId::Google,
+            tokens: tokens(access, Some(refresh)),
+        })
+    }
+
+    /// The access and refresh token of a side holding a grant.
+    fn grant_of(secret: &AccountSecret) -> (String, Option<String>) {
+        match secret {
+            AccountSecret::OAuth2(g) => (
+                g.tokens.access_token.expose_secret().to_string(),
+                g.tokens
+                    .refresh_token
+                    .as_ref()
+                    .map(|t| t.expose_secret().to_string()),
+            ),
+            other => panic!("not a grant: {other:?}"),
+        }
+    }
 
     #[derive(Default)]
     struct TestClock(AtomicI64);
@@ -782,9 +1043,9 @@ mod tests {
     fn new_job(login: &str) -> NewJob {
         NewJob {
             source: account(login, "imap.source.test", 993),
-            source_password: SecretString::from("src-pass"),
+            source_secret: AccountSecret::Password(SecretString::from("src-pass")),
             destination: account("dest@example.test", "imap.dest.test", 993),
-            destination_password: SecretString::from("dst-pass"),
+            destination_secret: AccountSecret::Password(SecretString::from("dst-pass")),
             lang: "es".into(),
             report_to: None,
         }
@@ -822,7 +1083,7 @@ mod tests {
         assert!(store.heartbeat(&id, "n", 10_000, Some("{}")).await.unwrap());
         assert!(!store.heartbeat(&id, "other", 10_000, None).await.unwrap());
         let secrets = store.secrets(&id).await.unwrap().unwrap();
-        assert_eq!(secrets.source.expose_secret(), "src-pass");
+        assert_eq!(password(&secrets.source), "src-pass");
         let checkpoints = store.checkpoints(&id);
         let cp = mailcopy::copy::FolderCheckpoint::new(
             mailcopy::UidValidity(7),
@@ -999,8 +1260,8 @@ mod tests {
         let (dir, store, _clock) = store();
         let id = store.insert(new_job("a@example.test")).unwrap();
         let secrets = store.secrets(&id).unwrap().unwrap();
-        assert_eq!(secrets.source.expose_secret(), "src-pass");
-        assert_eq!(secrets.destination.expose_secret(), "dst-pass");
+        assert_eq!(password(&secrets.source), "src-pass");
+        assert_eq!(password(&secrets.destination), "dst-pass");
         assert!(
             !store.wipe_secrets(&id).unwrap(),
             "an active job keeps its secrets"
@@ -1023,5 +1284,244 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn grants_are_sealed_refreshed_in_place_and_wiped() {
+        let (dir, store, _clock) = store();
+        let mut job = new_job("a@example.test");
+        job.source_secret = grant("at-first", "rt-first");
+        let id = store.insert(job).unwrap();
+        let row = store.get(&id).unwrap().unwrap();
+        assert_eq!(
+            (row.source_provider, row.destination_provider),
+            (Some(ProviderId::Google), None)
+        );
+        let secrets = store.secrets(&id).unwrap().unwrap();
+        assert_eq!(
+            grant_of(&secrets.source),
+            ("at-first".into(), Some("rt-first".into()))
+        );
+        assert_eq!(password(&secrets.destination), "dst-pass");
+
+        // A refresh's tokens replace the side's grant; the provider stays.
+        store
+            .store_tokens(&id, Side::Source, &tokens("at-second", Some("rt-second")))
+            .unwrap();
+        let secrets = store.secrets(&id).unwrap().unwrap();
+        assert_eq!(
+            grant_of(&secrets.source),
+            ("at-second".into(), Some("rt-second".into()))
+        );
+        assert_eq!(secrets.source.provider(), Some(&ProviderId::Google));
+        // A password side takes no tokens.
+        assert!(store
+            .store_tokens(&id, Side::Destination, &tokens("x", None))
+            .is_err());
+        assert_eq!(
+            password(&store.secrets(&id).unwrap().unwrap().destination),
+            "dst-pass"
+        );
+
+        store.claim("n", 10_000).unwrap().unwrap();
+        store.complete(&id, "n", "complete", "{}").unwrap();
+        assert!(store.wipe_secrets(&id).unwrap());
+        assert!(store.secrets(&id).unwrap().is_none());
+        assert!(
+            store
+                .store_tokens(&id, Side::Source, &tokens("late", None))
+                .is_err(),
+            "a wiped grant is not written again"
+        );
+        store.checkpoint_wal().unwrap();
+        for file in ["imapcopy.sqlite3", "imapcopy.sqlite3-wal"] {
+            if let Ok(bytes) = std::fs::read(dir.path().join(file)) {
+                for needle in [&b"rt-first"[..], b"rt-second", b"at-second"] {
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle),
+                        "{file} holds a token"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn waiting_for_sign_in_keeps_the_account_and_resumes_once_every_side_signed_in() {
+        let (_dir, store, clock) = store();
+        let mut job = new_job("a@example.test");
+        job.source_secret = grant("at-1", "rt-1");
+        job.destination_secret = grant("at-2", "rt-2");
+        let id = store.insert(job).unwrap();
+        store.claim("n", 10_000).unwrap().unwrap();
+        // Only the lease owner can make it wait.
+        assert_eq!(
+            store
+                .need_sign_in(&id, "other", &[Side::Source], "gone", None)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .need_sign_in(
+                    &id,
+                    "n",
+                    &[Side::Source, Side::Destination],
+                    "the sign-in is no longer valid",
+                    Some("{\"folders\":[]}"),
+                )
+                .unwrap(),
+            Some(JobState::WaitingForSignIn)
+        );
+        let waiting = store.get(&id).unwrap().unwrap();
+        assert_eq!(waiting.sign_in_sides, vec![Side::Source, Side::Destination]);
+        assert_eq!(waiting.sign_in_since, Some(store.now_ms()));
+        assert_eq!(waiting.error_kind.as_deref(), Some("sign_in_needed"));
+        assert!(waiting.has_secrets && waiting.finished_at.is_none());
+        // Not claimable, the account still taken, the credentials kept.
+        assert!(store.claim("n", 10_000).unwrap().is_none());
+        assert!(matches!(
+            store.insert(new_job("a@example.test")),
+            Err(InsertError::TaskExists)
+        ));
+        assert!(!store.wipe_secrets(&id).unwrap());
+
+        let fresh = |a: &str, r: &str| OAuthGrant {
+            provider: ProviderId::Google,
+            tokens: tokens(a, Some(r)),
+        };
+        clock.advance(1_000);
+        assert_eq!(
+            store
+                .resume_after_sign_in(&id, Side::Destination, fresh("at-2b", "rt-2b"))
+                .unwrap(),
+            Some(JobState::WaitingForSignIn),
+            "the source still waits"
+        );
+        assert_eq!(
+            store.get(&id).unwrap().unwrap().sign_in_sides,
+            vec![Side::Source]
+        );
+        assert_eq!(
+            store
+                .resume_after_sign_in(&id, Side::Source, fresh("at-1b", "rt-1b"))
+                .unwrap(),
+            Some(JobState::Queued)
+        );
+        let queued = store.get(&id).unwrap().unwrap();
+        assert!(queued.sign_in_sides.is_empty() && queued.sign_in_since.is_none());
+        let secrets = store.secrets(&id).unwrap().unwrap();
+        assert_eq!(grant_of(&secrets.source).0, "at-1b");
+        assert_eq!(grant_of(&secrets.destination).0, "at-2b");
+        // Only a waiting job takes a sign-in.
+        assert_eq!(
+            store
+                .resume_after_sign_in(&id, Side::Source, fresh("x", "y"))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            grant_of(&store.secrets(&id).unwrap().unwrap().source).0,
+            "at-1b"
+        );
+        let again = store.claim("n", 10_000).unwrap().unwrap();
+        assert_eq!((again.id.as_str(), again.attempts), (id.as_str(), 2));
+    }
+
+    #[test]
+    fn a_wait_past_the_bound_fails_with_the_cause_and_a_waiting_job_can_be_cancelled() {
+        let (_dir, store, clock) = store();
+        let mut job = new_job("a@example.test");
+        job.source_secret = grant("at", "rt");
+        let id = store.insert(job).unwrap();
+        store.claim("n", 10_000).unwrap().unwrap();
+        store
+            .need_sign_in(&id, "n", &[Side::Source], "the grant was revoked", None)
+            .unwrap();
+        let since = store.now_ms();
+        clock.advance(10_000);
+        // Waiting since later than `since`: nothing to fail yet.
+        assert!(store
+            .fail_sign_in_waits(since - 1, "nobody signed in again within 3 days")
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .fail_sign_in_waits(since, "nobody signed in again within 3 days")
+                .unwrap(),
+            vec![id.clone()]
+        );
+        let failed = store.get(&id).unwrap().unwrap();
+        assert_eq!(failed.state, JobState::Failed);
+        assert_eq!(
+            failed.last_error.as_deref(),
+            Some("nobody signed in again within 3 days: the grant was revoked")
+        );
+        assert_eq!(failed.error_kind.as_deref(), Some("sign_in_timeout"));
+        assert!(failed.finished_at.is_some());
+        assert_eq!(store.final_jobs_with_secrets().unwrap(), vec![id.clone()]);
+
+        let mut other = new_job("b@example.test");
+        other.source_secret = grant("at", "rt");
+        let other = store.insert(other).unwrap();
+        store.claim("n", 10_000).unwrap().unwrap();
+        store
+            .need_sign_in(&other, "n", &[Side::Source], "gone", None)
+            .unwrap();
+        assert_eq!(store.cancel(&other).unwrap(), Some(JobState::Cancelled));
+    }
+
+    #[test]
+    fn a_version_2_database_migrates_with_its_jobs_passwords_and_checkpoints() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealer_key = dir.path().join("secret.key");
+        {
+            let conn = crate::db::open_at_version(dir.path(), 2).unwrap();
+            let sealer = Sealer::from_key_file(&sealer_key).unwrap();
+            let sealed =
+                |side: Side, pw: &str| sealer.seal(&sealed::aad("old", side), pw.as_bytes());
+            conn.execute(
+                "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, \
+                 source_security, source_login, source_secret, dest_host, dest_port, dest_security, dest_login, \
+                 dest_secret, created_at) VALUES ('old', 'a@x.test', 'a@x.test|h|993', 'queued', 'en', 'h', 993, \
+                 'tls', 'a@x.test', ?1, 'd', 993, 'tls', 'b@x.test', ?2, 1)",
+                params![sealed(Side::Source, "old-src"), sealed(Side::Destination, "old-dst")],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO checkpoints (job_id, folder, uidvalidity, data) VALUES ('old', 'INBOX', 7, '{}')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::new(
+            crate::db::open(dir.path()).unwrap(),
+            Sealer::from_key_file(&sealer_key).unwrap(),
+            Arc::new(SystemClock),
+        );
+        let job = store.get("old").unwrap().unwrap();
+        assert_eq!(job.state, JobState::Queued);
+        assert_eq!(job.source_provider, None);
+        let secrets = store.secrets("old").unwrap().unwrap();
+        assert_eq!(password(&secrets.source), "old-src");
+        assert_eq!(password(&secrets.destination), "old-dst");
+        let kept: i64 = store
+            .with_conn(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM checkpoints WHERE job_id = 'old'",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap();
+        assert_eq!(kept, 1);
+        // The new state is allowed and keeps the account taken.
+        assert!(matches!(
+            store.insert(NewJob {
+                source: account("a@x.test", "h", 993),
+                ..new_job("x")
+            }),
+            Err(InsertError::TaskExists)
+        ));
     }
 }

@@ -6,8 +6,10 @@
 //! Every implementation keeps the queue's invariants: one active (queued or running) job per
 //! source account; a claim takes the oldest claimable job with a lease; a state changes only
 //! through [`transition`](super::state::transition), atomically with the columns it sets;
-//! passwords are kept sealed and wiped once a job is final. Calls never block the task that
-//! awaits them (the SQLite backend does its work on tokio's blocking pool).
+//! credentials (passwords and OAuth2 grants) are kept sealed and wiped once a job is final; a
+//! rotated refresh token is stored ([`JobStore::store_tokens`]) before its access token is
+//! used. Calls never block the task that awaits them (the SQLite backend does its work on
+//! tokio's blocking pool).
 //!
 //! An `async_trait` (boxed futures): a native `async fn` in a trait is not dyn-compatible.
 
@@ -16,6 +18,7 @@ use mailcopy::Security;
 use secrecy::SecretString;
 
 use super::state::JobState;
+use crate::oauth::{ProviderId, Tokens};
 
 /// Milliseconds since the Unix epoch. Injected so tests control time.
 pub trait Clock: Send + Sync {
@@ -68,11 +71,67 @@ pub fn source_address(login: &str, host: &str) -> String {
     }
 }
 
+/// Which account of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    Source,
+    Destination,
+}
+
+impl Side {
+    pub const BOTH: [Side; 2] = [Side::Source, Side::Destination];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Source => "source",
+            Side::Destination => "destination",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Side> {
+        Side::BOTH.into_iter().find(|side| side.as_str() == s)
+    }
+}
+
+/// What proves one account's login: a password, or an OAuth2 grant (signed in at a
+/// provider). `Debug` shows neither.
+#[derive(Clone)]
+pub enum AccountSecret {
+    Password(SecretString),
+    OAuth2(OAuthGrant),
+}
+
+impl AccountSecret {
+    /// The provider of an OAuth2 grant; None for a password.
+    pub fn provider(&self) -> Option<&ProviderId> {
+        match self {
+            AccountSecret::Password(_) => None,
+            AccountSecret::OAuth2(grant) => Some(&grant.provider),
+        }
+    }
+}
+
+impl std::fmt::Debug for AccountSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AccountSecret::Password(_) => f.write_str("Password([hidden])"),
+            AccountSecret::OAuth2(grant) => f.debug_tuple("OAuth2").field(grant).finish(),
+        }
+    }
+}
+
+/// An OAuth2 sign-in kept for a job: which provider, and its tokens (`Debug` hides them).
+#[derive(Clone, Debug)]
+pub struct OAuthGrant {
+    pub provider: ProviderId,
+    pub tokens: Tokens,
+}
+
 pub struct NewJob {
     pub source: AccountSpec,
-    pub source_password: SecretString,
+    pub source_secret: AccountSecret,
     pub destination: AccountSpec,
-    pub destination_password: SecretString,
+    pub destination_secret: AccountSecret,
     pub lang: String,
     pub report_to: Option<String>,
 }
@@ -108,12 +167,29 @@ pub struct Job {
     pub report_state: String,
     pub report_error: Option<String>,
     pub has_secrets: bool,
+    /// The provider each side signs in with (None: a password). Not secret: the page offering
+    /// "Sign in again" names it.
+    pub source_provider: Option<ProviderId>,
+    pub destination_provider: Option<ProviderId>,
+    /// Waiting for sign-in: the sides whose grant is gone, and since when (ms).
+    pub sign_in_sides: Vec<Side>,
+    pub sign_in_since: Option<i64>,
 }
 
-/// Opened credentials of a claimed job. Never logged: `Debug` is redacted by `SecretString`.
+/// Opened credentials of a claimed job. Never logged: `Debug` is redacted.
+#[derive(Debug)]
 pub struct JobSecrets {
-    pub source: SecretString,
-    pub destination: SecretString,
+    pub source: AccountSecret,
+    pub destination: AccountSecret,
+}
+
+impl JobSecrets {
+    pub fn side(&self, side: Side) -> &AccountSecret {
+        match side {
+            Side::Source => &self.source,
+            Side::Destination => &self.destination,
+        }
+    }
 }
 
 /// The job queue: the one write path for jobs. Settling calls (`complete`, `fail`, `retry`,
@@ -195,6 +271,42 @@ pub trait JobStore: Send + Sync {
     /// Shutdown: a running job goes back to the queue to resume at the next start.
     async fn release(&self, id: &str, owner: &str) -> anyhow::Result<Option<JobState>>;
 
+    /// Re-seals one side's OAuth2 tokens (a refresh's result) in one write, keeping its
+    /// provider. Called before the new access token is used: a rotated refresh token must
+    /// never exist only in memory. An error when the side holds no grant (a password, or
+    /// wiped).
+    async fn store_tokens(&self, id: &str, side: Side, tokens: &Tokens) -> anyhow::Result<()>;
+
+    /// The copy stopped because a grant is gone: the job waits for someone to sign in again
+    /// on `sides` (credentials kept sealed, the source account still taken, not claimable).
+    async fn need_sign_in(
+        &self,
+        id: &str,
+        owner: &str,
+        sides: &[Side],
+        error: &str,
+        result_json: Option<&str>,
+    ) -> anyhow::Result<Option<JobState>>;
+
+    /// "Sign in again": re-seals `side` with the new grant; once no side waits any more the
+    /// job is queued again (it resumes where it stopped). `Some(WaitingForSignIn)` while the
+    /// other side still waits; None when the job is not waiting for sign-in.
+    async fn resume_after_sign_in(
+        &self,
+        id: &str,
+        side: Side,
+        grant: OAuthGrant,
+    ) -> anyhow::Result<Option<JobState>>;
+
+    /// Fails every job that has waited for sign-in since `waiting_since_ms` or earlier, with
+    /// `cause` before its own error ("nobody signed in again within 3 days: …"). Returns
+    /// their ids (the runner sends their reports and wipes them).
+    async fn fail_sign_in_waits(
+        &self,
+        waiting_since_ms: i64,
+        cause: &str,
+    ) -> anyhow::Result<Vec<String>>;
+
     /// Operator cancel: a queued job ends at once; a running one is flagged and its runner
     /// stops at the next check, then reports the cancellation through [`JobStore::cancelled`].
     async fn cancel(&self, id: &str) -> anyhow::Result<Option<JobState>>;
@@ -223,7 +335,7 @@ pub trait JobStore: Send + Sync {
         give_up: bool,
     ) -> anyhow::Result<()>;
 
-    /// Erases the sealed passwords of a final job; false when it is not final (or unknown).
+    /// Erases the sealed credentials of a final job; false when it is not final (or unknown).
     async fn wipe_secrets(&self, id: &str) -> anyhow::Result<bool>;
 
     /// Final jobs that still hold secrets (startup clean-up).

@@ -2,13 +2,16 @@
 //! data (`provider`), the operator's configuration (`config`), the authorization code flow
 //! with PKCE (`flow`), the callback (`callback`), the signed-in identity (`identity`), tokens
 //! and their expiry (`tokens`), the single-use `state` store (`state`), typed errors
-//! (`error`). The engine logs in with the access token (`mailcopy::Credentials::oauth2`).
+//! (`error`). The engine logs in with the access token (`mailcopy::Credentials::oauth2`); during
+//! a job, `keeper` is the engine's token source (refresh ahead of expiry and on refusal, one
+//! at a time per account, rotated refresh tokens stored before use).
 
 pub mod callback;
 pub mod config;
 pub mod error;
 pub mod flow;
 pub mod identity;
+pub mod keeper;
 pub mod provider;
 pub mod state;
 pub mod tokens;
@@ -18,6 +21,7 @@ pub use config::{NotEnabled, OAuthArgs, OAuthClient, Providers};
 pub use error::OAuthError;
 pub use flow::{AuthorizationStart, OAuthHttp, Refreshed, Revoked, SignedIn};
 pub use identity::Identity;
+pub use keeper::{KeeperSlot, TokenKeeper};
 pub use provider::{ProviderId, ProviderSpec, Tenant};
 pub use state::{PendingAuthorization, StateError, StateStore};
 pub use tokens::{needs_refresh, Tokens, UnixMs, REFRESH_MARGIN};

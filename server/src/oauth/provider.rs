@@ -22,6 +22,16 @@ impl ProviderId {
             ProviderId::Generic(name) => name,
         }
     }
+
+    /// The provider an identifier from [`ProviderId::as_str`] names (a generic provider's
+    /// file may not take a built-in name, so the two never collide).
+    pub fn parse(id: &str) -> ProviderId {
+        match id {
+            "google" => ProviderId::Google,
+            "microsoft" => ProviderId::Microsoft,
+            other => ProviderId::Generic(other.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for ProviderId {
@@ -362,6 +372,17 @@ client_id = "imapcopy"
         assert!(bad("\"example\"", "\"google\"").contains("built-in"));
         assert!(bad("\"example\"", "\"ex ample\"").contains("name"));
         assert!(bad("client_id", "client_secret").contains("unknown field"));
+    }
+
+    #[test]
+    fn provider_ids_round_trip() {
+        for id in [
+            ProviderId::Google,
+            ProviderId::Microsoft,
+            ProviderId::Generic("example".into()),
+        ] {
+            assert_eq!(ProviderId::parse(id.as_str()), id);
+        }
     }
 
     #[test]

@@ -45,6 +45,20 @@ pub struct ValidatedAccount {
 }
 
 impl ValidatedAccount {
+    /// The secret as the job store keeps it (sealed there).
+    pub fn job_secret(&self) -> crate::jobs::store_trait::AccountSecret {
+        use crate::jobs::store_trait::{AccountSecret, OAuthGrant};
+        match &self.secret {
+            DraftSecret::Password(p) => {
+                AccountSecret::Password(secrecy::SecretString::from(p.to_string()))
+            }
+            DraftSecret::OAuth2 { provider, tokens } => AccountSecret::OAuth2(OAuthGrant {
+                provider: provider.clone(),
+                tokens: tokens.clone(),
+            }),
+        }
+    }
+
     /// The engine's credentials for this account (a copy of the secret).
     pub fn credentials(&self) -> mailcopy::Credentials {
         match &self.secret {

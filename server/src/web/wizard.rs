@@ -10,7 +10,6 @@ use app::model::{
     AccountForm, FailureKind, FolderRow, JobView, PreflightView, ProgressView, PublicState,
     SideStatus, SideView, WizardView,
 };
-use secrecy::SecretString;
 
 use crate::jobs::state::JobState;
 use crate::jobs::store_trait::{AccountSpec, InsertError, Job, JobStore, NewJob};
@@ -290,24 +289,11 @@ impl Backend for WizardService {
             security: a.endpoint.security,
             login: a.login.clone(),
         };
-        let password = |a: &super::drafts::ValidatedAccount| match &a.secret {
-            super::drafts::DraftSecret::Password(p) => Some(SecretString::from(p.to_string())),
-            super::drafts::DraftSecret::OAuth2 { .. } => None,
-        };
-        let (Some(source_password), Some(destination_password)) =
-            (password(&source), password(&destination))
-        else {
-            self.drafts.set_sync_error(
-                draft,
-                Some("jobs with an OAuth2 sign-in are not available yet".to_string()),
-            );
-            return Ok(None);
-        };
         let job = NewJob {
             source: spec(&source),
-            source_password,
+            source_secret: source.job_secret(),
             destination: spec(&destination),
-            destination_password,
+            destination_secret: destination.job_secret(),
             lang: lang.code().to_string(),
             report_to: needs_address.then_some(report_to),
         };
@@ -480,7 +466,7 @@ fn progress_of(job: &Job) -> ProgressView {
 
 fn public_state(job: &Job, progress: &ProgressView) -> PublicState {
     match job.state {
-        JobState::Queued => PublicState::Queued,
+        JobState::Queued | JobState::WaitingForSignIn => PublicState::Queued,
         JobState::Running => PublicState::Running {
             percent: progress.percent(),
         },

@@ -16,6 +16,11 @@
 //
 // Listens on 127.0.0.1 only; the issuer is http://localhost:PORT. Prints one line
 // `READY http://localhost:PORT` on stdout once it accepts connections.
+//
+// GET /testkit/refreshes answers how many refresh_token grants each account got and how many
+// were refused ({"alice@example.test": {"granted": 3, "refused": 0}}; a refusal before the
+// account is known, e.g. an unknown or revoked refresh token, counts under ""), so that
+// tests count refreshes at the provider itself.
 
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -92,7 +97,26 @@ const provider = new Provider(issuer, {
 // Development keys, HTTP issuer: expected here, and only here.
 provider.on('server_error', (_ctx, err) => console.error('server_error', err));
 
-const server = createServer(provider.callback());
+const refreshes = new Map();
+function countRefresh(ctx, outcome) {
+  if (ctx.oidc?.params?.grant_type !== 'refresh_token') return;
+  const account = ctx.oidc.entities?.Account?.accountId ?? '';
+  const counts = refreshes.get(account) ?? { granted: 0, refused: 0 };
+  counts[outcome] += 1;
+  refreshes.set(account, counts);
+}
+provider.on('grant.success', (ctx) => countRefresh(ctx, 'granted'));
+provider.on('grant.error', (ctx) => countRefresh(ctx, 'refused'));
+
+const oidc = provider.callback();
+const server = createServer((req, res) => {
+  if (req.method === 'GET' && req.url === '/testkit/refreshes') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(Object.fromEntries(refreshes)));
+    return;
+  }
+  oidc(req, res);
+});
 // Dovecot's HTTP client keeps an idle connection for 60 s and reuses it; Node would close it
 // after 5 s, and a request Dovecot sends on a connection being closed waits for its timeout.
 server.keepAliveTimeout = 120_000;

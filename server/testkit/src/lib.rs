@@ -10,6 +10,7 @@
 //! # let _ = port; Ok(()) }
 //! ```
 
+pub mod bye_proxy;
 mod certs;
 pub mod cutter;
 pub mod delay_line;
@@ -26,7 +27,8 @@ use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -144,6 +146,29 @@ pub struct Dovecot {
     watchdog: Option<(Child, ChildStdin)>,
     // Last field: dropped (removed) after everything above.
     dir: tempfile::TempDir,
+}
+
+/// Kicks a user's sessions periodically ([`Dovecot::kick_every`]); stops when dropped.
+pub struct Kicker {
+    stop: Arc<AtomicBool>,
+    kicks: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Kicker {
+    /// Kicks that closed at least one session.
+    pub fn kicks(&self) -> u64 {
+        self.kicks.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Kicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Both flavours, started in parallel.
@@ -801,6 +826,44 @@ impl Dovecot {
             // doveadm exits 68 (EX_NOUSER) when the user had no session: nothing to close.
             Err(e) if format!("{e}").contains("no users kicked") => Ok(()),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Kicks `login`'s sessions every `every` until the returned [`Kicker`] is dropped: what
+    /// a server that ends a session when its access token expires does (Dovecot checks a
+    /// token only at login and keeps the session; Exchange Online ends it).
+    pub fn kick_every(&self, login: &str, every: Duration) -> Kicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let kicks = Arc::new(AtomicU64::new(0));
+        let (stopped, count) = (stop.clone(), kicks.clone());
+        let conf = self.conf_path.clone();
+        let login = login.to_lowercase();
+        let thread = std::thread::spawn(move || {
+            let mut next = Instant::now() + every;
+            while !stopped.load(Ordering::SeqCst) {
+                if Instant::now() < next {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                }
+                next += every;
+                let kicked = Command::new(doveadm_bin())
+                    .arg("-c")
+                    .arg(&conf)
+                    .args(["kick", &login])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                // Exit 68 (EX_NOUSER): no session to kick right now.
+                if kicked.is_ok_and(|s| s.success()) {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        Kicker {
+            stop,
+            kicks,
+            thread: Some(thread),
         }
     }
 

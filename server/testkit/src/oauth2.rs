@@ -145,6 +145,15 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
+/// The refresh_token grants the provider answered for one account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefreshCounts {
+    /// New tokens issued.
+    pub granted: u64,
+    /// Refused (`invalid_grant`…), a rotated refresh token presented again included.
+    pub refused: u64,
+}
+
 /// An OAuth2 error answer (RFC 6749 5.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
@@ -511,6 +520,27 @@ impl OAuth2Provider {
             );
         }
         r.json()
+    }
+
+    /// How many refresh_token grants the provider answered for `account` (the login that
+    /// signed in) since it started. Refusals before the account is known (an unknown or
+    /// revoked refresh token) count under the account `""`.
+    pub fn refreshes(&self, account: &str) -> Result<RefreshCounts> {
+        let r = http::Client::new(self.port).get("/testkit/refreshes")?;
+        if r.status != 200 {
+            bail!("/testkit/refreshes answered HTTP {}", r.status);
+        }
+        let all = r.json()?;
+        let n = |k: &str| {
+            all.get(account)
+                .and_then(|c| c.get(k))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        Ok(RefreshCounts {
+            granted: n("granted"),
+            refused: n("refused"),
+        })
     }
 
     /// The provider's stderr so far (its warnings, server errors).

@@ -27,7 +27,9 @@ impl Account<'_> {
     /// A new session after the previous one broke. A refused login now means the password
     /// was changed or the access revoked during the copy: that stops at once. Other failures
     /// (a server being restarted, a connection limit, a network cut) are tried again after
-    /// [`REOPEN_WAITS`], so a copy rides out a short outage instead of stopping.
+    /// [`REOPEN_WAITS`], so a copy rides out a short outage instead of stopping. A gone
+    /// OAuth2 grant, or a token refused even after it was renewed, stops at once too: only a
+    /// person signing in again helps, and trying again would only refresh again.
     pub(super) async fn reopen(&self, cancel: &CancellationToken) -> Result<ImapSession, Stop> {
         let mut waits = REOPEN_WAITS.iter();
         loop {
@@ -36,7 +38,7 @@ impl Account<'_> {
                 Err(stop) => stop,
             };
             let wait = match waits.next() {
-                Some(w) if !stop.permanent => *w,
+                Some(w) if !stop.permanent && !stop.needs_sign_in() => *w,
                 _ => return Err(stop),
             };
             let wait = stop
