@@ -25,6 +25,10 @@ export type Harness = {
   control_port: number;
   /// Everything `startImapcopy` needs to start another server like the main one.
   server: { dir: string; caFile: string; hostsFile: string };
+  /// A second server with OAuth2 sign-in ("Test Provider", for IMAP host `localhost`) at a
+  /// real oidc-provider on `localhost` (so its callback is cross-site), and the Dovecot
+  /// that accepts the provider's tokens.
+  oauth2: { url: string; issuer: string; imaps_port: number };
 };
 
 export function freePort(): Promise<number> {
@@ -52,6 +56,8 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
 export default async function globalSetup() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imapcopy-e2e-"));
   const stateFile = path.join(dir, "harness.json");
+  const oauthPort = await freePort();
+  const oauthUrl = `http://127.0.0.1:${oauthPort}`;
   const testkit = spawn(
     path.join(root, "target/debug/testkit"),
     [
@@ -71,6 +77,7 @@ export default async function globalSetup() {
       "--user", "liam@example.test:liam-secret",
       "--seed-messages", "20",
       "--latency-ms", "80",
+      "--oauth2-redirect", `${oauthUrl}/oauth2/callback`,
     ],
     { stdio: ["ignore", "inherit", "inherit"] },
   );
@@ -80,7 +87,9 @@ export default async function globalSetup() {
   const caFile = path.join(dir, "ca.pem");
   fs.writeFileSync(
     caFile,
-    fs.readFileSync(state.slash.ca_pem_path, "utf8") + "\n" + fs.readFileSync(state.dot.ca_pem_path, "utf8"),
+    [state.slash, state.dot, state.oauth2.dovecot]
+      .map((s: { ca_pem_path: string }) => fs.readFileSync(s.ca_pem_path, "utf8"))
+      .join("\n"),
   );
   const hostsFile = path.join(dir, "hosts");
   fs.writeFileSync(hostsFile, "127.0.0.1 localhost\n");
@@ -93,6 +102,32 @@ export default async function globalSetup() {
     "--lookup-per-minute", "1000",
   ]);
 
+  // The operator's provider file; the secret comes from the environment (never argv).
+  const oauth = state.oauth2;
+  const providerFile = path.join(dir, "provider.toml");
+  fs.writeFileSync(
+    providerFile,
+    [
+      'name = "testkit"',
+      'display_name = "Test Provider"',
+      `authorization_endpoint = "${oauth.issuer}/auth"`,
+      `token_endpoint = "http://127.0.0.1:${oauth.port}/token"`,
+      `userinfo_endpoint = "http://127.0.0.1:${oauth.port}/me"`,
+      'scopes = ["openid", "email", "offline_access", "imap"]',
+      'imap_scope = "imap"',
+      'imap_hosts = ["localhost"]',
+      `client_id = "${oauth.client_id}"`,
+      'extra_params = [["prompt", "consent"]]',
+      "",
+    ].join("\n"),
+  );
+  const { process: oauthServer } = await startImapcopy(
+    { dir, caFile, hostsFile },
+    "oauth2",
+    ["--oauth2-provider-file", providerFile, "--public-url", oauthUrl],
+    { port: oauthPort, env: { IMAPCOPY_OAUTH2_CLIENT_SECRET: oauth.client_secret } },
+  );
+
   const harness: Harness = {
     url,
     slash: state.slash,
@@ -100,12 +135,13 @@ export default async function globalSetup() {
     users: state.users,
     control_port: state.control_port,
     server: { dir, caFile, hostsFile },
+    oauth2: { url: oauthUrl, issuer: oauth.issuer, imaps_port: oauth.dovecot.imaps_port },
   };
   fs.writeFileSync(path.join(dir, "harness-public.json"), JSON.stringify(harness));
   process.env.IMAPCOPY_URL = url;
   process.env.IMAPCOPY_HARNESS = path.join(dir, "harness-public.json");
   process.env.IMAPCOPY_E2E_DIR = dir;
-  fs.writeFileSync(path.join(dir, "pids"), JSON.stringify([server.pid, testkit.pid]));
+  fs.writeFileSync(path.join(dir, "pids"), JSON.stringify([server.pid, oauthServer.pid, testkit.pid]));
   console.log(`harness: imapcopy at ${url}, logs in ${dir}`);
 }
 
@@ -117,8 +153,9 @@ export async function startImapcopy(
   server: { dir: string; caFile: string; hostsFile: string },
   name: string,
   extra: string[],
+  opts: { port?: number; env?: Record<string, string> } = {},
 ): Promise<{ url: string; process: ChildProcess }> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const log = fs.openSync(path.join(server.dir, `server-${name}.log`), "a");
   const child = spawn(
@@ -133,7 +170,7 @@ export async function startImapcopy(
       "--allow-private-networks",
       ...extra,
     ],
-    { stdio: ["ignore", log, log] },
+    { stdio: ["ignore", log, log], env: { ...process.env, ...(opts.env ?? {}) } },
   );
   await waitFor(
     `imapcopy (${name})`,

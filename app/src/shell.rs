@@ -18,9 +18,15 @@ fn set_content_security_policy() {
     let nonce = leptos::nonce::use_nonce()
         .map(|n| format!(" 'nonce-{n}'"))
         .unwrap_or_default();
+    let form_action: String = use_context::<crate::api::backend::SharedBackend>()
+        .map(|b| b.form_action_origins())
+        .unwrap_or_default()
+        .iter()
+        .map(|origin| format!(" {origin}"))
+        .collect();
     let policy = format!(
         "default-src 'self'; script-src 'self'{nonce} 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+         connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'{form_action}; frame-ancestors 'none'"
     );
     if let (Some(options), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),

@@ -213,8 +213,16 @@ async fn start(app: &axum::Router, login: &str, javascript: bool) -> (String, St
         .unwrap()
         .to_string();
     let issuer = provider().issuer();
-    assert!(location.starts_with(&format!("{issuer}/auth?")), "{location}");
-    for part in ["code_challenge_method=S256", "state=", "nonce=", "prompt=consent"] {
+    assert!(
+        location.starts_with(&format!("{issuer}/auth?")),
+        "{location}"
+    );
+    for part in [
+        "code_challenge_method=S256",
+        "state=",
+        "nonce=",
+        "prompt=consent",
+    ] {
         assert!(location.contains(part), "{part} missing in {location}");
     }
     (location, cookie)
@@ -268,7 +276,10 @@ async fn sign_in_without_javascript_validates_with_the_token_and_is_single_use()
     let redirect = provider().authorize_in_browser(&url, who).unwrap();
     let (status, page) = callback(&app, &redirect).await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("http-equiv=\"refresh\" content=\"0;url=/\""), "{page}");
+    assert!(
+        page.contains("http-equiv=\"refresh\" content=\"0;url=/\""),
+        "{page}"
+    );
 
     let wizard = wizard_json(&app, &cookie).await;
     let source = &wizard["source"];
@@ -291,6 +302,15 @@ async fn sign_in_without_javascript_validates_with_the_token_and_is_single_use()
         )
         .await
         .unwrap();
+    // Browsers apply form-action to the redirect after a form post: the provider is allowed.
+    let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains(&format!("form-action 'self' {};", provider().issuer())),
+        "{csp}"
+    );
     let html = body_text(page).await;
     assert!(html.contains("Signed in with Test Provider"), "{html}");
     assert!(html.contains("Connection established."), "{html}");

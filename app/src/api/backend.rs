@@ -50,6 +50,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Everything about one job, by its private id.
     async fn job(&self, id: &str) -> Option<JobView>;
 
+    /// Origins the pages' forms may lead to besides this one: the OAuth2 providers'
+    /// authorization pages (CSP `form-action`: browsers apply it to a form post's redirect).
+    fn form_action_origins(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// The `Set-Cookie` attributes suffix (e.g. `; Secure`) chosen by the operator's config.
     fn cookie_attributes(&self) -> &str;
 }

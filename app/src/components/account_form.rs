@@ -92,26 +92,26 @@ pub fn AccountForm(
     let preset_info = {
         let provider = sign_in_provider.clone();
         move || {
-        let offered = provider().is_some();
-        presets::find(&preset.get()).map(|p| {
-            let oauth = p.oauth_only.then(|| {
-                if offered {
-                    view! { <p class="hint">{T::PresetNeedsOauth.get(lang)}</p> }
-                } else {
-                    view! { <p class="warning">{T::PresetOauthNotEnabled.get(lang)}</p> }
-                }
-            });
-            let note = (!p.requirements.is_empty()).then(|| {
-                view! {
-                    <p class="hint">
-                        <strong>{T::PresetNote.get(lang)}</strong>
-                        " "
-                        {p.requirements}
-                    </p>
-                }
-            });
-            view! { {oauth} {note} }
-        })
+            let offered = provider().is_some();
+            presets::find(&preset.get()).map(|p| {
+                let oauth = p.oauth_only.then(|| {
+                    if offered {
+                        view! { <p class="hint">{T::PresetNeedsOauth.get(lang)}</p> }
+                    } else {
+                        view! { <p class="warning">{T::PresetOauthNotEnabled.get(lang)}</p> }
+                    }
+                });
+                let note = (!p.requirements.is_empty()).then(|| {
+                    view! {
+                        <p class="hint">
+                            <strong>{T::PresetNote.get(lang)}</strong>
+                            " "
+                            {p.requirements}
+                        </p>
+                    }
+                });
+                view! { {oauth} {note} }
+            })
         }
     };
     let host_list_id = id("hosts");

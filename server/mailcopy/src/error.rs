@@ -62,7 +62,10 @@ pub enum ConnectError {
     /// The access token could not be had: the grant is gone (`sign_in_needed`: a person has
     /// to sign in at the provider again) or the provider could not renew it now.
     #[error("{detail}")]
-    TokenUnavailable { sign_in_needed: bool, detail: String },
+    TokenUnavailable {
+        sign_in_needed: bool,
+        detail: String,
+    },
     /// The server forbids LOGIN here (LOGINDISABLED) and offers no AUTH=PLAIN.
     #[error("the server does not allow logging in here (LOGINDISABLED): use TLS or STARTTLS")]
     LoginDisabled,

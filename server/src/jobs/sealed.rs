@@ -63,7 +63,6 @@ pub fn open(
     }))
 }
 
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

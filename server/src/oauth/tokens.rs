@@ -93,7 +93,11 @@ impl Tokens {
     /// Tokens from bytes made by [`Tokens::to_sealable`] (once opened).
     pub fn from_sealed(bytes: &[u8]) -> anyhow::Result<Tokens> {
         let stored: SealableIn = serde_json::from_slice(bytes)?;
-        anyhow::ensure!(stored.v == 1, "sealed tokens of unknown version {}", stored.v);
+        anyhow::ensure!(
+            stored.v == 1,
+            "sealed tokens of unknown version {}",
+            stored.v
+        );
         Ok(Tokens {
             access_token: SecretString::from(stored.access_token),
             refresh_token: stored.refresh_token.map(SecretString::from),

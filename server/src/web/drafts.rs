@@ -34,7 +34,10 @@ struct SideSecret {
 /// What proves one account of a draft: the password typed, or an OAuth2 sign-in.
 pub enum DraftSecret {
     Password(Zeroizing<String>),
-    OAuth2 { provider: ProviderId, tokens: Tokens },
+    OAuth2 {
+        provider: ProviderId,
+        tokens: Tokens,
+    },
 }
 
 /// One validated account taken out of a draft to become a job.
@@ -62,7 +65,9 @@ impl ValidatedAccount {
     /// The engine's credentials for this account (a copy of the secret).
     pub fn credentials(&self) -> mailcopy::Credentials {
         match &self.secret {
-            DraftSecret::Password(p) => mailcopy::Credentials::new(self.login.clone(), p.to_string()),
+            DraftSecret::Password(p) => {
+                mailcopy::Credentials::new(self.login.clone(), p.to_string())
+            }
             DraftSecret::OAuth2 { tokens, .. } => mailcopy::Credentials::oauth2(
                 self.login.clone(),
                 secrecy::ExposeSecret::expose_secret(&tokens.access_token).to_string(),

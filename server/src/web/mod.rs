@@ -58,6 +58,7 @@ pub fn router(
     config: &WebConfig,
 ) -> Router {
     let backend: SharedBackend = service.clone();
+    let csp = content_security_policy(&service.sign_in.form_action_origins());
     let routes = generate_route_list(App);
     let context = {
         let backend = backend.clone();
@@ -68,9 +69,11 @@ pub fn router(
         .route("/lang/{code}", get(set_language))
         .route(
             crate::oauth::config::CALLBACK_PATH,
-            get(move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
-                oauth_callback(service.clone(), uri, headers)
-            }),
+            get(
+                move |uri: axum::http::Uri, headers: axum::http::HeaderMap| {
+                    oauth_callback(service.clone(), uri, headers)
+                },
+            ),
         )
         .leptos_routes_with_context(&options, routes, context.clone(), {
             let options = options.clone();
@@ -109,10 +112,26 @@ pub fn router(
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-            ),
+            csp,
         ))
+}
+
+/// The pages' policy. Forms post only here, and on to the OAuth2 providers' authorization
+/// pages (the sign-in's redirect).
+fn content_security_policy(sign_in_origins: &[String]) -> HeaderValue {
+    let mut form_action = String::from("'self'");
+    for origin in sign_in_origins {
+        form_action.push(' ');
+        form_action.push_str(origin);
+    }
+    let policy = format!(
+        "frame-ancestors 'none'; base-uri 'self'; form-action {form_action}; object-src 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+        HeaderValue::from_static(
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+        )
+    })
 }
 
 /// `GET /lang/{code}`: remembers the language in a cookie and goes back to the page the link
@@ -153,8 +172,8 @@ async fn oauth_callback(
     use axum::response::IntoResponse;
     let finished = service.finish_sign_in(uri.query().unwrap_or("")).await;
     let (status, page) = sign_in::callback_page(app::lang::from_headers(&headers), &finished);
-    let status = axum::http::StatusCode::from_u16(status)
-        .unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    let status =
+        axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
     (
         status,
         [

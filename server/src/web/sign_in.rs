@@ -77,6 +77,22 @@ impl SignIn {
         options
     }
 
+    /// The origins of the providers' authorization pages, which the wizard's forms redirect
+    /// to: the page's `Content-Security-Policy: form-action` must allow them (browsers apply
+    /// it to the redirects that follow a form post, too).
+    pub fn form_action_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .providers
+            .enabled()
+            .filter_map(|c| oauth2::url::Url::parse(&c.spec.endpoints.authorization).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .filter(|o| o != "null")
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
+    }
+
     /// Whether a form without a password should sign in instead: the preset accepts only
     /// OAuth2 (Microsoft) and this service offers that sign-in.
     pub fn replaces_password(&self, valid: &ValidForm) -> bool {
@@ -302,7 +318,8 @@ impl WizardService {
         tokens: oauth::Tokens,
     ) -> (SideStatus, oauth::Tokens) {
         let mut tokens = tokens;
-        let expiring = oauth::needs_refresh(UnixMs::now(), tokens.expires_at, oauth::REFRESH_MARGIN);
+        let expiring =
+            oauth::needs_refresh(UnixMs::now(), tokens.expires_at, oauth::REFRESH_MARGIN);
         if let (true, Some(refresh), Some(http), Ok(client)) = (
             expiring,
             tokens.refresh_token.clone(),
@@ -318,16 +335,20 @@ impl WizardService {
             login.to_string(),
             secrecy::ExposeSecret::expose_secret(&tokens.access_token).to_string(),
         );
-        let status =
-            match mailcopy::check_account(endpoint, &creds, &self.connect, self.check_timeout)
-                .await
-            {
-                Ok(check) => SideStatus::Established {
-                    folders: check.folders as u64,
-                    messages: check.messages,
-                },
-                Err(error) => token_login_failure(&error),
-            };
+        let status = match mailcopy::check_account(
+            endpoint,
+            &creds,
+            &self.connect,
+            self.check_timeout,
+        )
+        .await
+        {
+            Ok(check) => SideStatus::Established {
+                folders: check.folders as u64,
+                messages: check.messages,
+            },
+            Err(error) => token_login_failure(&error),
+        };
         (status, tokens)
     }
 }
@@ -358,8 +379,10 @@ fn token_login_failure(error: &ConnectError) -> SideStatus {
     // with the NO; Microsoft answers only `AUTHENTICATE failed`, so TokenRefused says what to
     // check.
     let text = error.to_string().to_ascii_lowercase();
-    if matches!(error.kind(), ErrorKind::TokenRefused | ErrorKind::AuthFailed)
-        && text.contains("imap")
+    if matches!(
+        error.kind(),
+        ErrorKind::TokenRefused | ErrorKind::AuthFailed
+    ) && text.contains("imap")
         && (text.contains("disabled") || text.contains("not enabled"))
     {
         return fail(FailureKind::ImapDisabled, super::redact::user_detail(error));

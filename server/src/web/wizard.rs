@@ -17,9 +17,9 @@ use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName
 
 use super::drafts::DraftStore;
 use super::form;
-use super::sign_in::{self, SignIn, Started};
 use super::ratelimit::{retry_after_secs, RateLimiter};
 use super::redact;
+use super::sign_in::{self, SignIn, Started};
 
 pub struct WizardService {
     pub drafts: DraftStore,
@@ -394,6 +394,10 @@ impl Backend for WizardService {
             messages,
             messages_more,
         })
+    }
+
+    fn form_action_origins(&self) -> Vec<String> {
+        self.sign_in.form_action_origins()
     }
 
     fn cookie_attributes(&self) -> &str {

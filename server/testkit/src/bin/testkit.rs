@@ -45,6 +45,11 @@ enum Cmd {
         /// by this many milliseconds in each direction (`slash.slow_imaps_port` in the state).
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
+        /// Also start an OAuth2 provider (oidc-provider, `testkit::oauth2`) with one client
+        /// whose redirect URI is this, and a third Dovecot (Slash) whose oauth2 passdb checks
+        /// that provider's tokens (`oauth2` in the state; the same users).
+        #[arg(long)]
+        oauth2_redirect: Option<String>,
     },
     /// A latency proxy for benchmarks (see `testkit::delay_line`): one loopback listener per
     /// TARGET port, each chunk forwarded half of `--rtt-ms` later in each direction without
@@ -112,10 +117,23 @@ impl Server {
     }
 }
 
+/// The OAuth2 provider and the Dovecot that accepts its tokens.
+#[derive(Serialize)]
+struct OAuth2State {
+    /// `http://localhost:PORT` (the browser's side); the provider also answers on 127.0.0.1.
+    issuer: String,
+    port: u16,
+    client_id: String,
+    client_secret: String,
+    dovecot: Server,
+}
+
 #[derive(Serialize)]
 struct State {
     slash: Server,
     dot: Server,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oauth2: Option<OAuth2State>,
     users: Vec<User>,
     /// `testkit` control commands, one line each, answered `ok …` or `error …`.
     control_port: u16,
@@ -160,11 +178,35 @@ fn seed(server: &Dovecot, user: &str, count: usize) -> Result<()> {
     Ok(())
 }
 
+/// The provider with one client for `redirect`, and a Dovecot with `users` that accepts its
+/// tokens (introspection as that client).
+fn start_oauth2(
+    redirect: &str,
+    users: &[User],
+) -> Result<(testkit::oauth2::OAuth2Provider, Dovecot)> {
+    use testkit::oauth2::{OAuth2Client, OAuth2Provider, ProviderOptions};
+    let provider = OAuth2Provider::start(ProviderOptions {
+        clients: vec![OAuth2Client::new("imapcopy-e2e", redirect)],
+        ..ProviderOptions::default()
+    })?;
+    let mut options = testkit::Options::new(testkit::Flavour::Slash);
+    options.oauth2 = Some(testkit::OAuth2Login {
+        introspection_url: provider.introspection_url(provider.client()),
+        mechanisms: "xoauth2 oauthbearer".to_string(),
+    });
+    let dovecot = Dovecot::start_with(options)?;
+    for user in users {
+        dovecot.add_user(&user.login, &user.password)?;
+    }
+    Ok((provider, dovecot))
+}
+
 fn serve(
     state_file: &Path,
     mut users: Vec<User>,
     seed_messages: usize,
     latency_ms: u64,
+    oauth2_redirect: Option<String>,
 ) -> Result<()> {
     // Registered first: a signal during startup is queued and handled once started.
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP]).context("signal handlers")?;
@@ -202,6 +244,10 @@ fn serve(
             ..ProxyOptions::default()
         },
     )?;
+    let oauth2 = match &oauth2_redirect {
+        Some(redirect) => Some(start_oauth2(redirect, &users)?),
+        None => None,
+    };
     let mut slash = Server::of(&pair.slash);
     slash.slow_imaps_port = proxy.as_ref().map(|p| p.port());
     slash.plain_only_port = Some(plain_only.port());
@@ -220,6 +266,13 @@ fn serve(
     let state = State {
         slash,
         dot: Server::of(&control.pair.dot),
+        oauth2: oauth2.as_ref().map(|(provider, dovecot)| OAuth2State {
+            issuer: provider.issuer(),
+            port: provider.port(),
+            client_id: provider.client().client_id.clone(),
+            client_secret: provider.client().client_secret.clone(),
+            dovecot: Server::of(dovecot),
+        }),
         users,
         control_port,
     };
@@ -236,6 +289,7 @@ fn serve(
     let _ = control_thread.join();
     drop(plain_only);
     drop(control);
+    drop(oauth2);
     let _ = std::fs::remove_file(state_file);
     Ok(())
 }
@@ -360,7 +414,14 @@ fn main() -> Result<()> {
             users,
             seed_messages,
             latency_ms,
-        } => serve(&state_file, users, seed_messages, latency_ms),
+            oauth2_redirect,
+        } => serve(
+            &state_file,
+            users,
+            seed_messages,
+            latency_ms,
+            oauth2_redirect,
+        ),
         Cmd::DelayProxy {
             rtt_ms,
             ready,
