@@ -20,6 +20,9 @@ pub enum ApiError {
     /// The request body is over the service's limit.
     #[error("the request is too large")]
     TooLarge,
+    /// The request names a job this service does not have.
+    #[error("unknown job")]
+    NotFound,
     #[error("internal error")]
     Internal,
     /// Transport or (de)serialization failure reported by the server-function layer.
@@ -34,6 +37,7 @@ impl ApiError {
             ApiError::SessionExpired => T::SessionExpired,
             ApiError::BadRequest(_) => T::BadRequest,
             ApiError::TooLarge => T::RequestTooLarge,
+            ApiError::NotFound => T::StateUnknown,
             ApiError::Internal | ApiError::Transport(_) => T::InternalError,
         }
     }
@@ -47,6 +51,7 @@ impl ApiError {
             ApiError::SessionExpired => 409,
             ApiError::BadRequest(_) => 400,
             ApiError::TooLarge => 413,
+            ApiError::NotFound => 404,
             ApiError::Internal | ApiError::Transport(_) => 500,
         }
     }
@@ -90,6 +95,7 @@ mod tests {
         assert_eq!(ApiError::SessionExpired.status(), 409);
         assert_eq!(ApiError::BadRequest("x".into()).status(), 400);
         assert_eq!(ApiError::TooLarge.status(), 413);
+        assert_eq!(ApiError::NotFound.status(), 404);
         assert_eq!(ApiError::Internal.status(), 500);
         assert_eq!(ApiError::Transport("x".into()).status(), 500);
         assert_eq!(ApiError::SessionExpired.retry_after_secs(), None);

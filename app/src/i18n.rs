@@ -140,6 +140,10 @@ pub enum T {
     SignInReturning,
     SignInContinue,
     SignInLinkInvalid,
+    StateWaitingForSignIn,
+    SignInAgainWhy,
+    SignInAgain,
+    BackToJob,
     Language,
     Footer,
     Synchronize,
@@ -720,6 +724,22 @@ impl T {
                 "No se puede completar este inicio de sesión.",
                 "Cette connexion ne peut pas aboutir.",
             ],
+            T::StateWaitingForSignIn => [
+                "The copy is paused: it waits for you to sign in again.",
+                "La copia está en pausa: espera a que vuelva a iniciar sesión.",
+                "La copie est en pause : elle attend que vous vous reconnectiez.",
+            ],
+            T::SignInAgainWhy => [
+                "The sign-in of {login} with {provider} is no longer accepted (revoked or expired). Sign in again: the copy resumes where it stopped, nothing is copied twice. Without a new sign-in it ends on {deadline}.",
+                "El inicio de sesión de {login} con {provider} ya no se acepta (revocado o caducado). Vuelva a iniciar sesión: la copia continúa donde se detuvo, sin copiar nada dos veces. Sin un nuevo inicio de sesión termina el {deadline}.",
+                "La connexion de {login} avec {provider} n'est plus acceptée (révoquée ou expirée). Reconnectez-vous : la copie reprend là où elle s'est arrêtée, sans rien copier deux fois. Sans nouvelle connexion, elle se termine le {deadline}.",
+            ],
+            T::SignInAgain => [
+                "Sign in again with {provider}",
+                "Volver a iniciar sesión con {provider}",
+                "Se reconnecter avec {provider}",
+            ],
+            T::BackToJob => ["Back to the copy", "Volver a la copia", "Retour à la copie"],
             T::Language => ["Language", "Idioma", "Langue"],
             T::Footer => [
                 "Passwords are encrypted on the server and erased when the copy ends.",

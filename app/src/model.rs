@@ -336,6 +336,21 @@ pub struct JobView {
     /// How many more were left out of `messages`.
     #[serde(default)]
     pub messages_more: u64,
+    /// Waiting for sign-in: the sides whose sign-in is gone ("Sign in again" on this page).
+    #[serde(default)]
+    pub sign_in_again: Vec<SignInAgainView>,
+}
+
+/// One side of a job waiting for someone to sign in again at its provider.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInAgainView {
+    pub side: Side,
+    /// The provider's name for the button ("Google", "Microsoft", …).
+    pub provider: String,
+    /// The account to sign in with.
+    pub login: String,
+    /// When the job fails if nobody signs in (UTC, `2026-12-05 18:04 UTC`).
+    pub deadline: String,
 }
 
 /// A message that was not copied, and why (the reason is the engine's English text).

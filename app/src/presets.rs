@@ -12,13 +12,16 @@ pub enum Sides {
     Both,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Which account: the one copied from, or the one copied to (of a wizard draft and of a job).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Side {
     Source,
     Destination,
 }
 
 impl Side {
+    pub const BOTH: [Side; 2] = [Side::Source, Side::Destination];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Side::Source => "source",

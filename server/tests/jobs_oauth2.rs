@@ -521,10 +521,89 @@ async fn access_token_expired_mid_append_reauthenticates_and_ends_exact() {
     assert_exact(d, src, dst, 150);
 }
 
-/// A revoked grant: the job waits for sign-in (credentials kept, the account taken); a new
-/// sign-in resumes it and it ends exact.
+/// The service's pages over the test world's store: the job's private page and its "Sign in
+/// again" (the provider redirects to `REDIRECT`; the test brings the browser's callback to
+/// the router itself).
+fn pages(w: &World) -> axum::Router {
+    use imapcopy::web::{self, drafts::DraftStore, sign_in::SignIn, wizard};
+    let service = wizard::WizardService {
+        drafts: DraftStore::new(Duration::from_secs(600)),
+        jobs: w.store.clone(),
+        connect: w.connect.clone(),
+        limits: wizard::Limits::per_minute(100, 100, 100),
+        check_timeout: Duration::from_secs(10),
+        cookie_attributes: String::new(),
+        smtp_reports: false,
+        sign_in: SignIn::new(providers()).unwrap(),
+    };
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("imapcopy")
+        .site_root("target/site")
+        .build();
+    web::router(options, web::shared(service), &web::WebConfig::local())
+}
+
+/// One request to the pages as a browser without JavaScript sends it: status, `Location`, body.
+async fn browse(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    form: Option<&str>,
+) -> (u16, Option<String>, String) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1:3000")
+        .header("accept", "text/html");
+    if form.is_some() {
+        request = request
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("referer", format!("http://127.0.0.1:3000{path}"));
+    }
+    let body = axum::body::Body::from(form.unwrap_or_default().to_string());
+    let response = app
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, location, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// "Sign in again" on the job's page, signing in at the provider as `who`: the callback
+/// page's status and body.
+async fn sign_in_again_on_the_page(app: &axum::Router, id: &str, who: &str) -> (u16, String) {
+    let (status, location, _) = browse(
+        app,
+        "POST",
+        "/api/sign_in_again",
+        Some(&format!("id={id}&side=source")),
+    )
+    .await;
+    let url = location.unwrap_or_default();
+    assert!((300..400).contains(&status), "{status} {url}");
+    let authorization = format!("http://127.0.0.1:{}/auth?", provider().port());
+    assert!(url.starts_with(&authorization), "{url}");
+    assert!(url.contains("login_hint="), "{url}");
+    let back = provider().authorize_in_browser(&url, who).unwrap();
+    let path = back.strip_prefix("http://127.0.0.1:9").unwrap().to_string();
+    let (status, _, page) = browse(app, "GET", &path, None).await;
+    (status, page)
+}
+
+/// OAuth2 on both sides, and a revoked grant: the job waits for sign-in (credentials kept,
+/// the account taken); its private page says so and offers "Sign in again"; signing in as
+/// another account is refused there; signing in as the account resumes the job, which ends
+/// exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_resumes_exact() {
+async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_on_its_page_resumes_exact() {
     let d = dovecot();
     let (src, dst) = ("revoked-src@example.test", "revoked-dst@example.test");
     seed(d, src, 6, 40);
@@ -538,7 +617,9 @@ async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_resumes_exact() 
     )
     .unwrap();
     let w = world();
+    let app = pages(&w);
     let (src_grant, first) = sign_in(LONG, src);
+    let (dst_grant, _) = sign_in(LONG, dst);
     let id = queue(
         &w,
         (
@@ -547,7 +628,7 @@ async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_resumes_exact() 
         ),
         (
             account(slow.port(), Security::Tls, dst),
-            AccountSecret::Password(SecretString::from(PW)),
+            AccountSecret::OAuth2(dst_grant),
         ),
     );
     let runner = start(&w, config(), None);
@@ -574,13 +655,45 @@ async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_resumes_exact() 
         JobState::WaitingForSignIn
     );
 
-    // "Sign in again".
-    let (again, _) = sign_in(LONG, src);
+    // The private page says why and offers the sign-in (the public lookup stays coarse).
+    let (status, _, page) = browse(&app, "GET", &format!("/jobs/{id}"), None).await;
+    assert_eq!(status, 200);
+    for part in [
+        "The copy is paused: it waits for you to sign in again.",
+        &format!("The sign-in of {src} with {LONG} is no longer accepted"),
+        &format!("Sign in again with {LONG}"),
+        "name=\"side\" value=\"source\"",
+    ] {
+        assert!(page.contains(part), "{part} missing in {page}");
+    }
+    assert!(
+        !page.contains("value=\"destination\""),
+        "only the revoked side"
+    );
+    assert!(
+        !page.contains("http-equiv=\"refresh\""),
+        "no reloading for days"
+    );
+
+    // Signed in as somebody else: said on the callback page; the job still waits.
+    let (status, page) = sign_in_again_on_the_page(&app, &id, "mallory@example.test").await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains(&format!("but this copy is for {src}")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("href=\"/jobs/{id}\"")), "{page}");
     assert_eq!(
-        w.store
-            .resume_after_sign_in(&id, Side::Source, again)
-            .unwrap(),
-        Some(JobState::Queued)
+        w.store.get(&id).unwrap().unwrap().state,
+        JobState::WaitingForSignIn
+    );
+
+    // Signed in as the account: back to the job's page, and the job resumes.
+    let (status, page) = sign_in_again_on_the_page(&app, &id, src).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("content=\"0;url=/jobs/{id}\"")),
+        "{page}"
     );
     let job = wait_for(&w, &id, 60, |j| j.state.is_final()).await;
     stop(runner).await;
@@ -590,6 +703,39 @@ async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_resumes_exact() 
         "{job:?}"
     );
     assert_exact(d, src, dst, 240);
+    // Nothing left to sign in to: the button leads back to the job's page.
+    let (status, location, _) = browse(
+        &app,
+        "POST",
+        "/api/sign_in_again",
+        Some(&format!("id={id}&side=source")),
+    )
+    .await;
+    assert!((300..400).contains(&status), "{status}");
+    assert_eq!(location.as_deref(), Some(format!("/jobs/{id}").as_str()));
+    // An unknown job: without JavaScript, back to the page with the error (Leptos's way);
+    // with it, a 404.
+    let (status, location, _) = browse(
+        &app,
+        "POST",
+        "/api/sign_in_again",
+        Some("id=no-such-job&side=source"),
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(location.unwrap_or_default().contains("__err="));
+    let response = tower::ServiceExt::oneshot(
+        app.clone(),
+        axum::http::Request::post("/api/sign_in_again")
+            .header("host", "127.0.0.1:3000")
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from("id=no-such-job&side=source"))
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
 }
 
 /// Nobody signs in again within the bound: the job fails with the cause, the report goes

@@ -12,7 +12,7 @@ use app::presets::Side;
 use imapcopy::oauth::flow::{self, OAuthHttp};
 use imapcopy::oauth::{
     parse_callback, OAuthArgs, OAuthClient, OAuthError, PendingAuthorization, ProviderId, Revoked,
-    StateError, StateStore, UnixMs,
+    SignInFor, StateError, StateStore, UnixMs,
 };
 use secrecy::{ExposeSecret, SecretString};
 use testkit::oauth2::{OAuth2Client, OAuth2Provider, ProviderOptions};
@@ -82,7 +82,7 @@ fn start(client: &OAuthClient, states: &StateStore, login: &str) -> String {
     states.insert(
         start.state.clone(),
         PendingAuthorization {
-            draft_id: "draft-1".into(),
+            target: SignInFor::Draft("draft-1".into()),
             side: Side::Source,
             provider: client.spec.id.clone(),
             pkce_verifier: start.pkce_verifier,
@@ -109,8 +109,8 @@ async fn sign_in_refresh_and_revoke() {
     let code = back.result.unwrap();
     let pending = states.take(&state, Instant::now()).unwrap();
     assert_eq!(
-        (pending.draft_id.as_str(), pending.side),
-        ("draft-1", Side::Source)
+        (pending.target, pending.side),
+        (SignInFor::Draft("draft-1".into()), Side::Source)
     );
     // Single use: a replayed callback finds nothing.
     assert_eq!(
@@ -250,7 +250,7 @@ async fn consent_denied_on_the_callback() {
     assert_eq!(back.result, Err(OAuthError::ConsentDenied));
     // The state still leads to the draft, so the wizard can show the error there.
     let pending = states.take(&back.state.unwrap(), Instant::now()).unwrap();
-    assert_eq!(pending.draft_id, "draft-1");
+    assert_eq!(pending.target, SignInFor::Draft("draft-1".into()));
 }
 
 #[tokio::test]

@@ -50,6 +50,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Everything about one job, by its private id.
     async fn job(&self, id: &str) -> Option<JobView>;
 
+    /// "Sign in again" on one side (`source`, `destination`) of a job waiting for sign-in:
+    /// where to send the browser — the provider's authorization page, or back to the job's
+    /// page when that side does not wait (any more).
+    async fn sign_in_again(
+        &self,
+        client: ClientInfo,
+        id: &str,
+        side: &str,
+    ) -> Result<String, ApiError>;
+
     /// Origins the pages' forms may lead to besides this one: the OAuth2 providers'
     /// authorization pages (CSP `form-action`: browsers apply it to a form post's redirect).
     fn form_action_origins(&self) -> Vec<String> {

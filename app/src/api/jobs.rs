@@ -59,3 +59,16 @@ pub async fn job_details(id: String) -> Result<Option<JobView>, ApiError> {
     let backend = super::backend::backend()?;
     Ok(backend.job(&id).await)
 }
+
+/// "Sign in again" on a job's private page: on to the provider's sign-in (a 302 without
+/// JavaScript, a redirect the browser-side client follows with it).
+#[server(endpoint = "sign_in_again")]
+pub async fn sign_in_again(id: String, side: String) -> Result<(), ApiError> {
+    use super::backend::{backend, client_info};
+    let backend = backend()?;
+    let url = backend
+        .sign_in_again(client_info().await, &id, &side)
+        .await?;
+    leptos_axum::redirect(&url);
+    Ok(())
+}

@@ -10,7 +10,8 @@ pub mod wizard;
 pub mod backend;
 
 pub use jobs::{
-    job_details, public_status, synchronize, JobDetails, PublicStatus, SyncAnswer, Synchronize,
+    job_details, public_status, sign_in_again, synchronize, JobDetails, PublicStatus, SignInAgain,
+    SyncAnswer, Synchronize,
 };
 pub use preflight::{preflight, Preflight};
 pub use wizard::{get_wizard, validate_account, GetWizard, ValidateAccount};

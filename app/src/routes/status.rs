@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Meta;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::{job_details, public_status};
+use leptos::form::ActionForm;
+
+use crate::api::{job_details, public_status, SignInAgain};
 use crate::components::job_status::{
     bytes, duration, state_is_final, state_sentence, FolderTable, MessageTable, ProgressBar,
     ProgressNumbers,
@@ -122,15 +124,28 @@ pub fn JobPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id")).unwrap_or_default();
     let tick = RwSignal::new(0u32);
     let job = Resource::new(move || (id(), tick.get()), |(id, _)| job_details(id));
+    let sign_in_again = ServerAction::<SignInAgain>::new();
     // Active until the job is final and its report delivery settled (the report line changes
-    // after the state does).
+    // after the state does). A job waiting for sign-in may wait for days: no refresh then
+    // (the sign-in's way back lands on this page again).
     let active = move || {
         matches!(job.get(), Some(Ok(Some(ref j)))
-            if matches!(j.state, PublicState::Queued | PublicState::Running { .. })
-                || (j.state == PublicState::Finished && j.report_state == "pending"))
+            if j.sign_in_again.is_empty()
+                && (matches!(j.state, PublicState::Queued | PublicState::Running { .. })
+                    || (j.state == PublicState::Finished && j.report_state == "pending")))
+    };
+    let refused = move || {
+        sign_in_again
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|error| {
+                view! { <p class="error-box" role="alert">{error.message().get(lang)}</p> }
+            })
     };
     refresh_while(active, tick);
     view! {
+        {refused}
         <Transition fallback=|| ()>
             {refresh_meta(active)}
             {move || {
@@ -145,6 +160,38 @@ pub fn JobPage() -> impl IntoView {
                                 _ => None,
                             };
                             let link = format!("/jobs/{}", job.id);
+                            let waiting = !job.sign_in_again.is_empty();
+                            let job_id = job.id.clone();
+                            let sign_in_forms = job
+                                .sign_in_again
+                                .clone()
+                                .into_iter()
+                                .map(|side| {
+                                    let job_id = job_id.clone();
+                                    let why = fill(
+                                        T::SignInAgainWhy.get(lang),
+                                        &[
+                                            ("login", side.login),
+                                            ("provider", side.provider.clone()),
+                                            ("deadline", side.deadline),
+                                        ],
+                                    );
+                                    let button = fill(
+                                        T::SignInAgain.get(lang),
+                                        &[("provider", side.provider)],
+                                    );
+                                    view! {
+                                        <div class="sign-in-again">
+                                            <p>{why}</p>
+                                            <ActionForm action=sign_in_again>
+                                                <input type="hidden" name="id" value=job_id />
+                                                <input type="hidden" name="side" value=side.side.as_str() />
+                                                <button type="submit" class="primary">{button}</button>
+                                            </ActionForm>
+                                        </div>
+                                    }
+                                })
+                                .collect::<Vec<_>>();
                             view! {
                                 <section class="step" aria-labelledby="job-heading">
                                     <h1 id="job-heading">{T::JobHeading.get(lang)}</h1>
@@ -154,10 +201,16 @@ pub fn JobPage() -> impl IntoView {
                                         <span>{job.destination_address.clone()}</span>
                                     </p>
                                     <div class="status" role="status" aria-live="polite">
-                                        {matches!(state, PublicState::Queued | PublicState::Running { .. })
+                                        {(!waiting && matches!(state, PublicState::Queued | PublicState::Running { .. }))
                                             .then(|| view! { <p>{T::SyncQueued.get(lang)}</p> })}
                                         <p>
-                                            <strong>{state_sentence(state).get(lang)}</strong>
+                                            <strong>
+                                                {if waiting {
+                                                    T::StateWaitingForSignIn.get(lang)
+                                                } else {
+                                                    state_sentence(state).get(lang)
+                                                }}
+                                            </strong>
                                             {job
                                                 .error
                                                 .clone()
@@ -195,6 +248,7 @@ pub fn JobPage() -> impl IntoView {
                                                 }
                                             })}
                                     </div>
+                                    {sign_in_forms}
                                     <p class="hint">
                                         {T::PrivateLink.get(lang)} " " <a href=link.clone()>{link.clone()}</a>
                                     </p>

@@ -71,27 +71,8 @@ pub fn source_address(login: &str, host: &str) -> String {
     }
 }
 
-/// Which account of a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Side {
-    Source,
-    Destination,
-}
-
-impl Side {
-    pub const BOTH: [Side; 2] = [Side::Source, Side::Destination];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Source => "source",
-            Side::Destination => "destination",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Side> {
-        Side::BOTH.into_iter().find(|side| side.as_str() == s)
-    }
-}
+/// Which account of a job: the wizard's own type (one for drafts and jobs).
+pub use app::presets::Side;
 
 /// What proves one account's login: a password, or an OAuth2 grant (signed in at a
 /// provider). `Debug` shows neither.

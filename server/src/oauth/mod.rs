@@ -23,5 +23,5 @@ pub use flow::{AuthorizationStart, OAuthHttp, Refreshed, Revoked, SignedIn};
 pub use identity::Identity;
 pub use keeper::{KeeperSlot, TokenKeeper};
 pub use provider::{ProviderId, ProviderSpec, Tenant};
-pub use state::{PendingAuthorization, StateError, StateStore};
+pub use state::{PendingAuthorization, SignInFor, StateError, StateStore};
 pub use tokens::{needs_refresh, Tokens, UnixMs, REFRESH_MARGIN};

@@ -24,9 +24,17 @@ pub const STATE_TTL: Duration = Duration::from_secs(10 * 60);
 /// Entries kept at most; beyond, the oldest goes.
 pub const MAX_PENDING: usize = 10_000;
 
+/// Whose sign-in it is: a wizard draft's side, or a job waiting for someone to sign in again
+/// ("Sign in again" on its private page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignInFor {
+    Draft(String),
+    Job(String),
+}
+
 /// What a `state` stands for.
 pub struct PendingAuthorization {
-    pub draft_id: String,
+    pub target: SignInFor,
     pub side: Side,
     pub provider: ProviderId,
     pub pkce_verifier: SecretString,
@@ -84,14 +92,13 @@ impl StateStore {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a started sign-in. A newer sign-in for the same draft and side replaces the
+    /// Records a started sign-in. A newer sign-in for the same draft (or job) and side replaces the
     /// older one (its link stops working). Expired entries are dropped; when still full, the
     /// oldest entry goes. The entry's `created_at` is "now" for the sweep.
     pub fn insert(&self, state: String, entry: PendingAuthorization) {
         let now = entry.created_at;
         let mut map = self.lock();
-        let same_side =
-            |e: &PendingAuthorization| e.draft_id == entry.draft_id && e.side == entry.side;
+        let same_side = |e: &PendingAuthorization| e.target == entry.target && e.side == entry.side;
         map.retain(|_, e| !is_expired(e.created_at, now, self.ttl) && !same_side(e));
         while map.len() >= self.capacity {
             let oldest = map
@@ -131,7 +138,7 @@ mod tests {
 
     fn entry(draft: &str, side: Side, created_at: Instant) -> PendingAuthorization {
         PendingAuthorization {
-            draft_id: draft.to_string(),
+            target: SignInFor::Draft(draft.to_string()),
             side,
             provider: ProviderId::Google,
             pkce_verifier: SecretString::from("verifier"),
@@ -158,7 +165,10 @@ mod tests {
         store.insert("s1".into(), entry("d1", Side::Source, now));
         store.insert("s2".into(), entry("d1", Side::Destination, now));
         let got = store.take("s1", now).unwrap();
-        assert_eq!((got.draft_id.as_str(), got.side), ("d1", Side::Source));
+        assert_eq!(
+            (got.target, got.side),
+            (SignInFor::Draft("d1".into()), Side::Source)
+        );
         assert_eq!(store.take("s1", now).unwrap_err(), StateError::Unknown);
         assert_eq!(
             store.take("s2", now + STATE_TTL).unwrap_err(),
@@ -175,6 +185,11 @@ mod tests {
         store.insert("old".into(), entry("d1", Side::Source, now));
         store.insert("new".into(), entry("d1", Side::Source, now));
         store.insert("other".into(), entry("d2", Side::Source, now));
+        // A job's sign-in never replaces a draft's of the same id.
+        let mut job = entry("d1", Side::Source, now);
+        job.target = SignInFor::Job("d1".into());
+        store.insert("job".into(), job);
+        assert!(store.take("job", now).is_ok());
         assert_eq!(store.take("old", now).unwrap_err(), StateError::Unknown);
         assert!(store.take("new", now).is_ok());
         assert!(store.take("other", now).is_ok());

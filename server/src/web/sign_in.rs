@@ -13,14 +13,18 @@
 //!    and a link): a navigation started by our page is same-site, so the draft cookie is sent
 //!    again and the wizard shows the result. Works the same with and without JavaScript.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use app::i18n::{Lang, T};
 use app::model::{FailureKind, SideStatus, SideView, SignInOption};
 use app::presets::{self, Side, OTHER};
 
+use crate::jobs::sign_in::DEFAULT_SIGN_IN_WAIT;
+use crate::jobs::state::JobState;
+use crate::jobs::store_trait::{Job, OAuthGrant};
 use crate::oauth::{
-    self, OAuthError, OAuthHttp, PendingAuthorization, ProviderId, Providers, StateStore, UnixMs,
+    self, OAuthClient, OAuthError, OAuthHttp, PendingAuthorization, ProviderId, Providers,
+    SignInFor, SignedIn, StateStore, UnixMs,
 };
 use mailcopy::{ConnectError, Credentials, Endpoint, ErrorKind};
 
@@ -29,12 +33,25 @@ use super::wizard::{failed, WizardService};
 
 /// The providers this service signs in to, its HTTP client for them, and the sign-ins on
 /// their way.
-#[derive(Default)]
 pub struct SignIn {
     pub providers: Providers,
     /// None when no provider is enabled (nothing to talk to).
     pub http: Option<OAuthHttp>,
     pub states: StateStore,
+    /// How long a job waits for someone to sign in again (the runner's bound: the page tells
+    /// the deadline).
+    pub wait: Duration,
+}
+
+impl Default for SignIn {
+    fn default() -> Self {
+        SignIn {
+            providers: Providers::default(),
+            http: None,
+            states: StateStore::default(),
+            wait: DEFAULT_SIGN_IN_WAIT,
+        }
+    }
 }
 
 impl SignIn {
@@ -48,7 +65,7 @@ impl SignIn {
         Ok(SignIn {
             providers,
             http,
-            states: StateStore::default(),
+            ..SignIn::default()
         })
     }
 
@@ -114,8 +131,20 @@ pub enum Started {
 
 /// What the callback page says.
 pub struct Finished {
-    /// 303 to the wizard (the draft holds the outcome), or a page of its own with this error.
+    /// None: on to `back_to` at once (the draft or the job holds the outcome); else a page of
+    /// its own with this status and cause, and a link to `back_to`.
     pub problem: Option<(u16, String)>,
+    /// The wizard (`/`) or the job's private page.
+    pub back_to: String,
+}
+
+/// Why "Sign in again" cannot start.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SignInAgainError {
+    /// No such job.
+    UnknownJob,
+    /// The provider the job's side signed in with is no longer enabled here.
+    NotEnabled(String),
 }
 
 impl WizardService {
@@ -127,7 +156,9 @@ impl WizardService {
         mut view: SideView,
         valid: &ValidForm,
     ) -> (String, Started) {
-        let draft = self.drafts.save(draft, view.clone(), None, None);
+        let draft = self
+            .drafts
+            .save_signing_in(draft, view.clone(), valid.endpoint.clone());
         let started = self.start_sign_in_for(&draft, &mut view, valid);
         (draft, started)
     }
@@ -161,26 +192,43 @@ impl WizardService {
             }
         };
         let hint = (!valid.login.is_empty()).then_some(valid.login.as_str());
-        let start = match oauth::flow::authorization_url(&client, hint) {
-            Ok(start) => start,
-            Err(e) => {
-                tracing::error!(provider = %client.spec.id, error = %e, "authorization URL");
+        let target = SignInFor::Draft(draft.to_string());
+        match self.authorize(&client, target, side, hint) {
+            Ok(url) => {
+                view.status = SideStatus::NotChecked;
+                view.signed_in_with = None;
+                self.drafts
+                    .save_signing_in(Some(draft), view.clone(), valid.endpoint.clone());
+                Started::Provider(url)
+            }
+            Err(detail) => {
                 view.status = SideStatus::Failed {
                     kind: FailureKind::SignInFailed,
-                    detail: e.to_string(),
+                    detail,
                 };
                 view_saved(view);
-                return Started::Refused;
+                Started::Refused
             }
-        };
-        view.status = SideStatus::NotChecked;
-        view.signed_in_with = None;
-        self.drafts
-            .save_signing_in(Some(draft), view.clone(), valid.endpoint.clone());
+        }
+    }
+
+    /// The provider's authorization URL for `target`'s `side`, its single-use state recorded.
+    fn authorize(
+        &self,
+        client: &OAuthClient,
+        target: SignInFor,
+        side: Side,
+        login_hint: Option<&str>,
+    ) -> Result<String, String> {
+        let start = oauth::flow::authorization_url(client, login_hint).map_err(|e| {
+            tracing::error!(provider = %client.spec.id, error = %e, "authorization URL");
+            e.to_string()
+        })?;
+        let for_job = matches!(target, SignInFor::Job(_));
         self.sign_in.states.insert(
             start.state.clone(),
             PendingAuthorization {
-                draft_id: draft.to_string(),
+                target,
                 side,
                 provider: client.spec.id.clone(),
                 pkce_verifier: start.pkce_verifier,
@@ -188,8 +236,38 @@ impl WizardService {
                 created_at: Instant::now(),
             },
         );
-        tracing::info!(side = side.as_str(), provider = %client.spec.id, "sign-in started");
-        Started::Provider(start.url)
+        tracing::info!(side = side.as_str(), provider = %client.spec.id, for_job, "sign-in started");
+        Ok(start.url)
+    }
+
+    /// "Sign in again" on a job's private page: where to send the browser — the provider's
+    /// authorization page, or back to the job's page when that side does not wait for a
+    /// sign-in (any more).
+    pub async fn start_job_sign_in(
+        &self,
+        id: &str,
+        side: Side,
+    ) -> Result<String, SignInAgainError> {
+        let job = match self.jobs.get(id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return Err(SignInAgainError::UnknownJob),
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "job store");
+                return Err(SignInAgainError::UnknownJob);
+            }
+        };
+        let back = job_page(id);
+        let Some(provider) = waiting_provider(&job, side) else {
+            return Ok(back);
+        };
+        let client = self
+            .sign_in
+            .providers
+            .get(provider)
+            .map_err(|e| SignInAgainError::NotEnabled(e.message()))?;
+        let login = side_login(&job, side);
+        self.authorize(&client, SignInFor::Job(job.id.clone()), side, Some(login))
+            .map_err(SignInAgainError::NotEnabled)
     }
 
     /// Step 2: the provider's redirect (its raw query string).
@@ -201,17 +279,35 @@ impl WizardService {
             .map(|s| self.sign_in.states.take(s, Instant::now()))
         {
             Some(Ok(pending)) => pending,
-            Some(Err(e)) => return problem(400, e.to_string()),
-            None => return problem(400, oauth::StateError::Unknown.to_string()),
+            Some(Err(e)) => return problem(400, e.to_string(), "/"),
+            None => return problem(400, oauth::StateError::Unknown.to_string(), "/"),
         };
+        match pending.target.clone() {
+            SignInFor::Draft(draft) => {
+                self.finish_draft_sign_in(&draft, &pending, callback.result)
+                    .await
+            }
+            SignInFor::Job(id) => {
+                self.finish_job_sign_in(&id, &pending, callback.result)
+                    .await
+            }
+        }
+    }
+
+    async fn finish_draft_sign_in(
+        &self,
+        draft: &str,
+        pending: &PendingAuthorization,
+        code: Result<String, OAuthError>,
+    ) -> Finished {
         let side = pending.side;
-        let Some(mut view) = self.drafts.view(&pending.draft_id).map(|w| match side {
+        let Some(mut view) = self.drafts.view(draft).map(|w| match side {
             Side::Source => w.source,
             Side::Destination => w.destination,
         }) else {
-            return problem(400, app::i18n::T::SessionExpired.get(Lang::En).to_string());
+            return problem(400, T::SessionExpired.get(Lang::En).to_string(), "/");
         };
-        let outcome = self.signed_in(&pending, &view, callback.result).await;
+        let outcome = self.signed_in_for_draft(draft, pending, &view, code).await;
         let host = view.host.clone();
         match outcome {
             Ok((login, provider_name, tokens, endpoint, check)) => {
@@ -220,7 +316,7 @@ impl WizardService {
                 view.status = check;
                 let established = view.is_established();
                 let saved = self.drafts.save_signed_in(
-                    &pending.draft_id,
+                    draft,
                     view,
                     pending.provider.clone(),
                     &tokens,
@@ -228,27 +324,99 @@ impl WizardService {
                 );
                 tracing::info!(side = side.as_str(), provider = %pending.provider, server = %host, established, "sign-in finished");
                 if !saved {
-                    return problem(400, T::SessionExpired.get(Lang::En).to_string());
+                    return problem(400, T::SessionExpired.get(Lang::En).to_string(), "/");
                 }
             }
             Err(status) => {
                 tracing::info!(side = side.as_str(), provider = %pending.provider, status = ?status, "sign-in failed");
                 view.status = status;
                 view.signed_in_with = None;
-                self.drafts.save(Some(&pending.draft_id), view, None, None);
+                self.drafts.save(Some(draft), view, None, None);
             }
         }
-        Finished { problem: None }
+        Finished {
+            problem: None,
+            back_to: "/".into(),
+        }
     }
 
-    /// The code exchanged, the account checked against the login typed, and the IMAP login
-    /// tried with the token: the side's new login, provider name, tokens, endpoint and status.
-    async fn signed_in(
+    /// "Sign in again" came back: the same account as the job's, its IMAP login works with
+    /// the new token, then the grant is sealed in the job, which resumes where it stopped.
+    /// A failure is told on the callback page (a job has no draft to keep it in).
+    async fn finish_job_sign_in(
+        &self,
+        id: &str,
+        pending: &PendingAuthorization,
+        code: Result<String, OAuthError>,
+    ) -> Finished {
+        let back = job_page(id);
+        let side = pending.side;
+        let job = match self.jobs.get(id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return problem(404, "this copy is unknown".into(), "/"),
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "job store");
+                return problem(500, "the job store is not available".into(), &back);
+            }
+        };
+        if waiting_provider(&job, side) != Some(&pending.provider) {
+            // Signed in already (another tab) or ended meanwhile: its page tells.
+            return Finished {
+                problem: None,
+                back_to: back,
+            };
+        }
+        let signed = match self.exchange(pending, code).await {
+            Ok(signed) => signed,
+            Err(status) => return problem(400, status_detail(&status), &back),
+        };
+        let login = side_login(&job, side);
+        if !signed.identity.is_account(login) {
+            return problem(
+                400,
+                format!(
+                    "signed in as {}, but this copy is for {login}: sign in with {login}",
+                    signed.identity.login
+                ),
+                &back,
+            );
+        }
+        let spec = match side {
+            Side::Source => &job.source,
+            Side::Destination => &job.destination,
+        };
+        let endpoint = Endpoint::new(spec.host.clone(), spec.port, spec.security);
+        let status = self
+            .check_token(&endpoint, login, &signed.tokens.access_token)
+            .await;
+        if !matches!(status, SideStatus::Established { .. }) {
+            return problem(400, status_detail(&status), &back);
+        }
+        let grant = OAuthGrant {
+            provider: pending.provider.clone(),
+            tokens: signed.tokens,
+        };
+        match self.jobs.resume_after_sign_in(id, side, grant).await {
+            Ok(state) => {
+                tracing::info!(job = %id, side = side.as_str(), provider = %pending.provider, state = ?state, "signed in again");
+                Finished {
+                    problem: None,
+                    back_to: back,
+                }
+            }
+            Err(e) => {
+                tracing::error!(job = %id, error = %e, "storing the new sign-in");
+                problem(500, "the new sign-in could not be stored".into(), &back)
+            }
+        }
+    }
+
+    /// The code exchanged for tokens and the signed-in identity (PKCE, nonce).
+    async fn exchange(
         &self,
         pending: &PendingAuthorization,
-        view: &SideView,
         code: Result<String, OAuthError>,
-    ) -> Result<(String, String, oauth::Tokens, Endpoint, SideStatus), SideStatus> {
+    ) -> Result<SignedIn, SideStatus> {
         let client = self
             .sign_in
             .providers
@@ -261,7 +429,7 @@ impl WizardService {
             )
         })?;
         let code = code.map_err(|e| oauth_failure(&e))?;
-        let signed = oauth::flow::exchange_code(
+        oauth::flow::exchange_code(
             http,
             &client,
             &code,
@@ -270,7 +438,19 @@ impl WizardService {
             UnixMs::now(),
         )
         .await
-        .map_err(|e| oauth_failure(&e))?;
+        .map_err(|e| oauth_failure(&e))
+    }
+
+    /// The code exchanged, the account checked against the login typed, and the IMAP login
+    /// tried with the token: the side's new login, provider name, tokens, endpoint and status.
+    async fn signed_in_for_draft(
+        &self,
+        draft: &str,
+        pending: &PendingAuthorization,
+        view: &SideView,
+        code: Result<String, OAuthError>,
+    ) -> Result<(String, String, oauth::Tokens, Endpoint, SideStatus), SideStatus> {
+        let signed = self.exchange(pending, code).await?;
         let typed = view.login.trim();
         if !typed.is_empty() && !signed.identity.is_account(typed) {
             return Err(fail(
@@ -284,28 +464,64 @@ impl WizardService {
         let login = signed.identity.login.clone();
         let endpoint = self
             .drafts
-            .endpoint(&pending.draft_id, pending.side)
+            .endpoint(draft, pending.side)
             .ok_or_else(|| fail(FailureKind::SignInFailed, "the form was changed".into()))?;
+        let status = self
+            .check_token(&endpoint, &login, &signed.tokens.access_token)
+            .await;
+        let provider_name = self
+            .sign_in
+            .providers
+            .get(&pending.provider)
+            .map(|c| c.spec.display_name.clone())
+            .unwrap_or_else(|_| pending.provider.to_string());
+        Ok((login, provider_name, signed.tokens, endpoint, status))
+    }
+
+    /// The IMAP login with an access token, as Validate shows it.
+    async fn check_token(
+        &self,
+        endpoint: &Endpoint,
+        login: &str,
+        access_token: &secrecy::SecretString,
+    ) -> SideStatus {
         let creds = Credentials::oauth2(
-            login.clone(),
-            secrecy::ExposeSecret::expose_secret(&signed.tokens.access_token).to_string(),
+            login.to_string(),
+            secrecy::ExposeSecret::expose_secret(access_token).to_string(),
         );
-        let outcome =
-            mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
-        let status = match &outcome {
+        match mailcopy::check_account(endpoint, &creds, &self.connect, self.check_timeout).await {
             Ok(check) => SideStatus::Established {
                 folders: check.folders as u64,
                 messages: check.messages,
             },
-            Err(error) => token_login_failure(error),
-        };
-        Ok((
-            login,
-            client.spec.display_name.clone(),
-            signed.tokens,
-            endpoint,
-            status,
-        ))
+            Err(error) => token_login_failure(&error),
+        }
+    }
+
+    /// The sides of a job waiting for sign-in, for its private page.
+    pub(super) fn sign_in_again_view(&self, job: &Job) -> Vec<app::model::SignInAgainView> {
+        let deadline = job
+            .sign_in_since
+            .map(|since| utc_minute(since + self.sign_in.wait.as_millis() as i64))
+            .unwrap_or_default();
+        Side::BOTH
+            .into_iter()
+            .filter_map(|side| {
+                let provider = waiting_provider(job, side)?;
+                let name = self
+                    .sign_in
+                    .providers
+                    .get(provider)
+                    .map(|c| c.spec.display_name.clone())
+                    .unwrap_or_else(|_| provider.to_string());
+                Some(app::model::SignInAgainView {
+                    side,
+                    provider: name,
+                    login: side_login(job, side).to_string(),
+                    deadline: deadline.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Validate of a side that is signed in already: the kept tokens, refreshed when they
@@ -331,24 +547,9 @@ impl WizardService {
                 Err(e) => return (oauth_failure(&e), tokens),
             }
         }
-        let creds = Credentials::oauth2(
-            login.to_string(),
-            secrecy::ExposeSecret::expose_secret(&tokens.access_token).to_string(),
-        );
-        let status = match mailcopy::check_account(
-            endpoint,
-            &creds,
-            &self.connect,
-            self.check_timeout,
-        )
-        .await
-        {
-            Ok(check) => SideStatus::Established {
-                folders: check.folders as u64,
-                messages: check.messages,
-            },
-            Err(error) => token_login_failure(&error),
-        };
+        let status = self
+            .check_token(endpoint, login, &tokens.access_token)
+            .await;
         (status, tokens)
     }
 }
@@ -357,9 +558,57 @@ fn fail(kind: FailureKind, detail: String) -> SideStatus {
     SideStatus::Failed { kind, detail }
 }
 
-fn problem(status: u16, text: String) -> Finished {
+fn problem(status: u16, text: String, back_to: &str) -> Finished {
     Finished {
         problem: Some((status, text)),
+        back_to: back_to.to_string(),
+    }
+}
+
+/// A job's private page.
+pub fn job_page(id: &str) -> String {
+    format!("/jobs/{id}")
+}
+
+/// The provider `side` of a waiting job must sign in again with; None when that side does
+/// not wait for a sign-in.
+fn waiting_provider(job: &Job, side: Side) -> Option<&ProviderId> {
+    if job.state != JobState::WaitingForSignIn || !job.sign_in_sides.contains(&side) {
+        return None;
+    }
+    match side {
+        Side::Source => job.source_provider.as_ref(),
+        Side::Destination => job.destination_provider.as_ref(),
+    }
+}
+
+fn side_login(job: &Job, side: Side) -> &str {
+    match side {
+        Side::Source => &job.source.login,
+        Side::Destination => &job.destination.login,
+    }
+}
+
+/// The English detail of a failed status.
+fn status_detail(status: &SideStatus) -> String {
+    match status {
+        SideStatus::Failed { detail, .. } => detail.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// `2026-12-05 18:04 UTC` for a time in ms since the Unix epoch.
+fn utc_minute(ms: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) {
+        Ok(t) => format!(
+            "{}-{:02}-{:02} {:02}:{:02} UTC",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        Err(_) => String::new(),
     }
 }
 
@@ -400,17 +649,23 @@ pub fn callback_page(lang: Lang, finished: &Finished) -> (u16, String) {
             .replace('"', "&quot;")
     };
     let code = lang.code();
+    let back = escape(&finished.back_to);
+    let (back_text, on_text) = if finished.back_to == "/" {
+        (T::BackHome, T::SignInContinue)
+    } else {
+        (T::BackToJob, T::BackToJob)
+    };
     match &finished.problem {
         None => (
             200,
             format!(
                 "<!DOCTYPE html><html lang=\"{code}\"><head><meta charset=\"utf-8\">\
                  <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-                 <meta http-equiv=\"refresh\" content=\"0;url=/\"><title>IMAPCopy</title>\
+                 <meta http-equiv=\"refresh\" content=\"0;url={back}\"><title>IMAPCopy</title>\
                  <link rel=\"stylesheet\" href=\"/pkg/imapcopy.css\"></head><body><main>\
-                 <p role=\"status\">{}</p><p><a href=\"/\">{}</a></p></main></body></html>",
+                 <p role=\"status\">{}</p><p><a href=\"{back}\">{}</a></p></main></body></html>",
                 escape(T::SignInReturning.get(lang)),
-                escape(T::SignInContinue.get(lang)),
+                escape(on_text.get(lang)),
             ),
         ),
         Some((status, cause)) => (
@@ -420,11 +675,11 @@ pub fn callback_page(lang: Lang, finished: &Finished) -> (u16, String) {
                  <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
                  <title>IMAPCopy</title><link rel=\"stylesheet\" href=\"/pkg/imapcopy.css\">\
                  </head><body><main><div class=\"status error\" role=\"alert\"><p><strong>{}\
-                 </strong> <span lang=\"en\">{}</span></p></div><p><a href=\"/\">{}</a></p>\
+                 </strong> <span lang=\"en\">{}</span></p></div><p><a href=\"{back}\">{}</a></p>\
                  </main></body></html>",
                 escape(T::SignInLinkInvalid.get(lang)),
                 escape(cause),
-                escape(T::BackHome.get(lang)),
+                escape(back_text.get(lang)),
             ),
         ),
     }
@@ -448,7 +703,13 @@ mod tests {
 
     #[test]
     fn the_callback_page_moves_on_same_site_or_explains() {
-        let (status, page) = callback_page(Lang::Es, &Finished { problem: None });
+        let (status, page) = callback_page(
+            Lang::Es,
+            &Finished {
+                problem: None,
+                back_to: "/".into(),
+            },
+        );
         assert_eq!(status, 200);
         assert!(page.contains("http-equiv=\"refresh\" content=\"0;url=/\""));
         assert!(page.contains("Volviendo a IMAPCopy"));
@@ -456,11 +717,28 @@ mod tests {
             Lang::En,
             &Finished {
                 problem: Some((400, "<bad> & \"worse\"".into())),
+                back_to: "/".into(),
             },
         );
         assert_eq!(status, 400);
         assert!(!page.contains("refresh"));
         assert!(page.contains("&lt;bad&gt; &amp; &quot;worse&quot;"));
+        // "Sign in again" hands back to the job's private page.
+        let (_, page) = callback_page(
+            Lang::En,
+            &Finished {
+                problem: None,
+                back_to: job_page("j1"),
+            },
+        );
+        assert!(page.contains("content=\"0;url=/jobs/j1\""));
+        assert!(page.contains("<a href=\"/jobs/j1\">Back to the copy</a>"));
+    }
+
+    #[test]
+    fn deadlines_read_in_utc_minutes() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(1_796_241_840_000), "2026-12-02 20:04 UTC");
     }
 
     #[test]

@@ -12,14 +12,14 @@ use app::model::{
 };
 
 use crate::jobs::state::JobState;
-use crate::jobs::store_trait::{AccountSpec, InsertError, Job, JobStore, NewJob};
+use crate::jobs::store_trait::{AccountSpec, InsertError, Job, JobStore, NewJob, Side};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
 
 use super::drafts::DraftStore;
 use super::form;
 use super::ratelimit::{retry_after_secs, RateLimiter};
 use super::redact;
-use super::sign_in::{self, SignIn, Started};
+use super::sign_in::{self, SignIn, SignInAgainError, Started};
 
 pub struct WizardService {
     pub drafts: DraftStore,
@@ -388,12 +388,41 @@ impl Backend for WizardService {
             error: job
                 .last_error
                 .as_deref()
-                .filter(|_| job.state.is_final() && job.state != JobState::Finished)
+                .filter(|_| {
+                    (job.state.is_final() && job.state != JobState::Finished)
+                        || job.state == JobState::WaitingForSignIn
+                })
                 .map(redact::without_addresses),
             report_state: job.report_state.clone(),
             messages,
             messages_more,
+            sign_in_again: self.sign_in_again_view(&job),
         })
+    }
+
+    async fn sign_in_again(
+        &self,
+        client: ClientInfo,
+        id: &str,
+        side: &str,
+    ) -> Result<String, ApiError> {
+        self.limits
+            .validate
+            .check(client.ip)
+            .map_err(|wait| limited("sign_in_again", &client, wait))?;
+        let side = Side::parse(side).ok_or(ApiError::BadRequest("unknown side".into()))?;
+        if id.is_empty() || id.len() > 64 {
+            return Err(ApiError::NotFound);
+        }
+        match self.start_job_sign_in(id, side).await {
+            Ok(url) => Ok(url),
+            Err(SignInAgainError::UnknownJob) => Err(ApiError::NotFound),
+            Err(SignInAgainError::NotEnabled(why)) => {
+                // The operator removed the provider the job signed in with.
+                tracing::error!(job = %id, cause = %why, "sign in again");
+                Err(ApiError::Internal)
+            }
+        }
     }
 
     fn form_action_origins(&self) -> Vec<String> {
