@@ -15,6 +15,9 @@ use mailcopy::copy::{
 use mailcopy::net::{AddressPolicy, Resolver, SystemResolver};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, Endpoint, Security};
 
+use crate::jobs::store_trait::Side;
+use crate::oauth::token_file::RefreshTokenFile;
+use crate::oauth::{OAuthArgs, OAuthHttp, Providers, TokenKeeper};
 use crate::token_cmd::TokenCommand;
 
 #[derive(Debug, Args)]
@@ -39,6 +42,17 @@ pub struct CopyArgs {
     /// Sign in to the destination with OAuth2, as --from-oauth2-token-cmd.
     #[arg(long, value_name = "CMD", conflicts_with = "to_password_file")]
     pub to_oauth2_token_cmd: Option<String>,
+    /// Sign in to the source with OAuth2 from a refresh token (the file's first line),
+    /// refreshed through the provider configured for the source's IMAP host
+    /// (--google-client-id, --microsoft-client-id or --oauth2-provider-file). A rotated
+    /// refresh token is written back to the file before it is used.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["from_password_file", "from_oauth2_token_cmd"])]
+    pub from_oauth2_refresh_token_file: Option<PathBuf>,
+    /// The destination's refresh token file, as --from-oauth2-refresh-token-file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["to_password_file", "to_oauth2_token_cmd"])]
+    pub to_oauth2_refresh_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
     /// Extra trusted CA certificates (PEM).
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
@@ -126,17 +140,58 @@ pub fn parse_account_url(url: &str) -> anyhow::Result<AccountUrl> {
     })
 }
 
-/// An account's credentials: a token command's tokens, or the password.
+/// How one side of the command line signs in.
+struct SideArgs<'a> {
+    side: Side,
+    token_cmd: &'a Option<String>,
+    refresh_token_file: &'a Option<PathBuf>,
+    password_file: &'a Option<PathBuf>,
+    password_var: &'a str,
+}
+
+/// The redirect URI the CLI's OAuth2 clients are built with: it only refreshes tokens, which
+/// sends none.
+const CLI_REDIRECT: &str = "http://localhost";
+
+/// An account's credentials: a token command's tokens, a refresh token file's, or the
+/// password.
 fn credentials(
-    login: &str,
-    token_cmd: &Option<String>,
-    password_file: &Option<PathBuf>,
-    password_var: &str,
+    account: &AccountUrl,
+    how: SideArgs<'_>,
+    oauth: &OAuthArgs,
 ) -> anyhow::Result<Credentials> {
-    Ok(match token_cmd {
-        Some(cmd) => Credentials::oauth2_source(login, Arc::new(TokenCommand::new(cmd.clone()))),
-        None => Credentials::new(login, password(password_file, password_var)?),
-    })
+    let login = account.login.as_str();
+    if let Some(cmd) = how.token_cmd {
+        return Ok(Credentials::oauth2_source(
+            login,
+            Arc::new(TokenCommand::new(cmd.clone())),
+        ));
+    }
+    if let Some(path) = how.refresh_token_file {
+        let providers = oauth.providers(CLI_REDIRECT)?;
+        let client = provider_for(&providers, &account.endpoint.host)?;
+        let (home, tokens) = RefreshTokenFile::open(path, how.side)?;
+        let http = OAuthHttp::new().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let keeper = TokenKeeper::new(home, tokens, client, http);
+        return Ok(Credentials::oauth2_source(login, Arc::new(keeper)));
+    }
+    Ok(Credentials::new(
+        login,
+        password(how.password_file, how.password_var)?,
+    ))
+}
+
+/// The configured OAuth2 provider for an IMAP host.
+fn provider_for(
+    providers: &Providers,
+    host: &str,
+) -> anyhow::Result<Arc<crate::oauth::OAuthClient>> {
+    let id = providers.for_imap_host(host).with_context(|| {
+        format!("no OAuth2 provider is configured for {host}: give --google-client-id, --microsoft-client-id or --oauth2-provider-file")
+    })?;
+    providers
+        .get(&id)
+        .map_err(|e| anyhow::anyhow!("{}", e.message()))
 }
 
 fn password(file: &Option<PathBuf>, var: &str) -> anyhow::Result<String> {
@@ -233,16 +288,26 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
     let mut from = parse_account_url(&args.from)?;
     let mut to = parse_account_url(&args.to)?;
     let from_creds = credentials(
-        &from.login,
-        &args.from_oauth2_token_cmd,
-        &args.from_password_file,
-        "IMAPCOPY_FROM_PASSWORD",
+        &from,
+        SideArgs {
+            side: Side::Source,
+            token_cmd: &args.from_oauth2_token_cmd,
+            refresh_token_file: &args.from_oauth2_refresh_token_file,
+            password_file: &args.from_password_file,
+            password_var: "IMAPCOPY_FROM_PASSWORD",
+        },
+        &args.oauth,
     )?;
     let to_creds = credentials(
-        &to.login,
-        &args.to_oauth2_token_cmd,
-        &args.to_password_file,
-        "IMAPCOPY_TO_PASSWORD",
+        &to,
+        SideArgs {
+            side: Side::Destination,
+            token_cmd: &args.to_oauth2_token_cmd,
+            refresh_token_file: &args.to_oauth2_refresh_token_file,
+            password_file: &args.to_password_file,
+            password_var: "IMAPCOPY_TO_PASSWORD",
+        },
+        &args.oauth,
     )?;
     let resolver: Arc<dyn Resolver> = match &args.static_hosts {
         Some(path) => Arc::new(crate::config::load_hosts(path)?),
@@ -329,14 +394,53 @@ mod tests {
             let base = ["imapcopy", "--from", "imaps://a@h", "--to", "imaps://b@h"];
             Cli::try_parse_from(base.iter().chain(extra)).map(|c| c.args)
         };
+        fn side(a: &CopyArgs) -> SideArgs<'_> {
+            SideArgs {
+                side: Side::Source,
+                token_cmd: &a.from_oauth2_token_cmd,
+                refresh_token_file: &a.from_oauth2_refresh_token_file,
+                password_file: &None,
+                password_var: "UNSET_VAR",
+            }
+        }
+        let account = parse_account_url("imaps://a@imap.example.test").unwrap();
         let a = parse(&["--from-oauth2-token-cmd", "oama access a@h"]).unwrap();
-        let creds = credentials("a@h", &a.from_oauth2_token_cmd, &None, "UNSET_VAR").unwrap();
+        let creds = credentials(&account, side(&a), &a.oauth).unwrap();
         assert!(creds.is_oauth2());
         assert!(parse(&["--from-oauth2-token-cmd", "x", "--from-password-file", "f"]).is_err());
         assert!(parse(&["--to-oauth2-token-cmd", "x", "--to-password-file", "f"]).is_err());
         let b = parse(&["--to-oauth2-token-cmd", "x"]).unwrap();
         assert_eq!(b.to_oauth2_token_cmd.as_deref(), Some("x"));
         assert_eq!(b.from_oauth2_token_cmd, None);
+        // A refresh token file: one way per side, and a provider for the host is needed.
+        assert!(parse(&[
+            "--from-oauth2-refresh-token-file",
+            "f",
+            "--from-oauth2-token-cmd",
+            "x"
+        ])
+        .is_err());
+        assert!(parse(&[
+            "--to-oauth2-refresh-token-file",
+            "f",
+            "--to-password-file",
+            "g"
+        ])
+        .is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refresh");
+        std::fs::write(&file, "a-refresh-token\n").unwrap();
+        let path = file.to_string_lossy().to_string();
+        let c = parse(&["--from-oauth2-refresh-token-file", &path]).unwrap();
+        let error = credentials(&account, side(&c), &OAuthArgs::default())
+            .err()
+            .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("no OAuth2 provider is configured for imap.example.test"),
+            "{error}"
+        );
     }
 
     #[test]

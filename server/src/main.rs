@@ -37,7 +37,7 @@ enum Command {
     /// Copy one mailbox into another from the command line. Passwords come from
     /// $IMAPCOPY_FROM_PASSWORD / $IMAPCOPY_TO_PASSWORD or password files, never argv.
     /// Exit status: 0 complete, 3 complete with rejections, 1 incomplete.
-    Copy(imapcopy::cli::CopyArgs),
+    Copy(Box<imapcopy::cli::CopyArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,7 +75,7 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),
         Some(Command::Jobs(args)) => runtime.block_on(jobs(args)),
         Some(Command::Copy(args)) => {
-            let code = runtime.block_on(imapcopy::cli::run(args))?;
+            let code = runtime.block_on(imapcopy::cli::run(*args))?;
             std::process::exit(code)
         }
         None => runtime.block_on(serve(ServeArgs::parse_from_env())),

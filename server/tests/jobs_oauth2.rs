@@ -73,12 +73,10 @@ fn dovecot() -> &'static Dovecot {
     })
 }
 
-/// The provider as the service knows it: one generic provider per test client (a refresh
-/// token only refreshes with the client it was issued to).
-fn oauth_client(client_id: &str) -> Arc<OAuthClient> {
-    let p = provider();
-    let base = format!("http://127.0.0.1:{}", p.port());
-    let file = GenericProviderFile::parse(&format!(
+/// The operator's provider file for a test client (IMAP host `localhost`).
+fn provider_toml(client_id: &str) -> String {
+    let base = format!("http://127.0.0.1:{}", provider().port());
+    format!(
         r#"
 name = "{client_id}"
 authorization_endpoint = "{base}/auth"
@@ -90,8 +88,14 @@ imap_scope = "imap"
 imap_hosts = ["localhost"]
 client_id = "{client_id}"
 "#
-    ))
-    .unwrap();
+    )
+}
+
+/// The provider as the service knows it: one generic provider per test client (a refresh
+/// token only refreshes with the client it was issued to).
+fn oauth_client(client_id: &str) -> Arc<OAuthClient> {
+    let p = provider();
+    let file = GenericProviderFile::parse(&provider_toml(client_id)).unwrap();
     let secret = p.client_named(client_id).unwrap().client_secret.clone();
     OAuthClient::new(
         file.spec().unwrap(),
@@ -855,4 +859,63 @@ fn the_cli_takes_tokens_from_a_command_and_runs_it_again_when_one_is_refused() {
     );
     assert!(!stdout.contains(&tokens.access_token) && !stderr.contains(&tokens.access_token));
     assert_exact(d, src, dst, 5);
+}
+
+/// `imapcopy copy --from-oauth2-refresh-token-file`: the operator's refresh token, refreshed
+/// through the provider file's provider (secret from the environment); the rotated refresh
+/// token is written back to the file, and it is the one that works next.
+#[test]
+fn the_cli_refreshes_from_a_refresh_token_file_and_keeps_the_rotated_one() {
+    let d = dovecot();
+    let (src, dst) = (
+        "cli-refresh-src@example.test",
+        "cli-refresh-dst@example.test",
+    );
+    seed(d, src, 2, 5);
+    d.add_user(dst, PW).unwrap();
+    let (_, tokens) = sign_in(LONG, src);
+    let first = tokens.refresh().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let refresh_file = dir.path().join("refresh-token");
+    std::fs::write(&refresh_file, format!("{first}\n")).unwrap();
+    let provider_file = dir.path().join("provider.toml");
+    std::fs::write(&provider_file, provider_toml(LONG)).unwrap();
+    let hosts = dir.path().join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let secret = provider().client_named(LONG).unwrap().client_secret.clone();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imapcopy"))
+        .args(["copy", "--from"])
+        .arg(format!("imaps://{src}@localhost:{}", d.imaps_port()))
+        .arg("--to")
+        .arg(format!("imaps://{dst}@localhost:{}", d.imaps_port()))
+        .arg("--ca-file")
+        .arg(d.ca_pem_path())
+        .arg("--static-hosts")
+        .arg(&hosts)
+        .arg("--from-oauth2-refresh-token-file")
+        .arg(&refresh_file)
+        .arg("--oauth2-provider-file")
+        .arg(&provider_file)
+        .env("IMAPCOPY_OAUTH2_CLIENT_SECRET", &secret)
+        .env("IMAPCOPY_TO_PASSWORD", PW)
+        .env_remove("IMAPCOPY_FROM_PASSWORD")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_exact(d, src, dst, 10);
+    let kept = std::fs::read_to_string(&refresh_file).unwrap();
+    let kept = kept.trim();
+    assert!(
+        !kept.is_empty() && kept != first,
+        "the rotated token is kept"
+    );
+    assert!(!stdout.contains(kept) && !stderr.contains(kept) && !stderr.contains(&first));
+    let next = provider()
+        .refresh(provider().client_named(LONG).unwrap(), kept)
+        .unwrap();
+    assert!(next.is_ok(), "the kept token refreshes: {next:?}");
 }

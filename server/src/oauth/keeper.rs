@@ -76,18 +76,55 @@ pub fn after_failed_refresh(
     }
 }
 
-/// Where a keeper's tokens belong: the job and side whose sealed grant it re-seals.
+/// Where a keeper's renewed tokens are kept before anyone uses them: a job's sealed grant
+/// ([`KeeperSlot`]), or the operator's refresh token file (`imapcopy copy`).
+#[async_trait::async_trait]
+pub trait TokenHome: Send + Sync {
+    /// Stores renewed tokens (a rotated refresh token must never exist only in memory).
+    async fn keep(&self, tokens: &Tokens) -> anyhow::Result<()>;
+    /// Which account side they sign in.
+    fn side(&self) -> Side;
+    /// What the logs call it (never a token).
+    fn label(&self) -> String;
+    /// The clock expiry is judged by.
+    fn now(&self) -> UnixMs {
+        UnixMs::now()
+    }
+}
+
+/// Where a job's keeper's tokens belong: the job and side whose sealed grant it re-seals.
 pub struct KeeperSlot {
     pub store: Arc<dyn JobStore>,
     pub job_id: String,
     pub side: Side,
 }
 
+#[async_trait::async_trait]
+impl TokenHome for KeeperSlot {
+    async fn keep(&self, tokens: &Tokens) -> anyhow::Result<()> {
+        self.store
+            .store_tokens(&self.job_id, self.side, tokens)
+            .await
+    }
+
+    fn side(&self) -> Side {
+        self.side
+    }
+
+    fn label(&self) -> String {
+        format!("job {} {}", self.job_id, self.side.as_str())
+    }
+
+    fn now(&self) -> UnixMs {
+        UnixMs(self.store.now_ms())
+    }
+}
+
 /// One account side's OAuth2 tokens during a job.
 pub struct TokenKeeper {
     http: OAuthHttp,
     client: Arc<OAuthClient>,
-    slot: KeeperSlot,
+    home: Box<dyn TokenHome>,
     margin: Duration,
     held: tokio::sync::Mutex<Held>,
     grant_gone: AtomicBool,
@@ -106,7 +143,7 @@ impl TokenKeeper {
     /// A keeper for `tokens` (the job's opened grant), refreshing through `client`
     /// [`REFRESH_MARGIN`] before expiry.
     pub fn new(
-        slot: KeeperSlot,
+        home: impl TokenHome + 'static,
         tokens: Tokens,
         client: Arc<OAuthClient>,
         http: OAuthHttp,
@@ -114,7 +151,7 @@ impl TokenKeeper {
         TokenKeeper {
             http,
             client,
-            slot,
+            home: Box::new(home),
             margin: REFRESH_MARGIN,
             held: tokio::sync::Mutex::new(Held {
                 tokens,
@@ -133,7 +170,7 @@ impl TokenKeeper {
     }
 
     pub fn side(&self) -> Side {
-        self.slot.side
+        self.home.side()
     }
 
     /// The provider refused a refresh for good (or there was no refresh token).
@@ -152,12 +189,8 @@ impl TokenKeeper {
     }
 
     async fn store(&self, tokens: &Tokens) -> Result<(), TokenUnavailable> {
-        let slot = &self.slot;
-        slot.store
-            .store_tokens(&slot.job_id, slot.side, tokens)
-            .await
-            .map_err(|e| {
-                tracing::error!(job = %slot.job_id, side = slot.side.as_str(), error = %e, "storing renewed OAuth2 tokens failed");
+        self.home.keep(tokens).await.map_err(|e| {
+                tracing::error!(tokens = %self.home.label(), error = %e, "storing renewed OAuth2 tokens failed");
                 TokenUnavailable::Temporary {
                     detail: "the renewed token could not be stored".to_string(),
                 }
@@ -180,7 +213,7 @@ impl TokenSource for TokenKeeper {
             self.store(&held.tokens).await?;
             held.unsaved = false;
         }
-        let now = UnixMs(self.slot.store.now_ms());
+        let now = self.home.now();
         let current = held.tokens.access_token.clone();
         let expires_at = held.tokens.expires_at;
         let refused_is_current =
@@ -208,7 +241,7 @@ impl TokenSource for TokenKeeper {
                     held.unsaved = true;
                     return Err(e);
                 }
-                tracing::debug!(job = %self.slot.job_id, side = self.slot.side.as_str(), "OAuth2 access token renewed");
+                tracing::debug!(tokens = %self.home.label(), "OAuth2 access token renewed");
                 Ok(held.tokens.access_token.clone())
             }
             Err(error) => {
@@ -218,7 +251,7 @@ impl TokenSource for TokenKeeper {
                 );
                 match after_failed_refresh(now, expires_at, refused_is_current, error.as_ref()) {
                     Fallback::UseCurrent => {
-                        tracing::warn!(job = %self.slot.job_id, side = self.slot.side.as_str(), error = %detail, "renewing the OAuth2 token ahead of time failed; the current one still serves");
+                        tracing::warn!(tokens = %self.home.label(), error = %detail, "renewing the OAuth2 token ahead of time failed; the current one still serves");
                         Ok(current)
                     }
                     Fallback::SignInNeeded => {

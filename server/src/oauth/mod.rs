@@ -14,6 +14,7 @@ pub mod identity;
 pub mod keeper;
 pub mod provider;
 pub mod state;
+pub mod token_file;
 pub mod tokens;
 
 pub use callback::{parse_callback, Callback};
@@ -21,7 +22,7 @@ pub use config::{NotEnabled, OAuthArgs, OAuthClient, Providers};
 pub use error::OAuthError;
 pub use flow::{AuthorizationStart, OAuthHttp, Refreshed, Revoked, SignedIn};
 pub use identity::Identity;
-pub use keeper::{KeeperSlot, TokenKeeper};
+pub use keeper::{KeeperSlot, TokenHome, TokenKeeper};
 pub use provider::{ProviderId, ProviderSpec, Tenant};
 pub use state::{PendingAuthorization, SignInFor, StateError, StateStore};
 pub use tokens::{needs_refresh, Tokens, UnixMs, REFRESH_MARGIN};
