@@ -55,26 +55,78 @@ pub enum Flavour {
     /// Separator `.`, personal namespace prefix `INBOX.` (Courier-style: `INBOX.a.b`).
     /// Storage classic Maildir++.
     DotInbox,
+    /// Looks like Gmail to an IMAP client: separator `/`, no prefix (like [`Flavour::Slash`],
+    /// same storage), personal folders are Gmail "labels" (`INBOX`, `Work`, `Travel/2024`),
+    /// and a `[Gmail]/` namespace made with Dovecot's `virtual` plugin:
+    ///
+    /// - [`GMAIL_ALL_MAIL`] (`\All`): every message of INBOX, the labels, Sent Mail, Drafts
+    ///   and the archived ones ([`Dovecot::append_archived`]), not Spam and Trash;
+    /// - [`GMAIL_STARRED`] (`\Flagged`): the `\Flagged` ones among those;
+    /// - [`GMAIL_IMPORTANT`] (`\Important`): those with the keyword `$Important`;
+    /// - [`GMAIL_SENT`] (`\Sent`), [`GMAIL_DRAFTS`] (`\Drafts`), [`GMAIL_SPAM`] (`\Junk`),
+    ///   [`GMAIL_TRASH`] (`\Trash`): each a virtual view of one real mailbox in a hidden
+    ///   namespace (APPEND, COPY, STORE and EXPUNGE reach that mailbox).
+    ///
+    /// Virtual mailboxes are live: a message appended to a label shows in All Mail at the
+    /// next SELECT/NOOP. Archived messages (in no label, not in INBOX) live in a hidden
+    /// namespace (`hidden = yes`, `list = no`) that only All Mail (and Starred, Important)
+    /// include.
+    ///
+    /// Limitations: a message in two labels is stored twice (once per label folder), so a
+    /// message in two labels shows twice in All Mail here; on Gmail once. Messages of the
+    /// virtual mailboxes have their own UIDs (not the backend's), and an APPEND to a
+    /// `[Gmail]/` mailbox answers without `APPENDUID`. No `X-GM-*` extensions.
+    GmailLike,
 }
+
+/// Gmail-like names ([`Flavour::GmailLike`]).
+pub const GMAIL_ALL_MAIL: &str = "[Gmail]/All Mail";
+pub const GMAIL_STARRED: &str = "[Gmail]/Starred";
+pub const GMAIL_IMPORTANT: &str = "[Gmail]/Important";
+pub const GMAIL_SENT: &str = "[Gmail]/Sent Mail";
+pub const GMAIL_DRAFTS: &str = "[Gmail]/Drafts";
+pub const GMAIL_SPAM: &str = "[Gmail]/Spam";
+pub const GMAIL_TRASH: &str = "[Gmail]/Trash";
+
+/// Hidden namespace (`hidden = yes`, `list = no`) holding the real mailboxes behind the
+/// `[Gmail]/` views of [`Flavour::GmailLike`]; not in LIST, still reachable by name.
+const GMAIL_STORE_PREFIX: &str = "[Gmail-store]/";
+/// Mailbox of the hidden namespace holding archived messages (in All Mail only).
+pub const GMAIL_ARCHIVED_STORE: &str = "[Gmail-store]/Archived";
+
+/// `[Gmail]/` virtual mailboxes of [`Flavour::GmailLike`]: (name below `[Gmail]/`,
+/// special-use, backing mailbox in the hidden namespace or None for a search view,
+/// search program).
+const GMAIL_VIRTUAL: [(&str, &str, Option<&str>, &str); 7] = [
+    ("All Mail", "\\All", None, "all"),
+    ("Starred", "\\Flagged", None, "flagged"),
+    ("Important", "\\Important", None, "keyword $Important"),
+    ("Sent Mail", "\\Sent", Some("Sent Mail"), "all"),
+    ("Drafts", "\\Drafts", Some("Drafts"), "all"),
+    ("Spam", "\\Junk", Some("Spam"), "all"),
+    ("Trash", "\\Trash", Some("Trash"), "all"),
+];
+/// Hidden-namespace mailboxes whose messages are in All Mail (besides the personal ones).
+const GMAIL_IN_ALL_MAIL: [&str; 3] = ["Sent Mail", "Drafts", "Archived"];
 
 impl Flavour {
     pub fn separator(self) -> char {
         match self {
-            Flavour::Slash => '/',
+            Flavour::Slash | Flavour::GmailLike => '/',
             Flavour::DotInbox => '.',
         }
     }
 
     pub fn prefix(self) -> &'static str {
         match self {
-            Flavour::Slash => "",
+            Flavour::Slash | Flavour::GmailLike => "",
             Flavour::DotInbox => "INBOX.",
         }
     }
 
     fn mail_location(self) -> &'static str {
         match self {
-            Flavour::Slash => "maildir:~/Maildir:LAYOUT=fs:DIRNAME=mAildir",
+            Flavour::Slash | Flavour::GmailLike => "maildir:~/Maildir:LAYOUT=fs:DIRNAME=mAildir",
             Flavour::DotInbox => "maildir:~/Maildir",
         }
     }
@@ -360,13 +412,19 @@ fn render_conf(p: &ConfParams<'_>) -> String {
     };
     let (mechanisms, passdbs) = passdbs(p);
     let mut special = String::new();
-    for (name, flag) in [
-        ("Sent", "\\Sent"),
-        ("Drafts", "\\Drafts"),
-        ("Trash", "\\Trash"),
-        ("Junk", "\\Junk"),
-        ("Archive", "\\Archive"),
-    ] {
+    // Gmail has no such folders in the personal namespace: its own are below `[Gmail]/`.
+    let personal_special: &[(&str, &str)] = if flavour == Flavour::GmailLike {
+        &[]
+    } else {
+        &[
+            ("Sent", "\\Sent"),
+            ("Drafts", "\\Drafts"),
+            ("Trash", "\\Trash"),
+            ("Junk", "\\Junk"),
+            ("Archive", "\\Archive"),
+        ]
+    };
+    for (name, flag) in personal_special {
         special.push_str(&format!(
             "  mailbox {name} {{\n    special_use = {flag}\n    auto = no\n  }}\n"
         ));
@@ -391,13 +449,14 @@ first_valid_uid = 1\n\
 first_valid_gid = 1\n\
 mail_max_userip_connections = 100\n\
 mail_location = {mail_location}\n\
-mail_plugins = $mail_plugins quota\n\
+mail_plugins = $mail_plugins quota{virtual_plugin}\n\
 {non_root}\
 # One passwd-file per user: a new file is read at once, whereas edits to a shared file\n\
 # are only noticed once per second.\n\
 {passdbs}\
 userdb {{\n  driver = passwd-file\n  args = {dir}/users/%u\n}}\n\
 namespace inbox {{\n  inbox = yes\n  separator = {sep}\n  prefix = {prefix}\n{special}}}\n\
+{gmail}\
 service imap-login {{\n\
 {login_chroot}\
   inet_listener imap {{\n    port = {imap_port}\n  }}\n\
@@ -418,7 +477,80 @@ plugin {{\n\
         imap_port = p.imap_port,
         imaps_port = p.imaps_port,
         extra = p.options.extra_conf,
+        virtual_plugin = if flavour == Flavour::GmailLike {
+            " virtual"
+        } else {
+            ""
+        },
+        gmail = if flavour == Flavour::GmailLike {
+            gmail_namespaces(p.dir)
+        } else {
+            String::new()
+        },
     )
+}
+
+/// [`Flavour::GmailLike`]: the `[Gmail]/` namespace of virtual mailboxes (their
+/// `dovecot-virtual` files in `DIR/virtual`, written by [`write_gmail_virtuals`], indexes in
+/// each home), and the hidden namespace holding the real mailboxes behind them.
+fn gmail_namespaces(dir: &Path) -> String {
+    let mut virtuals = String::new();
+    for (name, flag, _, _) in GMAIL_VIRTUAL {
+        virtuals.push_str(&format!(
+            "  mailbox \"{name}\" {{\n    special_use = {flag}\n  }}\n"
+        ));
+    }
+    let mut store = String::new();
+    for name in GMAIL_VIRTUAL
+        .iter()
+        .filter_map(|(_, _, backend, _)| *backend)
+        .chain(["Archived"])
+    {
+        store.push_str(&format!(
+            "  mailbox \"{name}\" {{\n    auto = create\n  }}\n"
+        ));
+    }
+    format!(
+        "# Gmail-like: [Gmail]/ are virtual mailboxes (virtual plugin) over the personal\n\
+         # namespace and the hidden store below.\n\
+         namespace gmail {{\n  separator = /\n  prefix = [Gmail]/\n  \
+         location = virtual:{dir}/virtual:INDEX=~/virtual:CONTROL=~/virtual\n  \
+         list = yes\n  subscriptions = no\n{virtuals}}}\n\
+         namespace gmail_store {{\n  separator = /\n  prefix = {GMAIL_STORE_PREFIX}\n  \
+         location = maildir:~/gmail-store:LAYOUT=fs:DIRNAME=mAildir\n  \
+         hidden = yes\n  list = no\n  subscriptions = no\n{store}}}\n",
+        dir = dir.display(),
+    )
+}
+
+/// Writes the `dovecot-virtual` file of every `[Gmail]/` mailbox below `root/virtual`
+/// (shared by all users; mailbox patterns are resolved per user).
+fn write_gmail_virtuals(root: &Path) -> Result<()> {
+    for (name, _, backend, search) in GMAIL_VIRTUAL {
+        let boxes = match backend {
+            // Saves (APPEND, COPY) go to the `!` mailbox.
+            Some(b) => format!("!{GMAIL_STORE_PREFIX}{b}\n"),
+            // `*` matches the personal namespace only (INBOX and the labels).
+            None => {
+                let mut boxes = "*\n".to_owned();
+                for b in GMAIL_IN_ALL_MAIL {
+                    boxes.push_str(&format!("{GMAIL_STORE_PREFIX}{b}\n"));
+                }
+                boxes
+            }
+        };
+        let mailbox_dir = root.join("virtual").join(name);
+        fs::create_dir_all(&mailbox_dir)
+            .with_context(|| format!("mkdir {}", mailbox_dir.display()))?;
+        fs::set_permissions(&mailbox_dir, fs::Permissions::from_mode(0o755))?;
+        write_file(
+            &mailbox_dir.join("dovecot-virtual"),
+            format!("{boxes}  {search}\n").as_bytes(),
+            0o644,
+        )?;
+    }
+    fs::set_permissions(root.join("virtual"), fs::Permissions::from_mode(0o755))?;
+    Ok(())
 }
 
 /// `auth_mechanisms` and the passdb blocks: passwd-file (PLAIN passwords), and with
@@ -549,6 +681,10 @@ impl Dovecot {
                 render_oauth2_conf(o).as_bytes(),
                 0o600,
             )?;
+        }
+
+        if options.flavour == Flavour::GmailLike {
+            write_gmail_virtuals(&root)?;
         }
 
         let mut last_err = None;
@@ -961,6 +1097,23 @@ impl Dovecot {
         client.append(mailbox, flags, internaldate, raw)?;
         client.logout();
         Ok(())
+    }
+
+    /// [`Flavour::GmailLike`] only: stores an archived message (in no label, not in INBOX),
+    /// which then shows in [`GMAIL_ALL_MAIL`] only (and in [`GMAIL_STARRED`] /
+    /// [`GMAIL_IMPORTANT`] with `\Flagged` / `$Important`). A real IMAP APPEND to the
+    /// hidden [`GMAIL_ARCHIVED_STORE`], like [`Dovecot::append`].
+    pub fn append_archived(
+        &self,
+        user: &str,
+        flags: &[&str],
+        internaldate: Option<&str>,
+        raw: &[u8],
+    ) -> Result<()> {
+        if self.flavour != Flavour::GmailLike {
+            bail!("append_archived needs Flavour::GmailLike");
+        }
+        self.append(user, GMAIL_ARCHIVED_STORE, flags, internaldate, raw)
     }
 
     /// A logged-in [`ImapClient`] on the plain port for a user added with `add_user`.
