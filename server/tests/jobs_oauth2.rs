@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod resilient;
+mod web_support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -529,22 +530,15 @@ async fn access_token_expired_mid_append_reauthenticates_and_ends_exact() {
 /// again" (the provider redirects to `REDIRECT`; the test brings the browser's callback to
 /// the router itself).
 fn pages(w: &World) -> axum::Router {
-    use imapcopy::web::{self, drafts::DraftStore, sign_in::SignIn, wizard};
-    let service = wizard::WizardService {
-        drafts: DraftStore::new(Duration::from_secs(600)),
-        jobs: w.store.clone(),
-        connect: w.connect.clone(),
-        limits: wizard::Limits::per_minute(100, 100, 100),
-        check_timeout: Duration::from_secs(10),
-        cookie_attributes: String::new(),
-        smtp_reports: false,
-        sign_in: SignIn::new(providers()).unwrap(),
-    };
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("imapcopy")
-        .site_root("target/site")
-        .build();
-    web::router(options, web::shared(service), &web::WebConfig::local())
+    use imapcopy::web::{sign_in::SignIn, WebConfig};
+    let service = web_support::service(
+        w.store.clone(),
+        (*w.connect).clone(),
+        SignIn::new(providers()).unwrap(),
+        100,
+        false,
+    );
+    web_support::router(service, &WebConfig::local())
 }
 
 /// One request to the pages as a browser without JavaScript sends it: status, `Location`, body.
@@ -554,17 +548,16 @@ async fn browse(
     path: &str,
     form: Option<&str>,
 ) -> (u16, Option<String>, String) {
-    use http_body_util::BodyExt;
     use tower::ServiceExt;
     let mut request = axum::http::Request::builder()
         .method(method)
         .uri(path)
-        .header("host", "127.0.0.1:3000")
+        .header("host", web_support::HOST)
         .header("accept", "text/html");
     if form.is_some() {
         request = request
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("referer", format!("http://127.0.0.1:3000{path}"));
+            .header("referer", format!("{}{path}", web_support::PUBLIC));
     }
     let body = axum::body::Body::from(form.unwrap_or_default().to_string());
     let response = app
@@ -577,8 +570,7 @@ async fn browse(
         .headers()
         .get("location")
         .map(|l| l.to_str().unwrap().to_string());
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, location, String::from_utf8(body.to_vec()).unwrap())
+    (status, location, web_support::body_text(response).await)
 }
 
 /// "Sign in again" on the job's page, signing in at the provider as `who`: the callback
@@ -731,7 +723,7 @@ async fn a_revoked_grant_waits_for_sign_in_and_signing_in_again_on_its_page_resu
     let response = tower::ServiceExt::oneshot(
         app.clone(),
         axum::http::Request::post("/api/sign_in_again")
-            .header("host", "127.0.0.1:3000")
+            .header("host", web_support::HOST)
             .header("accept", "application/json")
             .header("content-type", "application/x-www-form-urlencoded")
             .body(axum::body::Body::from("id=no-such-job&side=source"))
@@ -814,6 +806,40 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
 /// `imapcopy copy --from-oauth2-token-cmd CMD` as an operator runs it: the command (through
 /// `sh -c`, like mbsync's PassCmd) prints the token; when the server refuses the one it
 /// printed, it runs again. The token never shows in the output.
+/// `imapcopy copy` from `src` to `dst` (the destination by password, names from a hosts
+/// file in `dir`), with the source's sign-in added by `source`; it must end complete. Its
+/// stdout and stderr.
+fn cli_copy(
+    src: &str,
+    dst: &str,
+    dir: &std::path::Path,
+    source: impl FnOnce(&mut std::process::Command),
+) -> (String, String) {
+    let d = dovecot();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_imapcopy"));
+    command
+        .args(["copy", "--from"])
+        .arg(format!("imaps://{src}@localhost:{}", d.imaps_port()))
+        .arg("--to")
+        .arg(format!("imaps://{dst}@localhost:{}", d.imaps_port()))
+        .arg("--ca-file")
+        .arg(d.ca_pem_path())
+        .arg("--static-hosts")
+        .arg(&hosts)
+        .env("IMAPCOPY_TO_PASSWORD", PW)
+        .env_remove("IMAPCOPY_FROM_PASSWORD");
+    source(&mut command);
+    let out = command.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    (stdout, stderr)
+}
+
 #[test]
 fn the_cli_takes_tokens_from_a_command_and_runs_it_again_when_one_is_refused() {
     let d = dovecot();
@@ -825,33 +851,15 @@ fn the_cli_takes_tokens_from_a_command_and_runs_it_again_when_one_is_refused() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, format!("{}\n", tokens.access_token)).unwrap();
     let runs = dir.path().join("runs");
-    let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
     // The first run prints a token the server refuses; the next ones the real one.
     let cmd = format!(
         "echo run >> '{runs}'; if [ $(wc -l < '{runs}') -ge 2 ]; then cat '{token}'; else echo not-a-token; fi",
         runs = runs.display(),
         token = token_file.display()
     );
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imapcopy"))
-        .args(["copy", "--from"])
-        .arg(format!("imaps://{src}@localhost:{}", d.imaps_port()))
-        .arg("--to")
-        .arg(format!("imaps://{dst}@localhost:{}", d.imaps_port()))
-        .arg("--ca-file")
-        .arg(d.ca_pem_path())
-        .arg("--static-hosts")
-        .arg(&hosts)
-        .args(["--from-oauth2-token-cmd", &cmd])
-        .env("IMAPCOPY_TO_PASSWORD", PW)
-        .env_remove("IMAPCOPY_FROM_PASSWORD")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, stderr) = cli_copy(src, dst, dir.path(), |c| {
+        c.args(["--from-oauth2-token-cmd", &cmd]);
+    });
     assert_eq!(
         std::fs::read_to_string(&runs).unwrap().lines().count(),
         2,
@@ -880,32 +888,14 @@ fn the_cli_refreshes_from_a_refresh_token_file_and_keeps_the_rotated_one() {
     std::fs::write(&refresh_file, format!("{first}\n")).unwrap();
     let provider_file = dir.path().join("provider.toml");
     std::fs::write(&provider_file, provider_toml(LONG)).unwrap();
-    let hosts = dir.path().join("hosts");
-    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
     let secret = provider().client_named(LONG).unwrap().client_secret.clone();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imapcopy"))
-        .args(["copy", "--from"])
-        .arg(format!("imaps://{src}@localhost:{}", d.imaps_port()))
-        .arg("--to")
-        .arg(format!("imaps://{dst}@localhost:{}", d.imaps_port()))
-        .arg("--ca-file")
-        .arg(d.ca_pem_path())
-        .arg("--static-hosts")
-        .arg(&hosts)
-        .arg("--from-oauth2-refresh-token-file")
-        .arg(&refresh_file)
-        .arg("--oauth2-provider-file")
-        .arg(&provider_file)
-        .env("IMAPCOPY_OAUTH2_CLIENT_SECRET", &secret)
-        .env("IMAPCOPY_TO_PASSWORD", PW)
-        .env_remove("IMAPCOPY_FROM_PASSWORD")
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    let (stdout, stderr) = cli_copy(src, dst, dir.path(), |c| {
+        c.arg("--from-oauth2-refresh-token-file")
+            .arg(&refresh_file)
+            .arg("--oauth2-provider-file")
+            .arg(&provider_file)
+            .env("IMAPCOPY_OAUTH2_CLIENT_SECRET", &secret);
+    });
     assert_exact(d, src, dst, 10);
     let kept = std::fs::read_to_string(&refresh_file).unwrap();
     let kept = kept.trim();

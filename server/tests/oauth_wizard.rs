@@ -5,31 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
+mod web_support;
+
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
 use imapcopy::jobs::store::{Store, SystemClock};
 use imapcopy::oauth::OAuthArgs;
-use imapcopy::web::{
-    self,
-    drafts::DraftStore,
-    sign_in::SignIn,
-    wizard::{Limits, WizardService},
-    WebConfig,
-};
-use leptos::config::LeptosOptions;
+use imapcopy::web::{sign_in::SignIn, WebConfig};
 use mailcopy::net::{AddressPolicy, StaticResolver};
 use mailcopy::ConnectOptions;
 use testkit::oauth2::{OAuth2Client, OAuth2Provider, ProviderOptions};
 use testkit::{Dovecot, Flavour, OAuth2Login, Options};
 use tower::ServiceExt;
+use web_support::{body_text, form, HOST, PUBLIC};
 
-/// The name the service is reached at (one of its default names) and its public URL.
-const HOST: &str = "127.0.0.1:3000";
-const PUBLIC: &str = "http://127.0.0.1:3000";
 const CLIENT: &str = "imapcopy-wizard";
 
 fn provider() -> &'static OAuth2Provider {
@@ -104,52 +95,21 @@ extra_params = [["prompt", "consent"]]
         .with_policy(AddressPolicy::AllowAll)
         .with_ca_pem(d.ca_pem())
         .unwrap();
-    let service = WizardService {
-        drafts: DraftStore::new(Duration::from_secs(600)),
-        jobs: store,
-        connect: Arc::new(connect),
-        limits: Limits::per_minute(100, 100, 100),
-        check_timeout: Duration::from_secs(10),
-        cookie_attributes: String::new(),
-        smtp_reports: false,
-        sign_in: SignIn::new(providers).unwrap(),
-    };
-    let options = LeptosOptions::builder()
-        .output_name("imapcopy")
-        .site_root("target/site")
-        .build();
-    (
-        web::router(options, web::shared(service), &WebConfig::local()),
-        dir,
-    )
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let service = web_support::service(store, connect, SignIn::new(providers).unwrap(), 100, false);
+    (web_support::router(service, &WebConfig::local()), dir)
 }
 
 /// The source form for the test server, signing in (`intent=sign_in`) as typed `login`.
 fn sign_in_form(login: &str, intent: &str) -> String {
     let host = format!("localhost:{}", dovecot().imaps_port());
-    [
+    form(&[
         ("side", "source"),
         ("preset", "other"),
         ("login", login),
         ("host", host.as_str()),
         ("ssl", "on"),
         ("intent", intent),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k}={}", urlencode(v)))
-    .collect::<Vec<_>>()
-    .join("&")
+    ])
 }
 
 fn validate(body: String, javascript: bool, cookie: Option<&str>) -> Request<Body> {
@@ -169,19 +129,6 @@ fn validate(body: String, javascript: bool, cookie: Option<&str>) -> Request<Bod
         builder = builder.header(header::COOKIE, cookie);
     }
     builder.body(Body::from(body)).unwrap()
-}
-
-async fn body_text(response: axum::response::Response) -> String {
-    String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap()
 }
 
 /// Posts the form and returns the provider URL it sends the browser to and the draft cookie.

@@ -2,23 +2,19 @@
 //! form (no JavaScript) and as fetch, the draft cookie, SSR of the result, the outbound guard.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod web_support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use http_body_util::BodyExt;
 use imapcopy::jobs::store::{Store, SystemClock};
-use imapcopy::web::{
-    self,
-    drafts::DraftStore,
-    wizard::{Limits, WizardService},
-    WebConfig,
-};
-use leptos::config::LeptosOptions;
+use imapcopy::web::WebConfig;
 use mailcopy::net::{AddressPolicy, StaticResolver};
 use mailcopy::ConnectOptions;
 use tower::ServiceExt;
+use web_support::{body_text, cookie_pair, form, get, post};
 
 fn router(dovecot: &testkit::Dovecot, policy: AddressPolicy, per_minute: u32) -> axum::Router {
     router_with_store(dovecot, policy, per_minute).0
@@ -68,74 +64,14 @@ fn app_with(
         .with_policy(policy)
         .with_ca_pem(ca_pem.to_string())
         .unwrap();
-    let service = WizardService {
-        drafts: DraftStore::new(Duration::from_secs(600)),
-        jobs: store.clone(),
-        connect: Arc::new(connect),
-        limits: Limits::per_minute(per_minute, 100, 100),
-        check_timeout: Duration::from_secs(10),
-        cookie_attributes: String::new(),
+    let service = web_support::service(
+        store.clone(),
+        connect,
+        Default::default(),
+        per_minute,
         smtp_reports,
-        sign_in: Default::default(),
-    };
-    let options = LeptosOptions::builder()
-        .output_name("imapcopy")
-        .site_root("target/site")
-        .build();
-    (
-        web::router(options, web::shared(service), config),
-        store,
-        dir,
-    )
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The `name=value` part of the response's `Set-Cookie`, to send back as `Cookie`.
-fn cookie_pair(response: &axum::response::Response) -> String {
-    let header = response.headers()[header::SET_COOKIE].to_str().unwrap();
-    header.split(';').next().unwrap().to_string()
-}
-
-/// The name the service is reached at in these tests (one of its default names).
-const HOST: &str = "127.0.0.1:3000";
-
-fn get(path: &str) -> axum::http::request::Builder {
-    Request::get(path).header(header::HOST, HOST)
-}
-
-fn post(path: &str) -> axum::http::request::Builder {
-    Request::post(path).header(header::HOST, HOST)
-}
-
-async fn body_text(response: axum::response::Response) -> String {
-    String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap()
+    );
+    (web_support::router(service, config), store, dir)
 }
 
 fn validate_request(body: String, accept_html: bool, cookie: Option<&str>) -> Request<Body> {

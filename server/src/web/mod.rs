@@ -58,7 +58,6 @@ pub fn router(
     config: &WebConfig,
 ) -> Router {
     let backend: SharedBackend = service.clone();
-    let csp = content_security_policy(&service.sign_in.form_action_origins());
     let routes = generate_route_list(App);
     let context = {
         let backend = backend.clone();
@@ -112,27 +111,16 @@ pub fn router(
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            csp,
+            HeaderValue::from_static(OTHER_RESPONSES_POLICY),
         ))
 }
 
-/// The pages' policy. Forms post only here, and on to the OAuth2 providers' authorization
-/// pages (the sign-in's redirect).
-fn content_security_policy(sign_in_origins: &[String]) -> HeaderValue {
-    let mut form_action = String::from("'self'");
-    for origin in sign_in_origins {
-        form_action.push(' ');
-        form_action.push_str(origin);
-    }
-    let policy = format!(
-        "frame-ancestors 'none'; base-uri 'self'; form-action {form_action}; object-src 'none'"
-    );
-    HeaderValue::from_str(&policy).unwrap_or_else(|_| {
-        HeaderValue::from_static(
-            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
-        )
-    })
-}
+/// The policy of what is not a page rendered by the app (API answers, the sign-in callback's
+/// hand-back page, files): nothing may frame them, and their forms post only here. The app's
+/// pages carry their own policy (`app::shell`), which also allows the OAuth2 providers'
+/// authorization pages as form targets.
+const OTHER_RESPONSES_POLICY: &str =
+    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
 
 /// `GET /lang/{code}`: remembers the language in a cookie and goes back to the page the link
 /// was on (same-origin path only, so this is no open redirect).

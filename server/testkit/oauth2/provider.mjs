@@ -21,6 +21,10 @@
 // were refused ({"alice@example.test": {"granted": 3, "refused": 0}}; a refusal before the
 // account is known, e.g. an unknown or revoked refresh token, counts under ""), so that
 // tests count refreshes at the provider itself.
+//
+// POST /testkit/revoke-account?account=NAME revokes every grant of that account (its access
+// and refresh tokens too), as a user removing the app's access in the provider's settings
+// would; it answers how many grants went ({"revoked": 1}).
 
 import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -106,6 +110,29 @@ function countRefresh(ctx, outcome) {
   refreshes.set(account, counts);
 }
 provider.on('grant.success', (ctx) => countRefresh(ctx, 'granted'));
+
+// The grants of each account, for /testkit/revoke-account.
+const grantsOf = new Map();
+provider.on('grant.saved', (grant) => {
+  if (!grant.accountId) return;
+  const ids = grantsOf.get(grant.accountId) ?? new Set();
+  ids.add(grant.jti);
+  grantsOf.set(grant.accountId, ids);
+});
+async function revokeAccount(account) {
+  const ids = [...(grantsOf.get(account) ?? [])];
+  grantsOf.delete(account);
+  for (const id of ids) {
+    await Promise.all([
+      provider.AccessToken.revokeByGrantId(id),
+      provider.RefreshToken.revokeByGrantId(id),
+      provider.AuthorizationCode.revokeByGrantId(id),
+    ]);
+    const grant = await provider.Grant.find(id);
+    if (grant) await grant.destroy();
+  }
+  return ids.length;
+}
 provider.on('grant.error', (ctx) => countRefresh(ctx, 'refused'));
 
 const oidc = provider.callback();
@@ -113,6 +140,20 @@ const server = createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/testkit/refreshes') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(Object.fromEntries(refreshes)));
+    return;
+  }
+  if (req.method === 'POST' && req.url.startsWith('/testkit/revoke-account?')) {
+    const account = new URL(req.url, issuer).searchParams.get('account') ?? '';
+    revokeAccount(account).then(
+      (revoked) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ revoked }));
+      },
+      (err) => {
+        res.writeHead(500);
+        res.end(String(err));
+      },
+    );
     return;
   }
   oidc(req, res);

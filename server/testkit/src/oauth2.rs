@@ -543,6 +543,23 @@ impl OAuth2Provider {
         })
     }
 
+    /// Revokes every grant `account` holds (its access and refresh tokens too), as a user
+    /// removing the app's access at the provider does. Returns how many grants went.
+    pub fn revoke_account(&self, account: &str) -> Result<u64> {
+        let path = format!(
+            "/testkit/revoke-account?account={}",
+            http::percent_encode(account)
+        );
+        let r = http::Client::new(self.port).post_form(&path, &[], &[])?;
+        if r.status != 200 {
+            bail!("{path} answered HTTP {}", r.status);
+        }
+        Ok(r.json()?
+            .get("revoked")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0))
+    }
+
     /// The provider's stderr so far (its warnings, server errors).
     pub fn stderr(&self) -> String {
         fs::read_to_string(&self.stderr_path).unwrap_or_default()

@@ -183,6 +183,7 @@ fn seed(server: &Dovecot, user: &str, count: usize) -> Result<()> {
 fn start_oauth2(
     redirect: &str,
     users: &[User],
+    seed_messages: usize,
 ) -> Result<(testkit::oauth2::OAuth2Provider, Dovecot)> {
     use testkit::oauth2::{OAuth2Client, OAuth2Provider, ProviderOptions};
     let provider = OAuth2Provider::start(ProviderOptions {
@@ -197,6 +198,9 @@ fn start_oauth2(
     let dovecot = Dovecot::start_with(options)?;
     for user in users {
         dovecot.add_user(&user.login, &user.password)?;
+        if seed_messages > 0 {
+            seed(&dovecot, &user.login, seed_messages)?;
+        }
     }
     Ok((provider, dovecot))
 }
@@ -245,7 +249,7 @@ fn serve(
         },
     )?;
     let oauth2 = match &oauth2_redirect {
-        Some(redirect) => Some(start_oauth2(redirect, &users)?),
+        Some(redirect) => Some(Arc::new(start_oauth2(redirect, &users, seed_messages)?)),
         None => None,
     };
     let mut slash = Server::of(&pair.slash);
@@ -254,6 +258,7 @@ fn serve(
     let control = Control {
         pair: Arc::new(pair),
         slow: proxy.map(Arc::new),
+        oauth2: oauth2.clone(),
     };
     let listener = TcpListener::bind("127.0.0.1:0").context("binding the control port")?;
     let control_port = listener.local_addr()?.port();
@@ -266,7 +271,7 @@ fn serve(
     let state = State {
         slash,
         dot: Server::of(&control.pair.dot),
-        oauth2: oauth2.as_ref().map(|(provider, dovecot)| OAuth2State {
+        oauth2: oauth2.as_deref().map(|(provider, dovecot)| OAuth2State {
             issuer: provider.issuer(),
             port: provider.port(),
             client_id: provider.client().client_id.clone(),
@@ -303,10 +308,15 @@ fn serve(
 /// - `count slash|dot LOGIN MAILBOX SUBJECT-TEXT`: `ok N`, the messages of MAILBOX whose
 ///   Subject contains the text, asked over IMAP (SEARCH)
 /// - `messages slash|dot LOGIN MAILBOX`: `ok N`, the mailbox's message count over IMAP
+/// - `revoke LOGIN`: `ok N`, the OAuth2 provider revoked the account's N grants (as a user
+///   removing the app's access does)
+///
+/// Where `slash|dot` is asked, `oauth2` names the Dovecot that takes the provider's tokens.
 #[derive(Clone)]
 struct Control {
     pair: Arc<DovecotPair>,
     slow: Option<Arc<DelayProxy>>,
+    oauth2: Option<Arc<(testkit::oauth2::OAuth2Provider, Dovecot)>>,
 }
 
 impl Control {
@@ -348,7 +358,12 @@ impl Control {
         match name {
             "slash" => Ok(&self.pair.slash),
             "dot" => Ok(&self.pair.dot),
-            other => Err(anyhow!("unknown server {other:?} (slash or dot)")),
+            "oauth2" => self
+                .oauth2
+                .as_ref()
+                .map(|o| &o.1)
+                .ok_or_else(|| anyhow!("no oauth2 server (start with --oauth2-redirect)")),
+            other => Err(anyhow!("unknown server {other:?} (slash, dot or oauth2)")),
         }
     }
 
@@ -375,6 +390,14 @@ impl Control {
             "password" => {
                 let a = args(3)?;
                 self.server(a[0])?.set_password(a[1], a[2])?;
+            }
+            "revoke" => {
+                let a = args(1)?;
+                let o = self
+                    .oauth2
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("no OAuth2 provider (start with --oauth2-redirect)"))?;
+                return Ok(o.0.revoke_account(a[0])?.to_string());
             }
             "kick" => {
                 let a = args(2)?;
