@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use imapcopy::jobs::store::{Store, SystemClock};
-use imapcopy::web::WebConfig;
+use imapcopy::web::{self, WebConfig};
 use mailcopy::net::{AddressPolicy, StaticResolver};
 use mailcopy::ConnectOptions;
 use tower::ServiceExt;
