@@ -230,6 +230,7 @@ pub enum T {
     NoteRenamed,
     NoteNoMessages,
     NoteNotCounted,
+    NoteAllMailRemainder,
     SkipGmailVirtual,
     SkipNonExistent,
     SkipOutsideNamespace,
@@ -645,6 +646,11 @@ impl T {
                 "the source server did not count this folder",
                 "el servidor de origen no ha contado esta carpeta",
                 "le serveur source n'a pas compté ce dossier",
+            ],
+            T::NoteAllMailRemainder => [
+                "all mail: only the messages in no other folder (archived) are copied here; the count includes the others",
+                "todos los mensajes: aquí solo se copian los que no están en ninguna otra carpeta (archivados); la cifra incluye los demás",
+                "tous les messages : seuls ceux qui ne sont dans aucun autre dossier (archivés) sont copiés ici ; le nombre inclut les autres",
             ],
             T::SkipGmailVirtual => [
                 "a Gmail view of labels: copying it would duplicate every message",

@@ -427,6 +427,8 @@ pub enum FolderNote {
     NoMessages,
     /// The source refused to count this folder.
     NotCounted,
+    /// The source's All Mail: only what no other folder holds (archived messages) is copied.
+    AllMailRemainder,
 }
 
 /// A source folder that is not copied.

@@ -193,6 +193,7 @@ pub fn note_text(note: &FolderNote, lang: Lang) -> String {
         FolderNote::Renamed => T::NoteRenamed.get(lang).to_string(),
         FolderNote::NoMessages => T::NoteNoMessages.get(lang).to_string(),
         FolderNote::NotCounted => T::NoteNotCounted.get(lang).to_string(),
+        FolderNote::AllMailRemainder => T::NoteAllMailRemainder.get(lang).to_string(),
     }
 }
 
@@ -218,6 +219,7 @@ mod tests {
             FolderNote::Renamed,
             FolderNote::NoMessages,
             FolderNote::NotCounted,
+            FolderNote::AllMailRemainder,
         ];
         for lang in Lang::ALL {
             for note in &notes {

@@ -209,7 +209,10 @@ fn assemble(
     for m in &plan.folders {
         let mut notes: Vec<String> = m.notes.iter().map(ToString::to_string).collect();
         let c = counts.get(m.source.raw()).cloned().unwrap_or_default();
-        if m.selectable {
+        if m.all_mail {
+            // All Mail lists every labelled message again: only its remainder is copied,
+            // known after the scan; the totals count the labels.
+        } else if m.selectable {
             messages += c.messages;
             bytes = bytes.zip(c.bytes).map(|(a, b)| a + b);
             too_large = too_large.zip(c.too_large).map(|(a, b)| a + b);

@@ -150,6 +150,7 @@ fn note(n: &MappingNote) -> FolderNote {
         },
         MappingNote::InboxChildLifted => FolderNote::InboxChildLifted,
         MappingNote::Renamed { .. } => FolderNote::Renamed,
+        MappingNote::AllMailRemainder => FolderNote::AllMailRemainder,
     }
 }
 

@@ -210,6 +210,30 @@ pub(crate) struct Ident {
     pub header: Option<HeaderIdentity>,
 }
 
+/// What makes two source messages in different folders one message, for the `\All`
+/// folder's remainder: header digest, INTERNALDATE and size (Gmail lists one message in each
+/// of its labels and in All Mail with all three equal). A byte-identical twin counts as the
+/// same message. `None` without the header fields.
+pub(crate) type ElsewhereKey = (u128, Option<i64>, u32);
+
+impl Ident {
+    pub(crate) fn elsewhere_key(&self) -> Option<ElsewhereKey> {
+        self.header.map(|h| (h.digest, self.instant, self.size))
+    }
+}
+
+/// The `\All` folder's remainder: of its messages still to copy (`keys` in the same order),
+/// those no other copied folder holds (`elsewhere`). A message without a key is kept (copied
+/// rather than risked). Returns which indices are kept.
+pub(crate) fn remainder_of_all(
+    keys: &[Option<ElsewhereKey>],
+    elsewhere: &HashSet<ElsewhereKey>,
+) -> Vec<bool> {
+    keys.iter()
+        .map(|k| k.is_none_or(|k| !elsewhere.contains(&k)))
+        .collect()
+}
+
 /// How a pair was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MatchedBy {
@@ -424,6 +448,27 @@ mod tests {
     use super::*;
 
     use crate::flag::flags as v;
+
+    #[test]
+    fn the_remainder_of_all_is_what_no_other_folder_holds_and_what_cannot_be_told() {
+        let key = |d: u128, t: i64, size: u32| Some((d, Some(t), size));
+        let elsewhere: HashSet<ElsewhereKey> = [(1, Some(10), 100), (2, Some(20), 200)]
+            .into_iter()
+            .collect();
+        let keys = vec![
+            key(1, 10, 100), // in a label
+            key(3, 30, 300), // archived
+            key(2, 20, 201), // same headers and date, another size: another message
+            key(2, 21, 200), // another INTERNALDATE: another message
+            None,            // no header fields: kept
+            key(1, 10, 100), // a second listing of the labelled one
+        ];
+        assert_eq!(
+            remainder_of_all(&keys, &elsewhere),
+            vec![false, true, true, true, true, false]
+        );
+        assert_eq!(remainder_of_all(&keys, &HashSet::new()), vec![true; 6]);
+    }
 
     #[test]
     fn internaldates_compare_as_instants() {

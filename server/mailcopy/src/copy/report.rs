@@ -100,6 +100,11 @@ pub struct FolderReport {
     pub verified: u32,
     pub skipped: Vec<SkippedMessage>,
     pub rejected: Vec<RejectedMessage>,
+    /// The `\All` folder's row ([`FolderMapping::all_mail`](crate::plan::FolderMapping::all_mail)):
+    /// its messages that other copied folders hold, so not copied into the archive again
+    /// (left out of `source_count` and `source_bytes`).
+    #[serde(default)]
+    pub in_other_folders: u32,
     /// Keyword instances the destination refused (the messages were copied without them).
     pub keywords_dropped: u32,
     /// Which keywords those were.
@@ -374,6 +379,15 @@ pub fn render_table(report: &CopyReport) -> String {
         },
         report.outcome.exit_code()
     );
+    for f in report.folders.iter().filter(|f| f.in_other_folders > 0) {
+        let _ = writeln!(
+            out,
+            "{} → {}: only the messages no other folder holds (archived); {} more are in the folders above",
+            f.source.display(),
+            f.destination.display(),
+            f.in_other_folders
+        );
+    }
     if t.keywords_dropped > 0 {
         let _ = writeln!(
             out,

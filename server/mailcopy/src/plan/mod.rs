@@ -54,10 +54,14 @@
 //! maps by name, noted [`MappingNote::SpecialUseNotAtDestination`]. `\All`, `\Flagged` and
 //! `\Important` are recognized but never merged.
 //!
-//! **Gmail.** `[Gmail]/All Mail`, `[Gmail]/Important`, `[Gmail]/Starred` (also under
-//! `[Google Mail]`, recognized by `\All`, `\Important`, `\Flagged` so localized names work) are
-//! views of labels and would duplicate every message: skipped unless
-//! [`PlanOptions::include_gmail_virtual`].
+//! **Gmail.** `[Gmail]/Important` and `[Gmail]/Starred` (also under `[Google Mail]`,
+//! recognized by `\Important`, `\Flagged` so localized names work) are views of labels and
+//! would duplicate every message: skipped unless [`PlanOptions::include_gmail_virtual`].
+//! The `\All` folder (Gmail's All Mail, recognized by the attribute only) is the one place
+//! archived messages are: it is planned as the archive — named and merged as a source
+//! `\Archive` folder (the destination's `\Archive`, else `Archive`) and marked
+//! [`FolderMapping::all_mail`], so that the copy sends there only the messages no other copied
+//! folder holds. A `[Gmail]/All Mail` listed without `\All` is skipped as before.
 //!
 //! **`\Noselect` and `\NonExistent`.** `\NonExistent` folders are skipped. A `\Noselect` folder
 //! gets a mapping with `selectable == false` (never selected, nothing copied). IMAP cannot
@@ -163,7 +167,10 @@ impl Side {
 /// Planner options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanOptions {
-    /// Copy Gmail's `All Mail`, `Important` and `Starred` too (off: they duplicate everything).
+    /// Copy Gmail's `All Mail`, `Important` and `Starred` as folders too (they duplicate
+    /// every labelled message). Off (the default): Important and Starred are skipped, and the
+    /// `\All` folder is copied as the archive, with only what no other folder holds
+    /// ([`FolderMapping::all_mail`]).
     pub include_gmail_virtual: bool,
     /// Raw destination names the destination refused to CREATE; a new plan avoids them.
     pub refused: BTreeSet<String>,
@@ -215,6 +222,12 @@ pub struct FolderMapping {
     pub special_use: Option<SpecialUse>,
     /// Why the destination name is not the plain translation, or what was matched.
     pub notes: Vec<MappingNote>,
+    /// The source's `\All` folder (Gmail's All Mail): every message in it that no other
+    /// copied folder holds (Gmail's archived messages) goes to this destination — the
+    /// destination's `\Archive` folder, else `Archive`. Messages it shares with the copied
+    /// folders are not copied again here (the copy counts them as in other folders).
+    #[serde(default)]
+    pub all_mail: bool,
 }
 
 /// What the planner did to a name, shown in the plan.
@@ -242,6 +255,9 @@ pub enum MappingNote {
     InboxChildLifted,
     /// The name had to change for another reason.
     Renamed { reason: RenameReason },
+    /// The source's `\All` folder: only its messages that no other copied folder holds
+    /// (Gmail's archived messages) are copied here ([`FolderMapping::all_mail`]).
+    AllMailRemainder,
 }
 
 /// How a special-use folder was recognized.
@@ -296,6 +312,9 @@ impl fmt::Display for MappingNote {
             ),
             MappingNote::InboxChildLifted => f.write_str(
                 "child of INBOX: the destination's top-level folders are INBOX's children",
+            ),
+            MappingNote::AllMailRemainder => f.write_str(
+                "all mail: only the messages no other folder holds (archived) are copied here",
             ),
             MappingNote::Renamed { reason } => f.write_str(match reason {
                 RenameReason::EmptyComponent => "renamed: empty name part replaced by '_'",
@@ -390,6 +409,7 @@ fn mappings(
             subscribe: subscriptions.contains(f),
             special_use: None,
             notes: Vec::new(),
+            all_mail: false,
         });
     }
     for (n, a) in src.nodes.iter().zip(assigned) {
@@ -406,7 +426,14 @@ fn mappings(
             create: !exists && (n.selectable || !has_children),
             subscribe: subscriptions.contains(f),
             special_use: a.special_use,
-            notes: a.notes,
+            notes: {
+                let mut notes = a.notes;
+                if n.all_mail {
+                    notes.push(MappingNote::AllMailRemainder);
+                }
+                notes
+            },
+            all_mail: n.all_mail,
         });
     }
     folders
@@ -665,7 +692,8 @@ mod tests {
                     o.notes.iter().any(|n| matches!(n, MappingNote::SpecialUseMatched { .. }))
                         && name_key(m.source.display(), sdelim).starts_with(&name_key(o.source.display(), sdelim))
                 });
-                if !merged && !below_merged {
+                // The `\\All` folder is named as the archive.
+                if !merged && !below_merged && !m.all_mail {
                     // Names made here have no empty component (the destination's own folders
                     // merged into may).
                     prop_assert!(dest_comps.iter().all(|c| !c.is_empty()), "{:?}", m.destination.display());

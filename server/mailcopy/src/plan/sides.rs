@@ -19,6 +19,10 @@ pub(super) struct Node<'a> {
     pub(super) valid: bool,
     pub(super) path: PathKey,
     pub(super) selectable: bool,
+    /// The source's `\All` folder, copied as the archive: only what no other folder holds
+    /// (see [`FolderMapping::all_mail`](super::FolderMapping::all_mail)); its `path` is then
+    /// the archive's.
+    pub(super) all_mail: bool,
 }
 
 impl<'a> Node<'a> {
@@ -29,9 +33,14 @@ impl<'a> Node<'a> {
             valid,
             path,
             selectable: folder.is_selectable(),
+            all_mail: false,
         }
     }
 }
+
+/// The top-level name the `\All` folder's remainder goes to when the destination has no
+/// `\Archive` folder.
+pub(super) const ARCHIVE: &str = "Archive";
 
 /// The source's folders, read.
 pub(super) struct SourceFolders<'a> {
@@ -83,6 +92,23 @@ pub(super) fn read_source<'a>(
                 all_paths.insert(path.clone());
                 if f.has_attribute("\\NonExistent") {
                     skipped.push(skip(SkipReason::NonExistent));
+                } else if !options.include_gmail_virtual
+                    && f.has_attribute("\\All")
+                    && f.is_selectable()
+                {
+                    // Gmail's All Mail (and any server's `\All`, by attribute only): the one
+                    // place archived messages are. Copied as the archive, with only what no
+                    // other copied folder holds; named and merged like an `\Archive` folder.
+                    let mut node = Node::listed(
+                        f,
+                        valid,
+                        PathKey {
+                            via_inbox: false,
+                            comps: vec![ARCHIVE.to_string()],
+                        },
+                    );
+                    node.all_mail = true;
+                    nodes.push(node);
                 } else if !options.include_gmail_virtual && is_gmail_virtual(&path, f) {
                     skipped.push(skip(SkipReason::GmailVirtual));
                 } else {
@@ -124,6 +150,7 @@ fn add_implied_parents(nodes: &mut Vec<Node>, ctx: &SideCtx) {
             valid: true,
             path,
             selectable: false,
+            all_mail: false,
         });
     }
 }

@@ -162,11 +162,19 @@ pub(super) struct SpecialItem {
 impl SpecialItem {
     /// A source node: only a listed, selectable folder can be a folder of a use.
     fn of_node(n: &Node) -> SpecialItem {
+        let mut attributes: Vec<String> =
+            n.folder.map(|f| f.attributes.clone()).unwrap_or_default();
+        if n.all_mail {
+            // The `\All` folder's remainder is the source's archive: it goes to the
+            // destination's `\Archive` folder.
+            attributes.retain(|a| !a.eq_ignore_ascii_case("\\All"));
+            attributes.push(SpecialUse::Archive.attribute().to_string());
+        }
         SpecialItem {
             path: n.path.clone(),
             raw: n.raw.clone(),
             selectable: n.selectable && n.folder.is_some(),
-            attributes: n.folder.map(|f| f.attributes.clone()).unwrap_or_default(),
+            attributes,
         }
     }
 
@@ -424,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_gmail_virtual_folders_skipped_by_default() {
+    fn plan_gmail_views_skipped_and_all_mail_is_the_archive_by_default() {
         let dst = dot(&[
             ("INBOX.Sent", &["\\Sent"]),
             ("INBOX.Drafts", &["\\Drafts"]),
@@ -440,11 +448,21 @@ mod tests {
         assert_eq!(
             skipped,
             vec![
-                ("[Gmail]/All Mail", SkipReason::GmailVirtual),
                 ("[Gmail]/Important", SkipReason::GmailVirtual),
                 ("[Gmail]/Starred", SkipReason::GmailVirtual),
             ]
         );
+        // All Mail holds the archived messages: it goes to the archive (no `\Archive` at
+        // this destination: `Archive`), marked to take only what no other folder holds.
+        let all_mail = dest(&p, "[Gmail]/All Mail");
+        assert_eq!(all_mail.destination.raw(), "INBOX.Archive");
+        assert!(all_mail.all_mail && all_mail.create && all_mail.selectable);
+        assert!(p.folders.iter().filter(|m| m.all_mail).count() == 1);
+        // Into the destination's `\Archive` folder where it has one.
+        let with_archive = dot(&[("INBOX.Archives", &["\\Archive"])]);
+        let p2 = plan(&gmail(), &with_archive);
+        assert_eq!(d(&p2, "[Gmail]/All Mail"), "INBOX.Archives");
+        assert!(dest(&p2, "[Gmail]/All Mail").all_mail);
         assert_eq!(d(&p, "[Gmail]/Sent Mail"), "INBOX.Sent");
         assert_eq!(d(&p, "[Gmail]/Spam"), "INBOX.Junk");
         let container = dest(&p, "[Gmail]");
@@ -465,6 +483,7 @@ mod tests {
         );
         assert!(all.skipped.is_empty());
         assert_eq!(d(&all, "[Gmail]/All Mail"), "INBOX.[Gmail].All Mail");
+        assert!(all.folders.iter().all(|m| !m.all_mail));
         assert_eq!(
             dest(&all, "[Gmail]/Starred").special_use,
             Some(SpecialUse::Flagged)
@@ -476,6 +495,14 @@ mod tests {
             ("[Google Mail]/Alle Nachrichten", &["\\All"]),
             ("[Google Mail]/Markiert", &["\\Flagged"]),
         ]);
-        assert_eq!(plan(&de, &dst).skipped.len(), 2);
+        let p = plan(&de, &dst);
+        assert_eq!(p.skipped.len(), 1);
+        assert_eq!(d(&p, "[Google Mail]/Alle Nachrichten"), "INBOX.Archive");
+        // Any server's `\All` folder, whatever its name; a name alone is not enough.
+        let other = slash(&[("Everything", &["\\All"]), ("[Gmail]/All Mail", NONE)]);
+        let p = plan(&other, &dst);
+        assert!(dest(&p, "Everything").all_mail);
+        assert_eq!(p.skipped.len(), 1);
+        assert_eq!(p.skipped[0].source.raw(), "[Gmail]/All Mail");
     }
 }

@@ -261,6 +261,9 @@ struct ScanFacts {
     destination_before: u32,
     already_present: u32,
     altered: u32,
+    /// The live source messages' keys, when the plan has an `\All` folder to take the
+    /// remainder of (see [`identity::remainder_of_all`]).
+    elsewhere: Vec<identity::ElsewhereKey>,
 }
 
 /// Destination folder state while a lane copies into it.

@@ -17,6 +17,9 @@ impl Run<'_> {
                 .filter(|&i| jobs[i].selectable && reports[i].error.is_none())
                 .collect(),
         );
+        // With an `\All` folder to take the remainder of, every other folder's source keys.
+        let all_mail = jobs.iter().any(|j| j.all_mail && j.selectable);
+        let keys_of = |i: usize| all_mail && !jobs[i].all_mail;
         // Every destination folder read once before the scan, in one round trip: the quiet
         // check can then measure from this earlier reading (unchanged from before the scan
         // listed the folder until QUIET later covers the listing too), and is usually past
@@ -38,20 +41,23 @@ impl Run<'_> {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .pop_front();
                     let Some(i) = next else { break };
-                    out.push((i, self.scan_folder(lane, &jobs[i]).await));
+                    out.push((i, self.scan_folder(lane, &jobs[i], keys_of(i)).await));
                 }
                 out
             }
         }))
         .await;
         let mut scans: Vec<Option<FolderWork>> = (0..jobs.len()).map(|_| None).collect();
+        let mut elsewhere: HashSet<identity::ElsewhereKey> = HashSet::new();
         let apply = |scans: &mut Vec<Option<FolderWork>>,
                      reports: &mut [FolderReport],
+                     elsewhere: &mut HashSet<identity::ElsewhereKey>,
                      i: usize,
                      r: Result<(FolderWork, ScanFacts), Fail>| {
             scans[i] = None;
             match r {
                 Ok((mut work, facts)) => {
+                    elsewhere.extend(facts.elsewhere.iter().copied());
                     if let (Some(q), Some(e)) = (work.quiet.as_mut(), early.get(&i)) {
                         *q = *e;
                     }
@@ -68,7 +74,7 @@ impl Run<'_> {
             }
         };
         for (i, r) in results.into_iter().flatten() {
-            apply(&mut scans, reports, i, r);
+            apply(&mut scans, reports, &mut elsewhere, i, r);
         }
 
         // The destination folders that may have had APPENDs of an earlier session arriving
@@ -124,7 +130,9 @@ impl Run<'_> {
                             .await
                         {
                             Ok(true) => {}
-                            Ok(false) => out.push((i, self.scan_folder(lane, job).await)),
+                            Ok(false) => {
+                                out.push((i, self.scan_folder(lane, job, keys_of(i)).await))
+                            }
                             Err(e) => out.push((i, Err(e))),
                         }
                     }
@@ -134,7 +142,10 @@ impl Run<'_> {
         }))
         .await;
         for (i, r) in results.into_iter().flatten() {
-            apply(&mut scans, reports, i, r);
+            apply(&mut scans, reports, &mut elsewhere, i, r);
+        }
+        if all_mail {
+            take_remainder_of_all(jobs, &mut scans, reports, &elsewhere);
         }
         scans
     }
@@ -190,16 +201,18 @@ impl Run<'_> {
     }
 
     /// [`Run::scan_folder_once`], again if a connection broke (up to [`SCAN_TRIES`] times).
+    /// `keys`: also give the source messages' keys (every one's header fields fetched).
     pub(super) async fn scan_folder(
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
+        keys: bool,
     ) -> Result<(FolderWork, ScanFacts), Fail> {
         let mut last = String::new();
         // A lost connection is not the folder's fault: scanned again on a new one (the lane's
         // reconnect limit still stops a side that keeps failing).
         for _ in 0..SCAN_TRIES {
-            match self.scan_folder_once(lane, job).await {
+            match self.scan_folder_once(lane, job, keys).await {
                 Err(Fail::Message(e)) => last = e,
                 other => return other,
             }
@@ -288,15 +301,17 @@ impl Run<'_> {
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
+        keys: bool,
     ) -> Result<(FolderWork, ScanFacts), Fail> {
         // The checkpoint first (local): without one, the header fields are fetched with the
         // rest, both sides at once, each side's EXAMINE and FETCH in one round trip.
         let loaded = self.load_checkpoint(job.source.raw()).await;
         let with_headers = loaded.is_none();
+        let src_headers = with_headers || keys;
         let examine_dst = !self.options.dry_run || job.exists_at_destination;
         let (mut src_lane, mut dst_lane) = lane.split();
         let (src, dst) = tokio::join!(
-            self.src_examine_meta(&mut src_lane, job.source.raw(), with_headers),
+            self.src_examine_meta(&mut src_lane, job.source.raw(), src_headers),
             async {
                 if examine_dst {
                     self.dst_examine_meta(&mut dst_lane, job.destination.raw(), with_headers)
@@ -338,7 +353,12 @@ impl Run<'_> {
         let full = saved.is_none();
         if full && !with_headers {
             // A checkpoint that does not apply: every message is matched by its header fields.
-            let all = |m: &[MessageMeta]| m.iter().map(|m| m.uid).collect::<Vec<u32>>();
+            let all = |m: &[MessageMeta]| {
+                m.iter()
+                    .filter(|m| m.header.is_none())
+                    .map(|m| m.uid)
+                    .collect::<Vec<u32>>()
+            };
             let (src_all, dst_all) = (all(&src_msgs), all(&dst_msgs));
             self.fill_headers(lane, Side::Source, &mut src_msgs, &src_all)
                 .await?;
@@ -364,8 +384,8 @@ impl Run<'_> {
             let dst_paired: HashSet<u32> = pairs.iter().map(|p| dst_idents[p.dst].uid).collect();
             let src_need: Vec<u32> = src_idents
                 .iter()
+                .filter(|i| i.header.is_none() && !src_paired.contains(&i.uid))
                 .map(|i| i.uid)
-                .filter(|u| !src_paired.contains(u))
                 .collect();
             let dst_need: Vec<u32> = dst_idents
                 .iter()
@@ -434,6 +454,11 @@ impl Run<'_> {
             destination_before: dst_sel.as_ref().map_or(0, |d| d.exists),
             already_present: pairs.len() as u32,
             altered,
+            elsewhere: if keys {
+                src_idents.iter().filter_map(Ident::elsewhere_key).collect()
+            } else {
+                Vec::new()
+            },
         };
         let messages = src_msgs
             .into_iter()
@@ -452,5 +477,41 @@ impl Run<'_> {
             },
             facts,
         ))
+    }
+}
+
+/// The `\All` folder's work keeps only its remainder: the messages no other copied folder
+/// holds (Gmail's archived ones). The others are counted in its row as in other folders.
+fn take_remainder_of_all(
+    jobs: &[FolderMapping],
+    scans: &mut [Option<FolderWork>],
+    reports: &mut [FolderReport],
+    elsewhere: &HashSet<identity::ElsewhereKey>,
+) {
+    for (i, job) in jobs.iter().enumerate() {
+        let (true, Some(work)) = (job.all_mail, scans[i].as_mut()) else {
+            continue;
+        };
+        let keys: Vec<Option<identity::ElsewhereKey>> = work
+            .messages
+            .iter()
+            .map(|m| m.ident().elsewhere_key())
+            .collect();
+        let keep = identity::remainder_of_all(&keys, elsewhere);
+        let (mut count, mut bytes) = (0u32, 0u64);
+        let mut kept = keep.iter();
+        work.messages.retain(|m| {
+            let k = kept.next().copied().unwrap_or(true);
+            if !k {
+                count += 1;
+                bytes += u64::from(m.size);
+            }
+            k
+        });
+        let report = &mut reports[i];
+        report.in_other_folders = count;
+        report.source_count = report.source_count.saturating_sub(count);
+        report.source_bytes = report.source_bytes.saturating_sub(bytes);
+        tracing::debug!(folder = %job.source.raw(), in_other_folders = count, archived = work.messages.len(), "the remainder of \\All");
     }
 }
