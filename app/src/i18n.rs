@@ -235,6 +235,7 @@ pub enum T {
     SkipNonExistent,
     SkipOutsideNamespace,
     SkipNamespaceRoot,
+    SkipNotMail,
 }
 
 impl T {
@@ -671,6 +672,11 @@ impl T {
                 "the root of the mailbox, not a folder",
                 "la raíz del buzón, no una carpeta",
                 "la racine de la boîte, pas un dossier",
+            ],
+            T::SkipNotMail => [
+                "holds no mail on this provider (calendar, contacts, tasks, notes, sync logs)",
+                "no contiene correo en este proveedor (calendario, contactos, tareas, notas, registros de sincronización)",
+                "ne contient pas de courrier chez ce fournisseur (calendrier, contacts, tâches, notes, journaux de synchronisation)",
             ],
             T::CauseTokenRefused => [
                 "The server refused the sign-in. Check that IMAP is enabled for this account (Gmail: Settings, Forwarding and POP/IMAP; Microsoft 365: the administrator enables IMAP for the mailbox) and that the account has a mailbox.",

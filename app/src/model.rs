@@ -448,6 +448,8 @@ pub enum SkipKind {
     OutsideNamespace,
     /// The personal namespace's own node.
     NamespaceRoot,
+    /// A folder of the provider that holds no mail (Microsoft's Calendar, Contacts…).
+    NotMail,
 }
 
 impl SkipKind {
@@ -457,6 +459,7 @@ impl SkipKind {
             SkipKind::NonExistent => T::SkipNonExistent,
             SkipKind::OutsideNamespace => T::SkipOutsideNamespace,
             SkipKind::NamespaceRoot => T::SkipNamespaceRoot,
+            SkipKind::NotMail => T::SkipNotMail,
         }
     }
 }

@@ -432,7 +432,7 @@ async fn establish(
         stream = stream.start_tls(host, config.clone()).await?;
     }
     let mut client = Client::new(stream);
-    let greeting_caps = read_greeting(&mut client, opts.greeting_timeout).await?;
+    let (greeting_caps, greeting) = read_greeting(&mut client, opts.greeting_timeout).await?;
 
     let (client, caps) = match (endpoint.security, tls) {
         (Security::StartTls, Some(config)) => {
@@ -467,17 +467,17 @@ async fn establish(
     // on the stream (the last command, CAPABILITY or STARTTLS, was answered).
     let mut conn = Connection::new(client.into_inner());
     auth::authenticate(&mut conn, &caps, creds, endpoint).await?;
-    let mut session = ImapSession::new(conn, host.to_string());
+    let mut session = ImapSession::new(conn, host.to_string(), greeting);
     // Servers announce more (or other) capabilities once logged in.
     session.refresh_capabilities().await?;
     Ok(session)
 }
 
-/// Reads the greeting; returns the capabilities if the server put them in it.
+/// Reads the greeting; returns the capabilities if the server put them in it, and its text.
 async fn read_greeting(
     client: &mut Client<MailStream>,
     greeting_timeout: Duration,
-) -> Result<Option<Vec<String>>, ConnectError> {
+) -> Result<(Option<Vec<String>>, String), ConnectError> {
     let resp = match timeout(greeting_timeout, client.read_response()).await {
         Err(_) => return Err(ConnectError::NoGreeting),
         Ok(Err(e)) => {
@@ -493,10 +493,21 @@ async fn read_greeting(
         Response::Data {
             status: Status::Ok,
             outcome,
-        } => Ok(match &outcome.code {
-            Some(ResponseCode::Capabilities(caps)) => Some(caps.iter().map(cap_string).collect()),
-            _ => None,
-        }),
+        } => Ok((
+            match &outcome.code {
+                Some(ResponseCode::Capabilities(caps)) => {
+                    Some(caps.iter().map(cap_string).collect())
+                }
+                _ => None,
+            },
+            truncate(
+                outcome
+                    .information
+                    .as_deref()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+        )),
         Response::Data {
             status: Status::Bye,
             outcome,

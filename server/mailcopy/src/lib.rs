@@ -18,6 +18,7 @@ mod names;
 pub mod net;
 pub mod plan;
 pub mod preview;
+pub mod profile;
 mod session;
 mod stop;
 mod stream;

@@ -95,7 +95,11 @@ pub async fn preview(
             read_source(source.0, source.1, opts),
             read_destination(destination.0, destination.1, opts),
         )?;
-        let plan = plan_folders(&src_side, &dst_side, plan_options);
+        let plan_options = PlanOptions {
+            non_mail: src.provider().non_mail_folders(),
+            ..plan_options.clone()
+        };
+        let plan = plan_folders(&src_side, &dst_side, &plan_options);
         let dst_delimiter = dst_side.effective_delimiter();
         let with_size = src.has_capability("STATUS=SIZE");
         // The destination is not needed any more: log out while the source counts.

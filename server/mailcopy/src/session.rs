@@ -70,6 +70,8 @@ pub struct ImapSession {
     pub(crate) conn: Connection,
     capabilities: Vec<String>,
     host: String,
+    /// The text of the server's greeting (`* OK …`), e.g. to tell Exchange.
+    greeting: String,
 }
 
 impl fmt::Debug for ImapSession {
@@ -83,12 +85,23 @@ impl fmt::Debug for ImapSession {
 }
 
 impl ImapSession {
-    pub(crate) fn new(conn: Connection, host: String) -> Self {
+    pub(crate) fn new(conn: Connection, host: String, greeting: String) -> Self {
         ImapSession {
             conn,
             capabilities: Vec::new(),
             host,
+            greeting,
         }
+    }
+
+    /// The text of the server's greeting.
+    pub fn greeting(&self) -> &str {
+        &self.greeting
+    }
+
+    /// Which provider the server is (see [`crate::profile::Provider::detect`]).
+    pub fn provider(&self) -> crate::profile::Provider {
+        crate::profile::Provider::detect(&self.host, &self.greeting, &self.capabilities)
     }
 
     /// The host name this session was opened for.

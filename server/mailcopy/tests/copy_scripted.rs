@@ -15,7 +15,7 @@ use mailcopy::copy::{
 };
 use mailcopy::{
     copy_mailbox, copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport,
-    Credentials, Endpoint, Outcome, Progress, Security,
+    Credentials, Endpoint, Outcome, Progress, Security, SkipReason,
 };
 use support::fake::{self, FakeState};
 use support::gen::{generate, parse_imap_date, GenOptions};
@@ -772,4 +772,92 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
         assert_eq!(dst_state.lock().unwrap().appends, appends, "{what}");
         assert_same(&fake_snapshot(&dst_state), &want, &what);
     }
+}
+
+/// Exchange lists its calendars, contacts, tasks, notes and sync logs over IMAP: from a
+/// server that greets as Exchange they are skipped and listed (localized names too), with
+/// their subfolders; mail folders of any name are copied. The same names elsewhere are mail.
+#[tokio::test]
+async fn microsoft_non_mail_folders_are_skipped_and_listed() {
+    let folders = [
+        "Calendar",
+        "Contacts",
+        "Kalender",
+        "Sync Issues",
+        "Sync Issues/Conflicts",
+        "Notes",
+        "Work",
+        "Work/Calendar",
+    ];
+    let make = |greeting: Option<&str>| {
+        let mut st = FakeState::with_inbox();
+        st.greeting = greeting.map(str::to_string);
+        st.add(
+            "INBOX",
+            &["\\Seen"],
+            "01-Jan-2024 10:00:00 +0000",
+            b"Subject: in\r\n\r\nx\r\n",
+        );
+        for (n, f) in folders.iter().enumerate() {
+            let body = format!("Subject: {f}\r\nMessage-ID: <{n}@x>\r\n\r\nbody {n}\r\n");
+            st.add(f, &[], "01-Jan-2024 10:00:00 +0000", body.as_bytes());
+        }
+        Arc::new(Mutex::new(st))
+    };
+    let exchange = make(Some(
+        "The Microsoft Exchange IMAP4 service is ready. [TQBOADIAUABSADAA]",
+    ));
+    let src_port = fake::start(exchange).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    let dst_port = fake::start(dst_state.clone()).await;
+    let report = run(
+        &fake_account(src_port),
+        &fake_account(dst_port),
+        &[],
+        1,
+        &Events::default(),
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Complete);
+    let plan = report.plan.as_ref().expect("a plan");
+    let skipped: Vec<(&str, SkipReason)> = plan
+        .skipped
+        .iter()
+        .map(|s| (s.source.raw(), s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            ("Calendar", SkipReason::NotMail),
+            ("Contacts", SkipReason::NotMail),
+            ("Kalender", SkipReason::NotMail),
+            ("Notes", SkipReason::NotMail),
+            ("Sync Issues", SkipReason::NotMail),
+            ("Sync Issues/Conflicts", SkipReason::NotMail),
+        ]
+    );
+    let at_destination: Vec<String> = dst_state
+        .lock()
+        .unwrap()
+        .mailboxes
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(at_destination, vec!["INBOX", "Work", "Work/Calendar"]);
+
+    // Another server with the same names: all mail, all copied.
+    let plain = make(None);
+    let src_port = fake::start(plain).await;
+    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+    let dst_port = fake::start(dst_state.clone()).await;
+    let report = run(
+        &fake_account(src_port),
+        &fake_account(dst_port),
+        &[],
+        1,
+        &Events::default(),
+    )
+    .await;
+    assert_eq!(report.outcome, Outcome::Complete);
+    assert_eq!(dst_state.lock().unwrap().mailboxes.len(), folders.len() + 1);
 }

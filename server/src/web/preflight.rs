@@ -112,6 +112,7 @@ pub fn view_of(p: &Preview) -> PreflightView {
                 SkipReason::NonExistent => SkipKind::NonExistent,
                 SkipReason::OutsidePersonalNamespace => SkipKind::OutsideNamespace,
                 SkipReason::NamespaceRoot => SkipKind::NamespaceRoot,
+                SkipReason::NotMail => SkipKind::NotMail,
             },
         })
         .collect();

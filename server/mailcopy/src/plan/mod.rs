@@ -174,6 +174,11 @@ pub struct PlanOptions {
     pub include_gmail_virtual: bool,
     /// Raw destination names the destination refused to CREATE; a new plan avoids them.
     pub refused: BTreeSet<String>,
+    /// Top-level source folders (lowercase names, with their subfolders) that hold no mail on
+    /// the source's provider: skipped as [`SkipReason::NotMail`] (Microsoft's Calendar,
+    /// Contacts…: [`crate::profile::Provider::non_mail_folders`]).
+    #[serde(default)]
+    pub non_mail: BTreeSet<String>,
 }
 
 /// The whole folder plan.
@@ -350,6 +355,8 @@ pub enum SkipReason {
     GmailVirtual,
     /// LIST says `\NonExistent`.
     NonExistent,
+    /// A folder of the source's provider that holds no mail (see [`PlanOptions::non_mail`]).
+    NotMail,
     /// Outside the personal namespace (shared or other users' folders).
     OutsidePersonalNamespace,
     /// The personal namespace's own node (e.g. `INBOX.`).
@@ -365,6 +372,7 @@ impl fmt::Display for SkipReason {
             SkipReason::NonExistent => "does not exist (\\NonExistent)",
             SkipReason::OutsidePersonalNamespace => "outside the personal namespace",
             SkipReason::NamespaceRoot => "the personal namespace itself",
+            SkipReason::NotMail => "holds no mail on this provider (calendar, contacts, tasks…)",
         })
     }
 }

@@ -92,6 +92,12 @@ pub(super) fn read_source<'a>(
                 all_paths.insert(path.clone());
                 if f.has_attribute("\\NonExistent") {
                     skipped.push(skip(SkipReason::NonExistent));
+                } else if path.comps.first().is_some_and(|top| {
+                    // Microsoft: Calendar, Contacts, Sync Issues/Conflicts… (the profile's
+                    // names; top level, as Exchange lists them).
+                    !path.via_inbox && options.non_mail.contains(&top.to_lowercase())
+                }) {
+                    skipped.push(skip(SkipReason::NotMail));
                 } else if !options.include_gmail_virtual
                     && f.has_attribute("\\All")
                     && f.is_selectable()

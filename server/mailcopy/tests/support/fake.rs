@@ -67,6 +67,9 @@ pub struct FakeState {
     pub swap_append_answers: bool,
     /// How many answers were sent out of order so.
     pub swapped: u32,
+    /// The greeting's text after the capabilities (default `fake ready`), e.g. Exchange's
+    /// `The Microsoft Exchange IMAP4 service is ready.`
+    pub greeting: Option<String>,
 }
 
 impl FakeState {
@@ -223,7 +226,13 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
     } else {
         "IMAP4rev1 UIDPLUS NAMESPACE"
     };
-    w.write_all(format!("* OK [CAPABILITY {caps}] fake ready\r\n").as_bytes())
+    let greeting = state
+        .lock()
+        .unwrap()
+        .greeting
+        .clone()
+        .unwrap_or_else(|| "fake ready".to_string());
+    w.write_all(format!("* OK [CAPABILITY {caps}] {greeting}\r\n").as_bytes())
         .await?;
     let mut selected: Option<String> = None;
     // An APPEND's OK held back (`swap_append_answers`), sent after the next answer.

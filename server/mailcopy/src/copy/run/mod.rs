@@ -39,6 +39,7 @@ use crate::imap::message::{self, FetchedMessage, MessageMeta};
 use crate::imap::CmdError;
 use crate::names::{MailboxName, Uid, UidValidity};
 use crate::plan::{plan_folders, FolderMapping, FolderPlan, PlanOptions, Side as Listing};
+use crate::profile::Provider;
 use crate::session::Folder;
 use crate::session::ImapSession;
 use crate::stop::{Stop, StopKind};
@@ -379,8 +380,11 @@ impl Run<'_> {
             }
         };
         let (source_side, mut dest_side) = listings;
+        // The source's provider profile: Microsoft's non-mail folders are not copied.
+        let provider = first.src.as_ref().map(ImapSession::provider);
         let mut plan_options = PlanOptions {
             include_gmail_virtual: self.options.include_gmail_virtual,
+            non_mail: provider.map(Provider::non_mail_folders).unwrap_or_default(),
             ..PlanOptions::default()
         };
         let mut plan = plan_folders(&source_side, &dest_side, &plan_options);
