@@ -43,6 +43,17 @@ impl Provider {
         Provider::Other
     }
 
+    /// The largest message the provider ever stores, when it is known and the server does
+    /// not say (no APPENDLIMIT): larger ones are listed as too large without being fetched.
+    /// Microsoft: 150 MB, the most a tenant can allow (35 MB by default: between the two the
+    /// APPEND is tried, and a refusal is listed too).
+    pub fn max_message_size(self) -> Option<u64> {
+        match self {
+            Provider::Microsoft => Some(150 * 1024 * 1024),
+            Provider::Gmail | Provider::Other => None,
+        }
+    }
+
     /// Top-level folders that hold no mail on this provider (lowercase; each with its
     /// subfolders): Microsoft lists its calendars, contacts, tasks, notes, Skype history and
     /// sync logs over IMAP, under English or localized names (Spanish, French, German).
@@ -133,6 +144,8 @@ mod tests {
         }
         assert!(m.iter().all(|n| n.to_lowercase() == *n));
         assert!(Provider::Gmail.non_mail_folders().is_empty());
+        assert_eq!(Provider::Microsoft.max_message_size(), Some(157_286_400));
+        assert_eq!(Provider::Other.max_message_size(), None);
         assert!(Provider::Other.non_mail_folders().is_empty());
     }
 }

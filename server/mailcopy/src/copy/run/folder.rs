@@ -158,10 +158,19 @@ impl Run<'_> {
                 }
             })
         });
-        match (appendlimit, self.options.max_message_size) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        // Without APPENDLIMIT, the destination provider's known maximum (Microsoft).
+        let profile = appendlimit
+            .is_none()
+            .then(|| {
+                lane.dst
+                    .as_ref()
+                    .and_then(|d| d.provider().max_message_size())
+            })
+            .flatten();
+        [appendlimit, profile, self.options.max_message_size]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     pub(super) async fn copy_messages(
