@@ -32,7 +32,7 @@ test("the wizard with a validation error has no serious accessibility violations
 
 /** Types an account into the step whose "Service" select has the focus: Tab order login,
  * password, server, SSL, "Advanced settings", Validate; then presses Validate. */
-async function typeAccount(page: import("@playwright/test").Page, account: { login: string; password: string; host: string }) {
+async function typeAccount(page: import("@playwright/test").Page, account: { login: string; password: string; host: string }, button = "Validate") {
   await page.keyboard.press("Tab"); // login
   await page.keyboard.type(account.login);
   await page.keyboard.press("Tab"); // password
@@ -42,7 +42,7 @@ async function typeAccount(page: import("@playwright/test").Page, account: { log
   await page.keyboard.press("Tab"); // SSL (ticked by default)
   await page.keyboard.press("Tab"); // "Advanced settings" (closed)
   await page.keyboard.press("Tab"); // Validate
-  await expect(page.locator(":focus")).toHaveText("Validate");
+  await expect(page.locator(":focus")).toHaveText(button);
   await page.keyboard.press("Enter");
 }
 
@@ -66,7 +66,7 @@ test("the whole wizard by keyboard alone", async ({ page, javaScriptEnabled }) =
     await page.keyboard.press("Tab");
   }
   await expect(destinationService).toBeFocused();
-  await typeAccount(page, { ...user, host: `localhost:${h.dot.imaps_port}` });
+  await typeAccount(page, { ...user, host: `localhost:${h.dot.imaps_port}` }, "Accept");
   await expect(wizard.destination().getByRole("status")).toContainText("Connection established.");
 
   // Then Synchronize, still by Tab and Enter.

@@ -4,8 +4,8 @@ import { test, expect } from "@playwright/test";
 import { harness } from "./wizard-page";
 
 const labels = {
-  en: { login: "Login", password: "Password", server: "IMAP server", validate: "Validate", ok: "Connection established.", sync: "Synchronize" },
-  es: { login: "Login", password: "Password", server: "Servidor IMAP", validate: "Validar", ok: "Se ha establecido la conexión.", sync: "Sincronizar" },
+  en: { login: "Login", password: "Password", server: "IMAP server", validate: "Validate", accept: "Accept", ok: "Connection established.", sync: "Synchronize" },
+  es: { login: "Login", password: "Password", server: "Servidor IMAP", validate: "Validar", accept: "Aceptar", ok: "Se ha establecido la conexión.", sync: "Sincronizar" },
 };
 
 for (const lang of ["es", "en"] as const) {
@@ -26,7 +26,7 @@ for (const lang of ["es", "en"] as const) {
         await step.getByLabel(t.login, { exact: true }).fill(h.users[0].login);
         await step.getByLabel(t.password, { exact: true }).fill(h.users[0].password);
         await step.getByLabel(t.server, { exact: true }).fill(`localhost:${port}`);
-        await step.getByRole("button", { name: t.validate }).click();
+        await step.getByRole("button", { name: index === 0 ? t.validate : t.accept, exact: true }).click();
         await expect(step.getByRole("status")).toContainText(t.ok);
       };
       await fill(0, h.slash.imaps_port);

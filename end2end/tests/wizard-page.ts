@@ -63,7 +63,8 @@ export class WizardPage {
   }
 
   async validate(step: Locator) {
-    await step.getByRole("button", { name: "Validate" }).click();
+    // The seed's wording: Validate for the source, Accept for the destination.
+    await step.getByRole("button", { name: /^(Validate|Accept)$/ }).click();
   }
 }
 

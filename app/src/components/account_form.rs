@@ -301,7 +301,16 @@ pub fn AccountForm(
                         disabled=pending_here
                         hidden=sign_in_only.clone()
                     >
-                        {move || if pending_here() { T::Checking.get(lang) } else { T::Validate.get(lang) }}
+                        // The seed: Validate for the source, Accept for the destination.
+                        {move || {
+                            if pending_here() {
+                                T::Checking.get(lang)
+                            } else if side == Side::Destination {
+                                T::Accept.get(lang)
+                            } else {
+                                T::Validate.get(lang)
+                            }
+                        }}
                     </button>
                     {move || {
                         sign_in_provider()
