@@ -804,21 +804,27 @@ async fn microsoft_non_mail_folders_are_skipped_and_listed() {
         }
         Arc::new(Mutex::new(st))
     };
-    let exchange = make(Some(
+    // One copy from a fake source with `greeting` into an empty fake: its report and what
+    // the destination then holds.
+    let copy_from = |greeting: Option<&'static str>| async move {
+        let src_port = fake::start(make(greeting)).await;
+        let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
+        let dst_port = fake::start(dst_state.clone()).await;
+        let report = run(
+            &fake_account(src_port),
+            &fake_account(dst_port),
+            &[],
+            1,
+            &Events::default(),
+        )
+        .await;
+        assert_eq!(report.outcome, Outcome::Complete);
+        (report, dst_state)
+    };
+    let (report, dst_state) = copy_from(Some(
         "The Microsoft Exchange IMAP4 service is ready. [TQBOADIAUABSADAA]",
-    ));
-    let src_port = fake::start(exchange).await;
-    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
-    let dst_port = fake::start(dst_state.clone()).await;
-    let report = run(
-        &fake_account(src_port),
-        &fake_account(dst_port),
-        &[],
-        1,
-        &Events::default(),
-    )
+    ))
     .await;
-    assert_eq!(report.outcome, Outcome::Complete);
     let plan = report.plan.as_ref().expect("a plan");
     let skipped: Vec<(&str, SkipReason)> = plan
         .skipped
@@ -846,18 +852,6 @@ async fn microsoft_non_mail_folders_are_skipped_and_listed() {
     assert_eq!(at_destination, vec!["INBOX", "Work", "Work/Calendar"]);
 
     // Another server with the same names: all mail, all copied.
-    let plain = make(None);
-    let src_port = fake::start(plain).await;
-    let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
-    let dst_port = fake::start(dst_state.clone()).await;
-    let report = run(
-        &fake_account(src_port),
-        &fake_account(dst_port),
-        &[],
-        1,
-        &Events::default(),
-    )
-    .await;
-    assert_eq!(report.outcome, Outcome::Complete);
+    let (_, dst_state) = copy_from(None).await;
     assert_eq!(dst_state.lock().unwrap().mailboxes.len(), folders.len() + 1);
 }
