@@ -3,7 +3,10 @@
 //! callback is cross-site and carries no draft cookie), and a Dovecot whose oauth2 passdb
 //! checks the tokens by introspection. Plain form posts (no JavaScript) and fetch posts.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+// tests: a panic is the failure report
+// `web_support::serial()` is held across awaits on purpose: these tests run one at a time.
+#![allow(clippy::await_holding_lock)]
 
 mod web_support;
 
@@ -215,6 +218,7 @@ async fn wizard_json(app: &axum::Router, cookie: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_without_javascript_validates_with_the_token_and_is_single_use() {
+    let _serial = web_support::serial();
     let who = "alice@oauth.test";
     dovecot().add_user(who, "password-not-used").unwrap();
     let (app, _dir) = app();
@@ -281,6 +285,7 @@ async fn sign_in_without_javascript_validates_with_the_token_and_is_single_use()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_with_javascript_denied_consent_and_another_account_are_said() {
+    let _serial = web_support::serial();
     let who = "bob@oauth.test";
     dovecot().add_user(who, "password-not-used").unwrap();
     let (app, _dir) = app();

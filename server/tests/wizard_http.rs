@@ -1,6 +1,8 @@
 //! The wizard through the real HTTP router (no browser): server functions posted as a plain
 //! form (no JavaScript) and as fetch, the draft cookie, SSR of the result, the outbound guard.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// `web_support::serial()` is held across awaits on purpose: these tests run one at a time.
+#![allow(clippy::await_holding_lock)]
 
 mod web_support;
 
@@ -91,6 +93,7 @@ fn validate_request(body: String, accept_html: bool, cookie: Option<&str>) -> Re
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_js_post_redirects_back_and_the_page_renders_the_result() {
+    let _serial = web_support::serial();
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     dovecot.add_user("carol@example.test", "pä\"ss§").unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
@@ -181,6 +184,7 @@ async fn no_js_post_redirects_back_and_the_page_renders_the_result() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn private_addresses_are_refused_unless_allowed_and_validate_is_rate_limited() {
+    let _serial = web_support::serial();
     let dovecot = testkit::Dovecot::start(testkit::Flavour::DotInbox).unwrap();
     dovecot.add_user("dave@example.test", "secret").unwrap();
     let app = router(&dovecot, AddressPolicy::PublicOnly, 2);
@@ -238,6 +242,7 @@ async fn private_addresses_are_refused_unless_allowed_and_validate_is_rate_limit
 
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_posts_are_bad_requests_with_a_localized_message() {
+    let _serial = web_support::serial();
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
     for body in [
@@ -318,6 +323,7 @@ async fn get_page(app: &axum::Router, path: &str, cookie: Option<&str>) -> Strin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_state() {
+    let _serial = web_support::serial();
     let pair = testkit::DovecotPair::start().unwrap();
     pair.slash
         .add_user("erin@example.test", "from-pass")
@@ -423,6 +429,7 @@ async fn synchronize_queues_one_job_per_source_and_the_lookup_reveals_only_the_s
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_origin_posts_are_refused_and_pages_carry_a_nonce_csp() {
+    let _serial = web_support::serial();
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let mut config = WebConfig::local();
     config.hosts = web::hosts::AllowedHosts::new(
@@ -506,6 +513,7 @@ async fn cross_origin_posts_are_refused_and_pages_carry_a_nonce_csp() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_language_is_chosen_switched_and_remembered() {
+    let _serial = web_support::serial();
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
     let page = get_page(&app, "/", None).await; // Accept-Language: es
@@ -591,6 +599,7 @@ async fn plaintext_only_server() -> u16 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plaintext_needs_an_explicit_confirmation() {
+    let _serial = web_support::serial();
     let dovecot = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let app = router(&dovecot, AddressPolicy::AllowAll, 100);
     let port = plaintext_only_server().await.to_string();
@@ -627,6 +636,7 @@ async fn plaintext_needs_an_explicit_confirmation() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_report_goes() {
+    let _serial = web_support::serial();
     let pair = testkit::DovecotPair::start().unwrap();
     pair.slash.add_user("gil@old.test", "from").unwrap();
     pair.dot.add_user("gil", "to").unwrap();
@@ -708,6 +718,7 @@ async fn preflight_json(app: &axum::Router, cookie: Option<&str>) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
+    let _serial = web_support::serial();
     let pair = testkit::DovecotPair::start().unwrap();
     pair.slash
         .add_user("pat@example.test", "from-pass")
@@ -860,6 +871,7 @@ async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_preflight_says_why_and_synchronize_stays_available() {
+    let _serial = web_support::serial();
     let source = testkit::Dovecot::start(testkit::Flavour::Slash).unwrap();
     let destination = testkit::Dovecot::start(testkit::Flavour::DotInbox).unwrap();
     source.add_user("quinn@example.test", "from-pass").unwrap();

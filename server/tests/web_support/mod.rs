@@ -97,3 +97,15 @@ pub async fn body_text(response: axum::response::Response) -> String {
     )
     .unwrap()
 }
+
+/// Held for the whole of a test that renders pages: such tests in one process run one at a
+/// time. Run side by side, each on its own tokio runtime, one now and then never finished
+/// (parked with no timer and no I/O pending: a wake-up lost between runtimes in the page
+/// renderer), while one after another they always do. A test-only concern: the service has
+/// one runtime.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
