@@ -176,14 +176,18 @@ pub(crate) fn throttle_hint(server_text: &str) -> Option<Option<Duration>> {
     }
     // RFC 5530 codes for a busy or limiting server; Dovecot and others: "Too many
     // simultaneous connections", "Maximum number of connections from user+IP exceeded".
-    const BUSY: [&str; 5] = [
+    const BUSY: [&str; 4] = [
         "[UNAVAILABLE]",
         "[INUSE]",
-        "[LIMIT]",
         "TOO MANY SIMULTANEOUS CONNECTIONS",
         "MAXIMUM NUMBER OF CONNECTIONS",
     ];
-    BUSY.iter().any(|b| upper.contains(b)).then_some(None)
+    // RFC 5530 [LIMIT] is an implementation limit; Dovecot also answers an APPEND over
+    // quota_max_mail_size with "[LIMIT] Mail size is larger than the maximum size…", which
+    // is the message's size, not the server's load.
+    let limit =
+        upper.contains("[LIMIT]") && !["SIZE", "LARGE", "BIG"].iter().any(|w| upper.contains(w));
+    (limit || BUSY.iter().any(|b| upper.contains(b))).then_some(None)
 }
 
 /// The number before "MILLISECONDS" after "BACKOFF TIME" (Microsoft's wording).
@@ -236,6 +240,14 @@ mod tests {
             None
         );
         assert_eq!(throttle_hint("Mailbox doesn't exist"), None);
+        assert_eq!(
+            throttle_hint("[LIMIT] Too many commands in this session"),
+            Some(None)
+        );
+        assert_eq!(
+            throttle_hint("[LIMIT] Mail size is larger than the maximum size allowed"),
+            None
+        );
     }
 
     #[test]

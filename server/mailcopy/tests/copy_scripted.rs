@@ -18,10 +18,9 @@ use mailcopy::{
     Credentials, Endpoint, Outcome, Progress, Security, SkipReason,
 };
 use support::fake::{self, FakeState};
-use support::gen::{generate, parse_imap_date, GenOptions};
+use support::gen::{generate, GenOptions};
 use support::{
     account, assert_same, connect_options, expected, seed, sha256_hex, snapshot, Events, Msg,
-    Snapshot,
 };
 use testkit::{Dovecot, Flavour};
 
@@ -53,40 +52,6 @@ async fn run(
     .await;
     println!("{}", render_table(&report));
     report
-}
-
-/// The fake's mailboxes as a snapshot (names are `/`-separated, no prefix).
-fn fake_snapshot(state: &Mutex<FakeState>) -> Snapshot {
-    let st = state.lock().unwrap();
-    st.mailboxes
-        .iter()
-        .map(|(name, mb)| {
-            let path: Vec<String> = if name == "INBOX" {
-                vec!["INBOX".into()]
-            } else {
-                support::decoded(name)
-                    .split('/')
-                    .map(str::to_string)
-                    .collect()
-            };
-            let mut msgs: Vec<Msg> = mb
-                .messages
-                .iter()
-                .map(|m| {
-                    let mut flags = m.flags.clone();
-                    flags.sort();
-                    Msg {
-                        sha256: sha256_hex(&m.body),
-                        flags,
-                        utc: parse_imap_date(&m.date),
-                        size: m.body.len(),
-                    }
-                })
-                .collect();
-            msgs.sort();
-            (path, msgs)
-        })
-        .collect()
 }
 
 fn seeded_dovecot(login: &str) -> (Dovecot, support::gen::GenMailbox) {
@@ -147,7 +112,7 @@ async fn destination_without_new_keywords_gets_every_message_without_them() {
         }
         msgs.sort();
     }
-    assert_same(&fake_snapshot(&state), &want, "keywords refused up front");
+    assert_same(&fake::snapshot(&state), &want, "keywords refused up front");
     // No APPEND was refused: nothing was sent that the server could not store.
     assert!(!state
         .lock()
@@ -220,7 +185,7 @@ async fn unparsable_fetch_is_retried_alone_then_listed() {
     );
     assert_eq!(r.summary.subject.as_deref(), Some("message 4"));
     let got = snapshot(&dst, "to@example.test").await;
-    let mut want: Vec<Msg> = fake_snapshot(&state)[&vec!["INBOX".to_string()]].clone();
+    let mut want: Vec<Msg> = fake::snapshot(&state)[&vec!["INBOX".to_string()]].clone();
     let lost = sha256_hex(
         b"From: a@example.test\r\nSubject: message 4\r\nMessage-ID: <4@x>\r\n\r\nbody 4\r\n",
     );
@@ -247,8 +212,8 @@ async fn connection_lost_after_a_stored_append_does_not_duplicate() {
     assert_eq!(report.folders[0].copied, 5);
     assert_eq!(report.folders[0].destination_count, Some(5));
     assert_same(
-        &fake_snapshot(&dst_state),
-        &fake_snapshot(&src_state),
+        &fake::snapshot(&dst_state),
+        &fake::snapshot(&src_state),
         "no duplicate",
     );
 }
@@ -530,8 +495,8 @@ async fn an_append_in_flight_when_the_copy_died_is_not_appended_again() {
         );
         assert_eq!(dst_state.lock().unwrap().appends, 5, "round {round}");
         assert_same(
-            &fake_snapshot(&dst_state),
-            &fake_snapshot(&src_state),
+            &fake::snapshot(&dst_state),
+            &fake::snapshot(&src_state),
             "no duplicate",
         );
     }
@@ -658,7 +623,7 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
         // What must arrive: everything but the \Deleted message, the refused ones and the
         // unreadable one; in source order.
         let excluded: &[u32] = &[40, 61, 71, 72];
-        let mut want = fake_snapshot(&src_state);
+        let mut want = fake::snapshot(&src_state);
         let want_order = {
             let st = src_state.lock().unwrap();
             let inbox = &st.mailboxes["INBOX"];
@@ -688,7 +653,7 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
             }
             msgs.sort();
         }
-        assert_same(&fake_snapshot(&dst_state), &want, &what);
+        assert_same(&fake::snapshot(&dst_state), &want, &what);
         let got_order: Vec<String> = dst_state.lock().unwrap().mailboxes["INBOX"]
             .messages
             .iter()
@@ -770,7 +735,7 @@ async fn fetch_ahead_keeps_every_message_exact_and_in_order() {
             "{what}: refused and unreadable again"
         );
         assert_eq!(dst_state.lock().unwrap().appends, appends, "{what}");
-        assert_same(&fake_snapshot(&dst_state), &want, &what);
+        assert_same(&fake::snapshot(&dst_state), &want, &what);
     }
 }
 

@@ -64,6 +64,7 @@ mod message;
 mod progress;
 mod report;
 mod run;
+mod throttle;
 mod window;
 
 use serde::{Deserialize, Serialize};

@@ -70,6 +70,32 @@ pub struct FakeState {
     /// The greeting's text after the capabilities (default `fake ready`), e.g. Exchange's
     /// `The Microsoft Exchange IMAP4 service is ready.`
     pub greeting: Option<String>,
+    /// Faults by the number (1-based, over the server's life) of the `UID FETCH` that asks
+    /// for bodies (`BODY.PEEK[]`), counted in `body_fetches` ...
+    pub fetch_faults: BTreeMap<u32, Fault>,
+    pub body_fetches: u32,
+    /// ... and of the APPEND received (its literal read, nothing stored yet), counted in
+    /// `appends_received`.
+    pub append_faults: BTreeMap<u32, Fault>,
+    pub appends_received: u32,
+    /// Sessions open at once at most: one more is greeted with `* BYE Too many simultaneous
+    /// connections` and closed (counted in `refused_sessions`).
+    pub max_sessions: Option<u32>,
+    pub open_sessions: u32,
+    pub refused_sessions: u32,
+    /// Sessions open when each stored APPEND arrived, in order.
+    pub open_at_append: Vec<u32>,
+}
+
+/// What the server does instead of answering one command (see `fetch_faults`).
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// `<tag> NO <text>`; nothing done.
+    Refuse(String),
+    /// `* BYE <text>`, and the connection is closed.
+    Bye(String),
+    /// Nothing is sent any more; what the client sends is read until it closes.
+    Stall,
 }
 
 impl FakeState {
@@ -130,7 +156,26 @@ pub async fn start(state: Shared) -> u16 {
             };
             let state = state.clone();
             tokio::spawn(async move {
-                let _ = session(sock, state).await;
+                let refused = {
+                    let mut st = state.lock().unwrap();
+                    let full = st.max_sessions.is_some_and(|m| st.open_sessions >= m);
+                    if full {
+                        st.refused_sessions += 1;
+                    } else {
+                        st.open_sessions += 1;
+                    }
+                    full
+                };
+                if refused {
+                    // Dovecot's and others' answer to one connection too many.
+                    let mut sock = sock;
+                    let _ = sock
+                        .write_all(b"* BYE Too many simultaneous connections from your address\r\n")
+                        .await;
+                    return;
+                }
+                let _ = session(sock, state.clone()).await;
+                state.lock().unwrap().open_sessions -= 1;
             });
         }
     });
@@ -345,6 +390,22 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
             "UID" => {
                 let sub = args[0].text().to_ascii_uppercase();
                 let set = args[1].text();
+                let body_fetch =
+                    sub == "FETCH" && line.to_ascii_uppercase().contains("BODY.PEEK[]");
+                let fault = body_fetch
+                    .then(|| {
+                        let mut st = state.lock().unwrap();
+                        st.body_fetches += 1;
+                        st.fetch_faults.get(&st.body_fetches).cloned()
+                    })
+                    .flatten();
+                if let Some(fault) = fault {
+                    w.write_all(&fault_answer(&tag, &fault)).await?;
+                    if matches!(fault, Fault::Refuse(_)) {
+                        continue;
+                    }
+                    return until_closed(&mut r).await;
+                }
                 let mut st = state.lock().unwrap();
                 let name = selected.clone().unwrap_or_default();
                 let msgs = st
@@ -473,6 +534,19 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                 r.read_exact(&mut body).await?;
                 let mut rest = String::new();
                 r.read_line(&mut rest).await?;
+                let fault = {
+                    let mut st = state.lock().unwrap();
+                    st.appends_received += 1;
+                    let n = st.appends_received;
+                    st.append_faults.get(&n).cloned()
+                };
+                if let Some(fault) = fault {
+                    w.write_all(&fault_answer(&tag, &fault)).await?;
+                    if matches!(fault, Fault::Refuse(_)) {
+                        continue;
+                    }
+                    return until_closed(&mut r).await;
+                }
                 let hang = {
                     let mut st = state.lock().unwrap();
                     let body = match st.rewrite {
@@ -499,6 +573,8 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                     } else {
                         st.appends += 1;
                         let number = st.appends;
+                        let open = st.open_sessions;
+                        st.open_at_append.push(open);
                         let mb = st.mailboxes.entry(name).or_default();
                         let uid = mb.uid_next.max(1);
                         mb.uid_next = uid + 1;
@@ -538,6 +614,54 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
         }
         w.write_all(&out).await?;
     }
+}
+
+/// The bytes a fault sends (nothing for a stall).
+fn fault_answer(tag: &str, fault: &Fault) -> Vec<u8> {
+    match fault {
+        Fault::Refuse(text) => format!("{tag} NO {text}\r\n").into_bytes(),
+        Fault::Bye(text) => format!("* BYE {text}\r\n").into_bytes(),
+        Fault::Stall => Vec::new(),
+    }
+}
+
+/// After a BYE or a stall: reads (and drops) what the client sends until it closes.
+async fn until_closed(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> std::io::Result<()> {
+    let mut sink = [0u8; 4096];
+    while r.read(&mut sink).await? > 0 {}
+    Ok(())
+}
+
+/// The server's mailboxes as a snapshot (names are `/`-separated, no prefix).
+pub fn snapshot(state: &Mutex<FakeState>) -> crate::support::Snapshot {
+    use crate::support::{decoded, gen::parse_imap_date, sha256_hex, Msg};
+    let st = state.lock().unwrap();
+    st.mailboxes
+        .iter()
+        .map(|(name, mb)| {
+            let path: Vec<String> = if name == "INBOX" {
+                vec!["INBOX".into()]
+            } else {
+                decoded(name).split('/').map(str::to_string).collect()
+            };
+            let mut msgs: Vec<Msg> = mb
+                .messages
+                .iter()
+                .map(|m| {
+                    let mut flags = m.flags.clone();
+                    flags.sort();
+                    Msg {
+                        sha256: sha256_hex(&m.body),
+                        flags,
+                        utc: parse_imap_date(&m.date),
+                        size: m.body.len(),
+                    }
+                })
+                .collect();
+            msgs.sort();
+            (path, msgs)
+        })
+        .collect()
 }
 
 /// Whether `uid` is in an IMAP UID set (`1:*`, `3`, `2:5,9`, `7:*`); `*` is the highest UID.

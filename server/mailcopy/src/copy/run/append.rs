@@ -2,6 +2,7 @@
 //! fall-backs for refusals.
 
 use super::*;
+use crate::copy::throttle;
 
 /// A message stored at the destination: its APPENDUID (validity, UID) when known, and the
 /// keywords that could not be kept.
@@ -83,6 +84,8 @@ impl Run<'_> {
                     msg,
                     _budget,
                 } => {
+                    // No new APPEND while the copy is paused for throttling.
+                    self.pace().await?;
                     let meta = &messages[index];
                     let size = u64::from(meta.size);
                     let flags = flags_to_copy(msg.flags.as_deref().unwrap_or(&meta.flags));
@@ -284,6 +287,14 @@ impl Run<'_> {
             Ok((k, Err(e))) => {
                 tracing::debug!(error = %e.describe(), "pipelined APPEND refused: trying it alone");
                 inflight.answered(k, None);
+                // A throttled one: the copy pauses before it is tried alone. Should the
+                // attempt stop instead (a daily limit), the lone APPEND meets the same answer
+                // and stops it there.
+                if let CmdError::Refused { text, .. } = &e {
+                    if throttle::busy(text).is_some() {
+                        let _ = self.throttled(text).await;
+                    }
+                }
                 Ok(())
             }
             Err(e) => {
@@ -505,6 +516,12 @@ impl Run<'_> {
                     let mut dropped = upfront;
                     dropped.extend(unknown_dropped);
                     return Ok((a.uid, dropped));
+                }
+                // A throttled APPEND was not stored: the same again after the pause (the
+                // pauses are bounded by `throttle::MAX_PAUSES`).
+                Err(CmdError::Refused { text, .. }) if throttle::busy(&text).is_some() => {
+                    self.throttled(&text).await?;
+                    self.pace().await?;
                 }
                 Err(CmdError::Refused { text, .. }) => match classify_refusal(&text) {
                     Refusal::QuotaFull => {

@@ -1,6 +1,7 @@
 //! The source side of a lane: fetch ahead in batches while the destination side appends.
 
 use super::*;
+use crate::copy::throttle;
 
 /// What the source side of a lane hands to its destination side, in UID order. `index` is
 /// the message's place in the folder's work list.
@@ -181,17 +182,34 @@ impl Run<'_> {
         batch: &[MessageMeta],
         found: &mut BTreeMap<u32, FetchedMessage>,
     ) -> Result<(), Fail> {
-        let s = self
-            .src_session(lane, job.source.raw(), uid_validity)
-            .await?;
-        let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
-        let set = identity::uid_sets(&uids, MAX_RANGES).join(",");
-        match message::fetch_bodies(s, &set, found).await {
-            Ok(()) => Ok(()),
-            Err(CmdError::Refused { text, .. }) => Err(Fail::Message(text)),
-            Err(CmdError::Broken(e)) => {
-                lane.src = None;
-                Err(Fail::Message(e.to_string()))
+        loop {
+            self.pace().await?;
+            let s = match self.src_session(lane, job.source.raw(), uid_validity).await {
+                Ok(s) => s,
+                Err(Fail::Busy(text)) => {
+                    self.throttled(&text).await?;
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            // After a throttled answer, only what has not arrived yet.
+            let uids: Vec<u32> = batch
+                .iter()
+                .map(|m| m.uid)
+                .filter(|uid| !found.contains_key(uid))
+                .collect();
+            let set = identity::uid_sets(&uids, MAX_RANGES).join(",");
+            match message::fetch_bodies(s, &set, found).await {
+                Ok(()) => return Ok(()),
+                // Pauses are bounded by `throttle::MAX_PAUSES`.
+                Err(CmdError::Refused { text, .. }) if throttle::busy(&text).is_some() => {
+                    self.throttled(&text).await?
+                }
+                Err(CmdError::Refused { text, .. }) => return Err(Fail::Message(text)),
+                Err(CmdError::Broken(e)) => {
+                    lane.src = None;
+                    return Err(Fail::Message(e.to_string()));
+                }
             }
         }
     }

@@ -27,11 +27,18 @@ impl Run<'_> {
                 })
                 .collect(),
         );
-        let done = join_all(lanes.iter_mut().map(|lane| {
+        let done = join_all(lanes.iter_mut().enumerate().map(|(index, lane)| {
             let work = &work;
             async move {
                 let mut out = Vec::new();
                 loop {
+                    // After a throttling pause the copy goes on with fewer lanes: this one
+                    // leaves between two folders.
+                    if !self.lane_wanted(index) {
+                        tracing::info!(lane = index, "throttled: closing a lane");
+                        lane.logout().await;
+                        break;
+                    }
                     let next = work
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -69,7 +76,9 @@ impl Run<'_> {
         match result {
             Ok(finished) => report.finished = finished,
             Err(Fail::Fatal(e)) => self.stop(e),
-            Err(Fail::Folder(e)) | Err(Fail::Message(e)) => report.error = Some(e),
+            Err(Fail::Folder(e)) | Err(Fail::Message(e)) | Err(Fail::Busy(e)) => {
+                report.error = Some(e)
+            }
         }
         self.save_checkpoint(job, work, true).await;
         self.progress.event(Progress::FolderDone {

@@ -2,6 +2,7 @@
 //! reopened, and the commands that need a session of one side with one reconnect.
 
 use super::*;
+use crate::copy::throttle;
 
 /// One account of the copy.
 pub(super) struct Account<'a> {
@@ -224,6 +225,9 @@ impl Run<'_> {
                     lane.src_box = Some(folder.to_string());
                     lane.src_selected = sel;
                 }
+                Err(CmdError::Refused { text, .. }) if throttle::busy(&text).is_some() => {
+                    return Err(Fail::Busy(text))
+                }
                 Err(CmdError::Refused { text, .. }) => {
                     return Err(Fail::Folder(format!(
                         "the source refused to open it: {text}"
@@ -302,6 +306,7 @@ impl Run<'_> {
 
     fn scan_failure(&self, slot: &mut Option<ImapSession>, side: Side, e: CmdError) -> Fail {
         match e {
+            CmdError::Refused { text, .. } if throttle::busy(&text).is_some() => Fail::Busy(text),
             CmdError::Refused {
                 command: "EXAMINE",
                 text,
@@ -331,6 +336,9 @@ impl Run<'_> {
         if let Some(f) = reselect {
             match mailbox::select(s, f, false).await {
                 Ok(_) => lane.dst_box = Some(f.to_string()),
+                Err(CmdError::Refused { text, .. }) if throttle::busy(&text).is_some() => {
+                    return Err(Fail::Busy(text))
+                }
                 Err(CmdError::Refused { text, .. }) => {
                     return Err(Fail::Folder(format!(
                         "the destination refused to open it: {text}"
@@ -361,6 +369,38 @@ impl Run<'_> {
         if mailboxes.is_empty() {
             return Ok(Vec::new());
         }
+        let mut answers = self.dst_simple_many_once(lane, command, mailboxes).await?;
+        // Throttled answers: those mailboxes again after the pause (bounded by
+        // `throttle::MAX_PAUSES`).
+        loop {
+            let busy: Vec<usize> = answers
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| {
+                    a.as_ref()
+                        .err()
+                        .is_some_and(|t| throttle::busy(t).is_some())
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let Some(text) = busy.first().and_then(|&i| answers[i].clone().err()) else {
+                return Ok(answers);
+            };
+            self.throttled(&text).await?;
+            let again: Vec<String> = busy.iter().map(|&i| mailboxes[i].clone()).collect();
+            let redone = self.dst_simple_many_once(lane, command, &again).await?;
+            for (i, answer) in busy.into_iter().zip(redone) {
+                answers[i] = answer;
+            }
+        }
+    }
+
+    async fn dst_simple_many_once(
+        &self,
+        lane: &mut Lane,
+        command: &'static str,
+        mailboxes: &[String],
+    ) -> Result<Vec<Result<(), String>>, Fail> {
         match dst_twice!(self, lane, None, |s| mailbox::simple_many(
             s, command, mailboxes
         ))? {
@@ -402,20 +442,35 @@ macro_rules! dst_twice {
             let lane: &mut Lane = $lane;
             let folder: Option<&str> = $folder;
             let mut last = String::new();
-            for _ in 0..2 {
-                let $s = match $run.dst_ready(lane, folder).await? {
-                    Ok(s) => s,
-                    Err(e) => {
+            let mut breaks = 0;
+            while breaks < 2 {
+                $run.pace().await?;
+                let $s = match $run.dst_ready(lane, folder).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        breaks += 1;
                         last = e;
                         continue;
                     }
+                    Err(Fail::Busy(text)) => {
+                        $run.throttled(&text).await?;
+                        continue;
+                    }
+                    Err(other) => return Err(other),
                 };
                 match $op.await {
                     Ok(v) => return Ok::<_, Fail>(Tried::Done(v)),
+                    // Pauses are bounded by `throttle::MAX_PAUSES`; not a try.
+                    Err(CmdError::Refused { text, .. })
+                        if $crate::copy::throttle::busy(&text).is_some() =>
+                    {
+                        $run.throttled(&text).await?
+                    }
                     Err(CmdError::Refused { text, .. }) => return Ok(Tried::Refused(text)),
                     Err(CmdError::Broken(e)) => {
                         lane.dst = None;
                         lane.dst_box = None;
+                        breaks += 1;
                         last = e.to_string();
                     }
                 }
@@ -435,20 +490,34 @@ macro_rules! src_twice {
         async {
             let lane: &mut Lane = $lane;
             let mut last = String::new();
-            for _ in 0..2 {
+            let mut breaks = 0;
+            while breaks < 2 {
+                $run.pace().await?;
                 let $s = match $run.src_session(lane, $folder, $uid_validity).await {
                     Ok(s) => s,
                     Err(Fail::Message(e)) => {
+                        breaks += 1;
                         last = e;
+                        continue;
+                    }
+                    Err(Fail::Busy(text)) => {
+                        $run.throttled(&text).await?;
                         continue;
                     }
                     Err(other) => return Err(other),
                 };
                 match $op.await {
                     Ok(v) => return Ok::<_, Fail>(Tried::Done(v)),
+                    // Pauses are bounded by `throttle::MAX_PAUSES`; not a try.
+                    Err(CmdError::Refused { text, .. })
+                        if $crate::copy::throttle::busy(&text).is_some() =>
+                    {
+                        $run.throttled(&text).await?
+                    }
                     Err(CmdError::Refused { text, .. }) => return Ok(Tried::Refused(text)),
                     Err(CmdError::Broken(e)) => {
                         lane.src = None;
+                        breaks += 1;
                         last = e.to_string();
                     }
                 }

@@ -5,6 +5,7 @@ mod fetch_ahead;
 mod flags;
 mod folder;
 mod lanes;
+mod pace;
 mod prepare;
 mod quiet;
 mod scan;
@@ -202,6 +203,9 @@ enum Fail {
     Folder(String),
     /// The command was refused / the connection broke (after the retries): this message only.
     Message(String),
+    /// The server answered with a throttling text: pause ([`Run::throttled`]), then the same
+    /// again.
+    Busy(String),
 }
 
 #[derive(Default)]
@@ -211,6 +215,8 @@ struct State {
     skipped: u64,
     failed: u64,
     bytes_done: u64,
+    /// Throttling: see `pace.rs`.
+    pace: pace::Pace,
 }
 
 /// A folder after the scan of both sides and the matching: what is left to do.
@@ -428,6 +434,7 @@ impl Run<'_> {
 
         let mut lanes = vec![first];
         lanes.extend(extra);
+        self.lanes_opened(lanes.len());
 
         let scans = self.scan_all(&mut lanes, &jobs, &mut reports).await;
         let (messages, bytes) = scans.iter().flatten().fold((0u64, 0u64), |(m, b), w| {

@@ -39,7 +39,7 @@ impl Run<'_> {
             let answers = match self.dst_simple_many(lane, "CREATE", &to_create).await {
                 Ok(a) => a,
                 Err(Fail::Fatal(e)) => return Err((plan, e)),
-                Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
+                Err(Fail::Message(text)) | Err(Fail::Folder(text)) | Err(Fail::Busy(text)) => {
                     vec![Err(text); to_create.len()]
                 }
             };
@@ -102,7 +102,7 @@ impl Run<'_> {
                     }
                 }
             }
-            Err(Fail::Message(text)) | Err(Fail::Folder(text)) => {
+            Err(Fail::Message(text)) | Err(Fail::Folder(text)) | Err(Fail::Busy(text)) => {
                 tracing::info!(%text, "SUBSCRIBE refused")
             }
             Err(Fail::Fatal(e)) => return Err((plan, e)),

@@ -70,7 +70,9 @@ impl Run<'_> {
                     scans[i] = Some(work);
                 }
                 Err(Fail::Fatal(e)) => self.stop(e),
-                Err(Fail::Folder(e)) | Err(Fail::Message(e)) => reports[i].error = Some(e),
+                Err(Fail::Folder(e)) | Err(Fail::Message(e)) | Err(Fail::Busy(e)) => {
+                    reports[i].error = Some(e)
+                }
             }
         };
         for (i, r) in results.into_iter().flatten() {
@@ -211,9 +213,16 @@ impl Run<'_> {
         let mut last = String::new();
         // A lost connection is not the folder's fault: scanned again on a new one (the lane's
         // reconnect limit still stops a side that keeps failing).
-        for _ in 0..SCAN_TRIES {
+        let mut tries = 0;
+        while tries < SCAN_TRIES {
+            self.pace().await?;
             match self.scan_folder_once(lane, job, keys).await {
-                Err(Fail::Message(e)) => last = e,
+                Err(Fail::Message(e)) => {
+                    tries += 1;
+                    last = e;
+                }
+                // Not a try: the pauses are bounded by `throttle::MAX_PAUSES`.
+                Err(Fail::Busy(text)) => self.throttled(&text).await?,
                 other => return other,
             }
         }
