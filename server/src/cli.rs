@@ -57,7 +57,7 @@ pub struct CopyArgs {
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
     /// IMAP connections per side.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub connections: usize,
     /// Do not copy messages larger than this many bytes (they are listed as rejected).
     #[arg(long)]

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use clap::builder::BoolishValueParser;
 use clap::Args;
 use mailcopy::net::{AddressPolicy, Resolver, StaticResolver, SystemResolver};
-use mailcopy::ConnectOptions;
+use mailcopy::{ConnectOptions, ConnectionCaps, ConnectionLimiter};
 
 use crate::web::client::{ClientResolver, ProxyHeader, TrustedProxies};
 use crate::web::{body::BodyLimits, hosts::AllowedHosts, ServeLimits, WebConfig};
@@ -90,8 +90,24 @@ pub struct ServeArgs {
     #[arg(long, env = "IMAPCOPY_JOBS", default_value_t = 2)]
     pub jobs: usize,
     /// IMAP connections per side of one copy.
-    #[arg(long, env = "IMAPCOPY_CONNECTIONS", default_value_t = 2)]
+    #[arg(long, env = "IMAPCOPY_CONNECTIONS", default_value_t = 4)]
     pub connections: usize,
+    /// IMAP connections open at the same time to one server (by name, all ports), over all
+    /// jobs and Validate checks of this process; 0: no cap.
+    #[arg(
+        long,
+        env = "IMAPCOPY_MAX_CONNECTIONS_PER_SERVER",
+        default_value_t = 64
+    )]
+    pub max_connections_per_server: usize,
+    /// IMAP connections open at the same time as one account (Dovecot allows 10 per user and
+    /// address by default, Gmail about 15); 0: no cap.
+    #[arg(
+        long,
+        env = "IMAPCOPY_MAX_CONNECTIONS_PER_ACCOUNT",
+        default_value_t = 10
+    )]
+    pub max_connections_per_account: usize,
     /// Base URL of this service as users reach it (for links in report e-mails).
     /// Default: `http://<listen address>`.
     #[arg(long, env = "IMAPCOPY_PUBLIC_URL")]
@@ -212,7 +228,14 @@ impl ServeArgs {
         } else {
             AddressPolicy::PublicOnly
         };
-        let mut options = ConnectOptions::new(resolver).with_policy(policy);
+        // One limiter for the whole process: every job and Validate check shares it.
+        let limiter = ConnectionLimiter::new(ConnectionCaps {
+            per_server: self.max_connections_per_server,
+            per_account: self.max_connections_per_account,
+        });
+        let mut options = ConnectOptions::new(resolver)
+            .with_policy(policy)
+            .with_limiter(limiter);
         if let Some(ca) = &self.ca_file {
             options = options
                 .with_ca_file(ca)

@@ -20,6 +20,7 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
 
 use crate::error::{connect_error, imap_error, io_error, truncate, ConnectError};
 use crate::imap::{auth, conn::Connection};
+use crate::limit::ConnectionLimiter;
 use crate::net::{AddressPolicy, Resolver, SystemResolver};
 use crate::session::ImapSession;
 use crate::stream::{timed, MailStream};
@@ -194,6 +195,11 @@ pub struct ConnectOptions {
     pub login_timeout: Duration,
     /// Reused TLS configuration (keeps TLS session tickets), keyed by `extra_ca_pem`.
     tls_cache: Arc<Mutex<Option<CachedTls>>>,
+    /// The process-wide cap on connections per server and account, if any.
+    pub limiter: Option<ConnectionLimiter>,
+    /// How long a connection waits for a place under the cap (a copy's extra connections
+    /// do not wait).
+    pub limiter_wait: Duration,
 }
 
 impl fmt::Debug for ConnectOptions {
@@ -206,6 +212,8 @@ impl fmt::Debug for ConnectOptions {
             .field("io_timeout", &self.io_timeout)
             .field("greeting_timeout", &self.greeting_timeout)
             .field("login_timeout", &self.login_timeout)
+            .field("limiter", &self.limiter)
+            .field("limiter_wait", &self.limiter_wait)
             .finish_non_exhaustive()
     }
 }
@@ -229,6 +237,22 @@ impl ConnectOptions {
             greeting_timeout: Duration::from_secs(10),
             login_timeout: Duration::from_secs(60),
             tls_cache: Arc::default(),
+            limiter: None,
+            limiter_wait: Duration::from_secs(120),
+        }
+    }
+
+    /// Connections go through `limiter` (shared by every copy of the process).
+    pub fn with_limiter(mut self, limiter: ConnectionLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// The same options, for a connection that does not wait for a place under the cap.
+    pub fn without_limiter_wait(&self) -> Self {
+        ConnectOptions {
+            limiter_wait: Duration::ZERO,
+            ..self.clone()
         }
     }
 
@@ -316,6 +340,39 @@ fn parse_pem_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, ConnectEr
 /// Opens an authenticated session. With a [`TokenSource`], the login uses its current token
 /// and, when the server refuses that one, one renewed token on a new connection.
 pub async fn connect(
+    endpoint: &Endpoint,
+    creds: &Credentials,
+    opts: &ConnectOptions,
+) -> Result<ImapSession, ConnectError> {
+    let permit = match &opts.limiter {
+        Some(limiter) => Some(
+            limiter
+                .acquire(&endpoint.host, &creds.login, opts.limiter_wait)
+                .await
+                .ok_or_else(|| too_many(limiter, &endpoint.host))?,
+        ),
+        None => None,
+    };
+    let mut session = connect_unlimited(endpoint, creds, opts).await?;
+    if let Some(p) = permit {
+        session.hold(p);
+    }
+    Ok(session)
+}
+
+/// The error for a connection the limiter has no place for: worded like a server's own
+/// answer, so that it is taken as throttling (`stop::throttle_hint`).
+fn too_many(limiter: &ConnectionLimiter, host: &str) -> ConnectError {
+    let caps = limiter.caps();
+    ConnectError::Rejected {
+        server_text: format!(
+            "too many simultaneous connections to {host} from this service (at most {} per server and {} per account); try again later",
+            caps.per_server, caps.per_account
+        ),
+    }
+}
+
+async fn connect_unlimited(
     endpoint: &Endpoint,
     creds: &Credentials,
     opts: &ConnectOptions,

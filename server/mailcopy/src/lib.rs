@@ -13,6 +13,7 @@ pub mod copy;
 mod error;
 pub mod flag;
 mod imap;
+pub mod limit;
 pub(crate) mod mutf7;
 mod names;
 pub mod net;
@@ -33,6 +34,7 @@ pub use copy::{
 };
 pub use error::{ConnectError, ErrorKind};
 pub use flag::Flag;
+pub use limit::{ConnectionCaps, ConnectionLimiter};
 pub use names::{MailboxName, Uid, UidValidity};
 pub use plan::{
     plan_folders, render_plan, FolderMapping, FolderPlan, MappingNote, MatchedBy, PlanOptions,

@@ -18,6 +18,7 @@ pub use crate::imap::mailbox::{Quota, Selected};
 pub use crate::imap::message::{Appended, FetchedMessage};
 pub use crate::imap::parse::Namespace;
 use crate::imap::{mailbox, message};
+use crate::limit::ConnectionPermit;
 use crate::names::{MailboxName, Uid, UidValidity};
 use crate::stream::MailStream;
 
@@ -72,6 +73,8 @@ pub struct ImapSession {
     host: String,
     /// The text of the server's greeting (`* OK …`), e.g. to tell Exchange.
     greeting: String,
+    /// This connection's place under the process's connection cap, given back on drop.
+    permit: Option<ConnectionPermit>,
 }
 
 impl fmt::Debug for ImapSession {
@@ -91,7 +94,13 @@ impl ImapSession {
             capabilities: Vec::new(),
             host,
             greeting,
+            permit: None,
         }
+    }
+
+    /// Keeps `permit` as long as the session lives.
+    pub(crate) fn hold(&mut self, permit: ConnectionPermit) {
+        self.permit = Some(permit);
     }
 
     /// The text of the server's greeting.

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mailcopy::{
-    copy_mailbox, render_table, CancellationToken, CopyOptions, CopyReport, Credentials, Endpoint,
-    Outcome, Security, StopKind,
+    copy_mailbox, render_table, CancellationToken, ConnectOptions, ConnectionCaps,
+    ConnectionLimiter, CopyOptions, CopyReport, Credentials, Endpoint, Outcome, Security, StopKind,
 };
 use support::fake::{self, FakeState, Fault};
 use support::{assert_same, connect_options};
@@ -81,12 +81,21 @@ async fn copy_with_ports(
     io_timeout: Duration,
 ) -> CopyReport {
     let opts = connect_options(&[]).with_timeouts(Duration::from_secs(5), io_timeout);
+    copy_with_options(s, d, connections, &opts).await
+}
+
+async fn copy_with_options(
+    s: &(Endpoint, Credentials),
+    d: &(Endpoint, Credentials),
+    connections: usize,
+    opts: &ConnectOptions,
+) -> CopyReport {
     let report = tokio::time::timeout(
         Duration::from_secs(60),
         copy_mailbox(
             (&s.0, &s.1),
             (&d.0, &d.1),
-            &opts,
+            opts,
             &CopyOptions {
                 connections,
                 ..CopyOptions::default()
@@ -239,4 +248,34 @@ async fn gmails_daily_limit_stops_the_attempt_to_resume_later_and_the_resume_end
     let again = copy_with_ports(&s, &d, 2, Duration::from_secs(20)).await;
     assert_eq!(again.outcome, Outcome::Complete);
     assert_exact(&src, &dst, "after the daily limit and the resume");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_sharing_a_limiter_stay_under_its_cap_per_account_and_both_end_exact() {
+    let src = source(6, 5);
+    let (dst_a, dst_b) = (destination(), destination());
+    let s = account(fake::start(src.clone()).await);
+    let a = account(fake::start(dst_a.clone()).await);
+    let b = account(fake::start(dst_b.clone()).await);
+    // Three connections as the source account for the whole process; each copy wants four.
+    let limiter = ConnectionLimiter::new(ConnectionCaps {
+        per_server: 0,
+        per_account: 3,
+    });
+    let opts = connect_options(&[])
+        .with_timeouts(Duration::from_secs(5), Duration::from_secs(20))
+        .with_limiter(limiter.clone());
+    let (ra, rb) = tokio::join!(
+        copy_with_options(&s, &a, 4, &opts),
+        copy_with_options(&s, &b, 4, &opts)
+    );
+    for (r, d, what) in [(&ra, &dst_a, "first copy"), (&rb, &dst_b, "second copy")] {
+        assert_eq!(r.outcome, Outcome::Complete, "{what}");
+        nothing_rejected(r);
+        assert_exact(&src, d, what);
+    }
+    let peak = src.lock().unwrap().peak_sessions;
+    assert!((1..=3).contains(&peak), "source sessions at once: {peak}");
+    // Every place was given back.
+    assert_eq!(limiter.held("localhost", "user"), (0, 0));
 }

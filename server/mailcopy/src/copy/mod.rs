@@ -84,7 +84,7 @@ pub use tokio_util::sync::CancellationToken;
 /// How to copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CopyOptions {
-    /// Connections per side (at least 1). Default 2.
+    /// Connections per side (at least 1). Default 4.
     pub connections: usize,
     /// Messages larger than this (RFC822.SIZE, bytes) are not copied and are listed as
     /// rejected. The destination's APPENDLIMIT applies as well.
@@ -104,7 +104,7 @@ pub struct CopyOptions {
 impl Default for CopyOptions {
     fn default() -> Self {
         CopyOptions {
-            connections: 2,
+            connections: 4,
             max_message_size: None,
             dry_run: false,
             include_gmail_virtual: false,

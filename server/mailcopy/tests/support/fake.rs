@@ -82,6 +82,8 @@ pub struct FakeState {
     /// connections` and closed (counted in `refused_sessions`).
     pub max_sessions: Option<u32>,
     pub open_sessions: u32,
+    /// The most sessions ever open at once.
+    pub peak_sessions: u32,
     pub refused_sessions: u32,
     /// Sessions open when each stored APPEND arrived, in order.
     pub open_at_append: Vec<u32>,
@@ -163,6 +165,7 @@ pub async fn start(state: Shared) -> u16 {
                         st.refused_sessions += 1;
                     } else {
                         st.open_sessions += 1;
+                        st.peak_sessions = st.peak_sessions.max(st.open_sessions);
                     }
                     full
                 };

@@ -10,19 +10,26 @@ pub(super) struct Account<'a> {
     pub(super) endpoint: &'a Endpoint,
     pub(super) creds: &'a Credentials,
     pub(super) opts: &'a ConnectOptions,
+    /// `opts` for a connection that does not wait for a place under the connection cap.
+    pub(super) at_once: &'a ConnectOptions,
 }
 
 impl Account<'_> {
-    pub(super) async fn open(&self) -> Result<ImapSession, Stop> {
-        connect(self.endpoint, self.creds, self.opts)
-            .await
-            .map_err(|e| {
-                let text = format!(
-                    "could not connect to the {} ({}): {e}",
-                    self.role, self.endpoint.host
-                );
-                Stop::from_connect(&e, text)
-            })
+    /// A session; `wait`: for a place under the process's connection cap, if it is full.
+    pub(super) async fn open(&self, wait: bool) -> Result<ImapSession, Stop> {
+        connect(
+            self.endpoint,
+            self.creds,
+            if wait { self.opts } else { self.at_once },
+        )
+        .await
+        .map_err(|e| {
+            let text = format!(
+                "could not connect to the {} ({}): {e}",
+                self.role, self.endpoint.host
+            );
+            Stop::from_connect(&e, text)
+        })
     }
 
     /// A new session after the previous one broke. A refused login now means the password
@@ -157,7 +164,13 @@ impl Side {
 
 impl Run<'_> {
     pub(super) async fn open_lane(&self) -> Result<Lane, Stop> {
-        let (src, dst) = tokio::join!(self.src.open(), self.dst.open());
+        self.open_lane_with(true).await
+    }
+
+    /// A lane; `wait`: for places under the process's connection cap (the first lane
+    /// waits, extra ones are done without).
+    pub(super) async fn open_lane_with(&self, wait: bool) -> Result<Lane, Stop> {
+        let (src, dst) = tokio::join!(self.src.open(wait), self.dst.open(wait));
         let mut lane = Lane::default();
         let error = match (src, dst) {
             (Ok(s), Ok(d)) => {

@@ -168,18 +168,22 @@ pub async fn copy_mailbox_with(
     cancel: &CancellationToken,
     checkpoints: &dyn CheckpointStore,
 ) -> CopyReport {
+    // A copy's extra connections take a place under the process's cap only if one is free.
+    let at_once = connect.without_limiter_wait();
     let run = Run {
         src: Account {
             role: "source",
             endpoint: source.0,
             creds: source.1,
             opts: connect,
+            at_once: &at_once,
         },
         dst: Account {
             role: "destination",
             endpoint: destination.0,
             creds: destination.1,
             opts: connect,
+            at_once: &at_once,
         },
         options,
         progress,
@@ -342,7 +346,7 @@ impl Run<'_> {
         let connections = self.options.connections.max(1);
         // Every lane is opened at once (the logins' round trips overlap); the first one lists
         // and prepares, the others wait for the scan.
-        let mut opened = join_all((0..connections).map(|_| self.open_lane())).await;
+        let mut opened = join_all((0..connections).map(|i| self.open_lane_with(i == 0))).await;
         let Some(at) = opened.iter().position(Result::is_ok) else {
             let e = match opened.into_iter().next() {
                 Some(Err(e)) => e,
