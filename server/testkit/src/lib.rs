@@ -25,6 +25,7 @@ use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,6 +44,8 @@ pub const TEST_MAIL_USER: &str = "imapcopy-test";
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Start attempts when a chosen port turns out to be taken.
 const PORT_ATTEMPTS: usize = 5;
+/// How long [`Dovecot::restart`] keeps trying to bind its ports again.
+const REBIND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Namespace layout of an instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
@@ -751,6 +754,8 @@ impl Dovecot {
             .arg("-F")
             .arg("-c")
             .arg(conf)
+            // Its own process group, so that `stop` reaches every process of the instance.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(stderr))
@@ -1126,6 +1131,51 @@ impl Dovecot {
         Ok(client)
     }
 
+    /// Stops this instance and starts it again, as a server restart looks to a client. It is
+    /// stopped gracefully as on drop (SIGTERM to the master and its whole process group:
+    /// every session gets `* BYE` and is closed); for `down` nothing listens (connections are
+    /// refused); then the same configuration starts again on the same ports, with the same
+    /// temp dir, users, passwords and mail. Returns once both ports greet; [`Dovecot::pid`]
+    /// is then the new master's, and the watchdog watches it.
+    ///
+    /// Dovecot binds its listeners with `SO_REUSEADDR`, so connections left in TIME_WAIT do
+    /// not block the ports; a port still held (an old login process not yet gone) is tried
+    /// again for up to [`REBIND_TIMEOUT`]. Between the stop and the new start no watchdog
+    /// runs: if this process dies then, only the temp dir is left behind.
+    pub fn restart(&mut self, down: Duration) -> Result<()> {
+        self.stop();
+        std::thread::sleep(down);
+        let ca_pem = self.ca_pem();
+        let deadline = Instant::now() + REBIND_TIMEOUT;
+        let child = loop {
+            let attempt = Self::spawn_and_wait(
+                &self.conf_path,
+                &self.log_path,
+                &self.stderr_path,
+                &ca_pem,
+                self.imap_port,
+                self.imaps_port,
+            )?;
+            match attempt {
+                Attempt::Ready(child) => break child,
+                Attempt::PortTaken if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Attempt::PortTaken => bail!(
+                    "ports {}/{} still taken {REBIND_TIMEOUT:?} after the stop; log:\n{}",
+                    self.imap_port,
+                    self.imaps_port,
+                    self.log_tail(20)
+                ),
+            }
+        };
+        let pid = child.id();
+        // Kept before arming the watchdog: if that fails, Drop still stops this master.
+        self.child = Some(child);
+        self.watchdog = Some(spawn_watchdog(pid, self.dir.path())?);
+        Ok(())
+    }
+
     fn stop(&mut self) {
         // First disarm the watchdog so it neither signals nor deletes anything.
         if let Some((mut watchdog, stdin)) = self.watchdog.take() {
@@ -1136,25 +1186,35 @@ impl Dovecot {
         let Some(mut child) = self.child.take() else {
             return;
         };
-        if let Ok(None) = child.try_wait() {
-            // Graceful: master SIGTERMs its children (shutdown_clients = yes).
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while let Ok(None) = child.try_wait() {
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+        // Graceful, as a service manager stops a unit: SIGTERM to the master and to every
+        // process of its group (`dovecot -F` leads its own, [`Dovecot::spawn_and_wait`]). The
+        // master alone is not enough: Dovecot 2.3's logged-in imap processes outlive it (they
+        // only stop accepting new connections) and keep their clients' sessions open; each
+        // answers SIGTERM with `* BYE` and exits. The master usually exits at once; now and
+        // then (with or without the group) it is still there after 5 s.
+        let group = format!("-{}", child.id());
+        send_signal("-TERM", &group);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Ok(None) = child.try_wait() {
+            if Instant::now() > deadline {
+                send_signal("-KILL", &group);
+                let _ = child.kill();
+                break;
             }
+            std::thread::sleep(Duration::from_millis(20));
         }
         let _ = child.wait();
     }
+}
+
+/// `kill SIGNAL -- TARGET`: a pid, or `-PGID` for a whole process group.
+fn send_signal(signal: &str, target: &str) {
+    let _ = Command::new("kill")
+        .args([signal, "--", target])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 impl Drop for Dovecot {
@@ -1165,16 +1225,16 @@ impl Drop for Dovecot {
 }
 
 /// `sh` that blocks reading stdin; when the pipe closes without it having been killed first
-/// (this process died, Drop never ran), it SIGTERMs Dovecot, SIGKILLs it after 5 s, and
-/// removes the temp dir.
+/// (this process died, Drop never ran), it SIGTERMs Dovecot's process group, SIGKILLs it
+/// after 5 s, and removes the temp dir.
 fn spawn_watchdog(pid: u32, dir: &Path) -> Result<(Child, ChildStdin)> {
     // A zombie (state Z: dead, not yet reaped by init) counts as gone.
     const SCRIPT: &str = r#"read _ignored
 alive() { kill -0 "$1" 2>/dev/null && ! grep -qs ') Z' "/proc/$1/stat"; }
-kill -TERM "$1" 2>/dev/null
+kill -TERM "-$1" 2>/dev/null
 i=0
 while alive "$1" && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-kill -KILL "$1" 2>/dev/null
+kill -KILL "-$1" 2>/dev/null
 sleep 0.2
 rm -rf -- "$2"
 "#;

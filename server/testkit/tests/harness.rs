@@ -302,6 +302,59 @@ fn pair_uses_distinct_ports_and_drop_cleans_up() {
     ImapClient::connect_plain(dot.imap_port()).unwrap();
 }
 
+/// `restart`: the open session is closed, connections are refused while it is down, and the
+/// new master (another pid, same ports) has the same users, passwords and mail.
+#[test]
+fn restart_closes_sessions_refuses_meanwhile_and_keeps_users_and_mail() {
+    let mut d = Dovecot::start(Flavour::Slash).unwrap();
+    let user = "restart@example.test";
+    d.add_user(user, "pw").unwrap();
+    d.append(
+        user,
+        "INBOX",
+        &["\\Seen"],
+        None,
+        b"Subject: kept\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let mut session = d.login(user).unwrap();
+    session.command("SELECT INBOX").unwrap();
+    let (pid, imap, imaps) = (d.pid().unwrap(), d.imap_port(), d.imaps_port());
+
+    // Probes the plain port while the restart runs: some connect must be refused.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut refused = false;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                refused |= port_closed(imap);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            refused
+        })
+    };
+    let started = Instant::now();
+    d.restart(Duration::from_secs(1)).unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(probe.join().unwrap(), "the port never refused a connection");
+    assert!(started.elapsed() >= Duration::from_secs(1));
+
+    assert!(session.command("NOOP").is_err(), "old session survived");
+    assert_ne!(d.pid().unwrap(), pid);
+    assert_eq!((d.imap_port(), d.imaps_port()), (imap, imaps));
+    check_greetings(&d);
+    let mut c = d.login(user).unwrap();
+    let fetched = c.command("SELECT INBOX").unwrap().join("\n");
+    assert!(fetched.contains("* 1 EXISTS"), "{fetched}");
+    let flags = c.command("FETCH 1 (FLAGS)").unwrap().join("\n");
+    assert!(flags.contains("\\Seen"), "{flags}");
+    c.logout();
+    // A second restart works too, without waiting.
+    d.restart(Duration::ZERO).unwrap();
+    d.login(user).unwrap().logout();
+}
+
 #[test]
 fn cli_serve_writes_state_and_stops_on_sigterm() {
     let state_dir = tempfile::tempdir().unwrap();
