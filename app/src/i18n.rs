@@ -154,6 +154,7 @@ pub enum T {
     Send,
     StateNotStarted,
     StateRunning,
+    StatePausedUntil,
     StateFinished,
     StateFailed,
     StateUnknown,
@@ -426,6 +427,11 @@ impl T {
                 "The synchronization has not started yet. Please wait.",
                 "La sincronización aún no ha comenzado. Por favor, espere.",
                 "La synchronisation n'a pas encore commencé. Veuillez patienter.",
+            ],
+            T::StatePausedUntil => [
+                "The copy is paused until {until}: the account's daily limit at its provider was reached. It resumes by itself then, where it stopped; nothing is copied twice.",
+                "La copia está en pausa hasta el {until}: se alcanzó el límite diario de la cuenta en su proveedor. Se reanudará sola entonces, donde se detuvo; nada se copia dos veces.",
+                "La copie est en pause jusqu'au {until} : la limite quotidienne du compte chez son fournisseur est atteinte. Elle reprendra seule à ce moment, là où elle s'est arrêtée ; rien n'est copié deux fois.",
             ],
             T::StateRunning => [
                 "The synchronization is in progress.",

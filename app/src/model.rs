@@ -267,9 +267,38 @@ impl std::fmt::Debug for AccountForm {
 pub enum PublicState {
     NotFound,
     Queued,
-    Running { percent: u8 },
+    Running {
+        percent: u8,
+    },
+    /// A provider's daily limit was reached: the copy resumes by itself at `until_ms` (ms
+    /// since the Unix epoch).
+    Paused {
+        until_ms: i64,
+    },
     Finished,
     Failed,
+}
+
+/// `2026-12-05 18:04 UTC` for a time in ms since the Unix epoch (the same text on the server
+/// and in the browser; written out rather than linking a date crate into the WASM bundle).
+pub fn utc_minute(ms: i64) -> String {
+    let minutes = ms.div_euclid(60_000);
+    let (days, minute_of_day) = (minutes.div_euclid(1440), minutes.rem_euclid(1440));
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minute_of_day / 60,
+        minute_of_day % 60
+    )
 }
 
 /// Progress numbers of a running or ended job (private link only).
@@ -534,5 +563,19 @@ mod tests {
         };
         assert_eq!(m.percent(), 25);
         assert_eq!(ProgressView::default().percent(), 0);
+    }
+}
+
+#[cfg(test)]
+mod utc_minute_tests {
+    use super::utc_minute;
+
+    #[test]
+    fn minutes_read_in_utc_across_leap_years_and_before_1970() {
+        assert_eq!(utc_minute(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_minute(1_796_241_840_000), "2026-12-02 20:04 UTC");
+        assert_eq!(utc_minute(951_782_400_000), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_minute(1_709_251_199_000), "2024-02-29 23:59 UTC");
+        assert_eq!(utc_minute(-60_000), "1969-12-31 23:59 UTC");
     }
 }

@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// IMAP connections per side of one copy.
     #[arg(long, env = "IMAPCOPY_CONNECTIONS", default_value_t = 4)]
     pub connections: usize,
+    /// The first pause, in seconds, of a job that met a provider's daily limit (Gmail's
+    /// "Account exceeded command or bandwidth limits"); each next one twice as long, at most
+    /// a day.
+    #[arg(long, env = "IMAPCOPY_DAILY_LIMIT_PAUSE", default_value_t = 3600)]
+    pub daily_limit_pause_secs: u64,
     /// IMAP connections open at the same time to one server (by name, all ports), over all
     /// jobs and Validate checks of this process; 0: no cap.
     #[arg(

@@ -151,6 +151,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
                 ..Default::default()
             },
             providers: providers.clone(),
+            daily_limit_pause: std::time::Duration::from_secs(args.daily_limit_pause_secs.max(1)),
             ..RunnerConfig::default()
         },
         after: Some(Arc::new(reporter)),

@@ -47,6 +47,8 @@ fn job(lang: &str) -> Job {
         destination_provider: None,
         sign_in_sides: Vec::new(),
         sign_in_since: None,
+        not_before: None,
+        limit_pauses: 0,
     }
 }
 

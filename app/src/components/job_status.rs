@@ -3,16 +3,24 @@
 use leptos::prelude::*;
 
 use crate::i18n::{fill, Lang, T};
-use crate::model::{JobView, ProgressView, PublicState};
+use crate::model::{utc_minute, JobView, ProgressView, PublicState};
 
-pub fn state_sentence(state: PublicState) -> T {
-    match state {
+/// The sentence for a job's coarse state.
+pub fn state_sentence(state: PublicState, lang: Lang) -> String {
+    let t = match state {
         PublicState::NotFound => T::StateUnknown,
         PublicState::Queued => T::StateNotStarted,
         PublicState::Running { .. } => T::StateRunning,
+        PublicState::Paused { until_ms } => {
+            return fill(
+                T::StatePausedUntil.get(lang),
+                &[("until", utc_minute(until_ms))],
+            )
+        }
         PublicState::Finished => T::StateFinished,
         PublicState::Failed => T::StateFailed,
-    }
+    };
+    t.get(lang).to_string()
 }
 
 #[component]

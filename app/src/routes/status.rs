@@ -99,7 +99,7 @@ pub fn StatusPage() -> impl IntoView {
                             <section class="step" aria-labelledby="status-heading">
                                 <h1 id="status-heading">{T::StatusHeading.get(lang)}</h1>
                                 <div class="status" role="status" aria-live="polite">
-                                    <p>{state_sentence(state).get(lang)}</p>
+                                    <p>{state_sentence(state, lang)}</p>
                                     {match state {
                                         PublicState::Running { percent } => {
                                             Some(view! { <ProgressBar percent /> })
@@ -206,9 +206,9 @@ pub fn JobPage() -> impl IntoView {
                                         <p>
                                             <strong>
                                                 {if waiting {
-                                                    T::StateWaitingForSignIn.get(lang)
+                                                    T::StateWaitingForSignIn.get(lang).to_string()
                                                 } else {
-                                                    state_sentence(state).get(lang)
+                                                    state_sentence(state, lang)
                                                 }}
                                             </strong>
                                             {job

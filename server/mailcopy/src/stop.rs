@@ -28,6 +28,9 @@ pub enum StopKind {
     ConnectionLost,
     /// The server said it is busy or throttling this account (see `retry_after`).
     Throttled,
+    /// A provider's limit per day was reached (Gmail: "Account exceeded command or bandwidth
+    /// limits"): the job pauses, it does not fail (see `retry_after`).
+    DailyLimit,
     /// The destination is full (`[OVERQUOTA]`).
     QuotaFull,
     /// A folder could not be copied in full (still changing, refused to open...); a re-run

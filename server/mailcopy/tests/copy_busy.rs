@@ -230,7 +230,7 @@ async fn gmails_daily_limit_stops_the_attempt_to_resume_later_and_the_resume_end
     let Outcome::Incomplete { cause: stop, .. } = &report.outcome else {
         panic!("expected a stop, got {:?}", report.outcome);
     };
-    assert_eq!(stop.kind, StopKind::Throttled, "{stop:?}");
+    assert_eq!(stop.kind, StopKind::DailyLimit, "{stop:?}");
     assert!(!stop.permanent);
     assert_eq!(stop.retry_after(), Some(Duration::from_secs(3600)));
     // Not a full mailbox, not a message's fault.

@@ -11,6 +11,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_init.sql")),
     M::up(include_str!("../../migrations/0002_jobs.sql")),
     M::up(include_str!("../../migrations/0003_oauth2_grants.sql")),
+    M::up(include_str!("../../migrations/0004_limit_pauses.sql")),
 ];
 
 pub const DB_FILE: &str = "imapcopy.sqlite3";

@@ -15,6 +15,8 @@ pub enum RetryDecision {
     /// An OAuth2 grant is gone, or the server refuses even a renewed token: only a person
     /// signing in again can help. The job waits for that (bounded), keeping its credentials.
     WaitForSignIn,
+    /// A provider's daily limit: paused this long, then it goes on; not an attempt.
+    PauseForLimit(Duration),
 }
 
 /// How retries are spaced.
@@ -26,11 +28,39 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// The longest wait a server may ask for and still be waited for in one step.
     pub max_wait: Duration,
+    /// The first pause after a daily limit; each next one twice as long, at most a day.
+    pub daily_limit_pause: Duration,
 }
 
-/// Decides after attempt number `attempts` (1 for the first) stopped with `stop`. `jitter`
-/// in `[0, 1)` spreads retries of many jobs apart (the caller draws it).
-pub fn decide(policy: &RetryPolicy, stop: &Stop, attempts: i64, jitter: f64) -> RetryDecision {
+/// The longest pause for a daily limit: the limits are per day.
+pub const MAX_LIMIT_PAUSE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The pause after a daily limit, the job having paused `pauses` times before: at least what
+/// the engine asked, doubling from `policy.daily_limit_pause`, at most [`MAX_LIMIT_PAUSE`].
+pub fn limit_pause(policy: &RetryPolicy, stop: &Stop, pauses: i64) -> Duration {
+    let doubled = policy
+        .daily_limit_pause
+        .saturating_mul(1 << pauses.clamp(0, 10) as u32);
+    doubled
+        .max(stop.retry_after().unwrap_or_default())
+        .min(MAX_LIMIT_PAUSE)
+}
+
+/// Decides after attempt number `attempts` (1 for the first) stopped with `stop`, the job
+/// having paused `limit_pauses` times for a daily limit. `jitter` in `[0, 1)` spreads retries
+/// of many jobs apart (the caller draws it).
+pub fn decide(
+    policy: &RetryPolicy,
+    stop: &Stop,
+    attempts: i64,
+    limit_pauses: i64,
+    jitter: f64,
+) -> RetryDecision {
+    // A daily limit is not a failure: pause, whatever the attempts (a mailbox larger than a
+    // day's volume takes days).
+    if stop.kind == StopKind::DailyLimit {
+        return RetryDecision::PauseForLimit(limit_pause(policy, stop, limit_pauses));
+    }
     // The engine asked the token source for a renewed token once before it stopped with a
     // refused one, so neither a refresh nor time helps: a new sign-in may. Attempts do not
     // count: nothing was tried that a retry would repeat.
@@ -69,6 +99,7 @@ mod tests {
         max_attempts: 4,
         base: Duration::from_secs(30),
         max_wait: Duration::from_secs(3600),
+        daily_limit_pause: Duration::from_secs(3600),
     };
 
     fn stop(kind: StopKind, permanent: bool) -> Stop {
@@ -79,13 +110,13 @@ mod tests {
     fn permanent_causes_fail_at_once() {
         for kind in [StopKind::LoginRefused, StopKind::Tls, StopKind::QuotaFull] {
             assert_eq!(
-                decide(&POLICY, &stop(kind, true), 1, 0.0),
+                decide(&POLICY, &stop(kind, true), 1, 0, 0.0),
                 RetryDecision::GiveUp,
                 "{kind:?}"
             );
         }
         assert_eq!(
-            decide(&POLICY, &stop(StopKind::Cancelled, false), 1, 0.0),
+            decide(&POLICY, &stop(StopKind::Cancelled, false), 1, 0, 0.0),
             RetryDecision::GiveUp
         );
     }
@@ -95,7 +126,7 @@ mod tests {
         for kind in [StopKind::SignInNeeded, StopKind::TokenRefused] {
             for attempts in [1, POLICY.max_attempts, POLICY.max_attempts + 3] {
                 assert_eq!(
-                    decide(&POLICY, &stop(kind, false), attempts, 0.5),
+                    decide(&POLICY, &stop(kind, false), attempts, 0, 0.5),
                     RetryDecision::WaitForSignIn,
                     "{kind:?} after {attempts}"
                 );
@@ -103,7 +134,7 @@ mod tests {
         }
         // A refused password is not a sign-in to renew.
         assert_eq!(
-            decide(&POLICY, &stop(StopKind::LoginRefused, true), 1, 0.0),
+            decide(&POLICY, &stop(StopKind::LoginRefused, true), 1, 0, 0.0),
             RetryDecision::GiveUp
         );
     }
@@ -112,18 +143,18 @@ mod tests {
     fn transient_causes_back_off_exponentially_until_the_attempts_run_out() {
         let lost = stop(StopKind::ConnectionLost, false);
         assert_eq!(
-            decide(&POLICY, &lost, 1, 0.0),
+            decide(&POLICY, &lost, 1, 0, 0.0),
             RetryDecision::RetryAfter(Duration::from_secs(60))
         );
         assert_eq!(
-            decide(&POLICY, &lost, 2, 0.0),
+            decide(&POLICY, &lost, 2, 0, 0.0),
             RetryDecision::RetryAfter(Duration::from_secs(120))
         );
         assert_eq!(
-            decide(&POLICY, &lost, 3, 0.999),
+            decide(&POLICY, &lost, 3, 0, 0.999),
             RetryDecision::RetryAfter(Duration::from_millis(240_000 + 14_985))
         );
-        assert_eq!(decide(&POLICY, &lost, 4, 0.0), RetryDecision::GiveUp);
+        assert_eq!(decide(&POLICY, &lost, 4, 0, 0.0), RetryDecision::GiveUp);
     }
 
     #[test]
@@ -131,24 +162,49 @@ mod tests {
         let mut s = stop(StopKind::Throttled, false);
         s.retry_after_ms = Some(299_961);
         assert_eq!(
-            decide(&POLICY, &s, 1, 0.0),
+            decide(&POLICY, &s, 1, 0, 0.0),
             RetryDecision::RetryAfter(Duration::from_millis(299_961))
         );
         // Jitter adds up to a tenth.
-        let RetryDecision::RetryAfter(d) = decide(&POLICY, &s, 1, 0.5) else {
+        let RetryDecision::RetryAfter(d) = decide(&POLICY, &s, 1, 0, 0.5) else {
             panic!()
         };
         assert!(d > Duration::from_millis(299_961) && d < Duration::from_millis(330_000));
         // A short suggestion does not undercut the back-off; an absurd one is capped.
         s.retry_after_ms = Some(10);
         assert_eq!(
-            decide(&POLICY, &s, 1, 0.0),
+            decide(&POLICY, &s, 1, 0, 0.0),
             RetryDecision::RetryAfter(Duration::from_secs(60))
         );
         s.retry_after_ms = Some(1 << 40);
         assert_eq!(
-            decide(&POLICY, &s, 1, 0.0),
+            decide(&POLICY, &s, 1, 0, 0.0),
             RetryDecision::RetryAfter(POLICY.max_wait)
+        );
+    }
+
+    #[test]
+    fn a_daily_limit_pauses_longer_each_time_whatever_the_attempts() {
+        let mut s = stop(StopKind::DailyLimit, false);
+        s.retry_after_ms = Some(3_600_000);
+        let hour = Duration::from_secs(3600);
+        for (pauses, want) in [
+            (0, hour),
+            (1, hour * 2),
+            (3, hour * 8),
+            (9, MAX_LIMIT_PAUSE),
+        ] {
+            assert_eq!(
+                decide(&POLICY, &s, POLICY.max_attempts + 5, pauses, 0.5),
+                RetryDecision::PauseForLimit(want),
+                "after {pauses} pauses"
+            );
+        }
+        // The engine's own wait, if longer, is kept.
+        s.retry_after_ms = Some(5 * 3_600_000);
+        assert_eq!(
+            decide(&POLICY, &s, 1, 0, 0.0),
+            RetryDecision::PauseForLimit(hour * 5)
         );
     }
 }

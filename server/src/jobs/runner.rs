@@ -51,6 +51,9 @@ pub struct RunnerConfig {
     pub token_refresh_margin: Duration,
     /// How long a job waits for someone to sign in again before it fails.
     pub sign_in_wait: Duration,
+    /// The first pause after a provider's daily limit (then twice as long each time, at
+    /// most a day).
+    pub daily_limit_pause: Duration,
 }
 
 /// The longest wait before a retry, whatever a server asks for (Microsoft 365 suggests
@@ -71,6 +74,7 @@ impl Default for RunnerConfig {
             providers: Providers::default(),
             token_refresh_margin: REFRESH_MARGIN,
             sign_in_wait: DEFAULT_SIGN_IN_WAIT,
+            daily_limit_pause: Duration::from_secs(3600),
         }
     }
 }
@@ -398,9 +402,22 @@ impl Runner {
                         max_attempts: self.config.max_attempts,
                         base: self.config.retry_base,
                         max_wait: RETRY_MAX_WAIT,
+                        daily_limit_pause: self.config.daily_limit_pause,
                     };
                     let jitter = rand::thread_rng().gen_range(0.0..1.0);
-                    match retry::decide(&policy, cause, job.attempts, jitter) {
+                    match retry::decide(&policy, cause, job.attempts, job.limit_pauses, jitter) {
+                        RetryDecision::PauseForLimit(pause) => {
+                            tracing::warn!(job = %job.id, error = %error, pause_s = pause.as_secs(), "daily limit reached; pausing");
+                            let until = self.store.now_ms() + pause.as_millis() as i64;
+                            match self
+                                .store
+                                .pause_for_limit(&job.id, &owner, until, error)
+                                .await
+                            {
+                                Ok(_) => return,
+                                Err(e) => Err(e),
+                            }
+                        }
                         RetryDecision::RetryAfter(delay) => {
                             tracing::warn!(job = %job.id, error = %error, kind = ?cause.kind, retry_in_s = delay.as_secs(), "copy stopped; will retry");
                             let not_before = self.store.now_ms() + delay.as_millis() as i64;

@@ -13,7 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, Transact
 use super::checkpoints::{self, SqliteCheckpoints};
 use super::sealed;
 use super::state::{transition, JobEvent, JobState};
-use super::store_trait::JobStore;
+use super::store_trait::{JobStore, DAILY_LIMIT_KIND};
 use crate::oauth::{ProviderId, Tokens};
 use crate::seal::Sealer;
 use mailcopy::copy::CheckpointStore;
@@ -39,7 +39,7 @@ const JOB_COLUMNS: &str = "id, state, source_address, source_host, source_port, 
      dest_host, dest_port, dest_security, dest_login, lang, report_to, created_at, started_at, finished_at, \
      attempts, cancel_requested, progress, last_error, error_kind, outcome, result, report_state, report_error, \
      (source_secret IS NOT NULL OR dest_secret IS NOT NULL), source_provider, dest_provider, sign_in_sides, \
-     sign_in_since";
+     sign_in_since, not_before, limit_pauses";
 
 /// The secret and provider columns of a side.
 fn columns(side: Side) -> (&'static str, &'static str) {
@@ -134,6 +134,8 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
             .map(|p| ProviderId::parse(&p)),
         sign_in_sides: parse_sides(row.get::<_, Option<String>>(28)?.as_deref()),
         sign_in_since: row.get(29)?,
+        not_before: row.get(30)?,
+        limit_pauses: row.get(31)?,
     })
 }
 
@@ -453,6 +455,42 @@ impl Store {
                 ("last_error", error.to_string().into()),
             ],
         )
+    }
+
+    /// A provider's daily limit: back to the queue until `until`, paused. The attempt that
+    /// met the limit does not count as one (a mailbox larger than a day's volume takes
+    /// several days); the pause does (`limit_pauses`).
+    pub fn pause_for_limit(
+        &self,
+        id: &str,
+        owner: &str,
+        until: i64,
+        error: &str,
+    ) -> anyhow::Result<Option<JobState>> {
+        let now = self.now_ms();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let next = apply_in(
+            &tx,
+            now,
+            id,
+            Some(owner),
+            JobEvent::Retry,
+            &[
+                ("not_before", until.into()),
+                ("error_kind", DAILY_LIMIT_KIND.to_string().into()),
+                ("last_error", error.to_string().into()),
+            ],
+        )?;
+        if next.is_some() {
+            tx.execute(
+                "UPDATE jobs SET attempts = MAX(attempts - 1, 0), limit_pauses = limit_pauses + 1 \
+                 WHERE id = ?1",
+                [id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(next)
     }
 
     /// Shutdown: a running job goes back to the queue to resume at the next start.
@@ -856,6 +894,22 @@ impl JobStore for Store {
         let (s, id, owner) = (self.clone(), id.to_string(), owner.to_string());
         let (kind, error) = (kind.to_string(), error.to_string());
         blocking(move || s.retry(&id, &owner, not_before, &kind, &error)).await
+    }
+
+    async fn pause_for_limit(
+        &self,
+        id: &str,
+        owner: &str,
+        until: i64,
+        error: &str,
+    ) -> anyhow::Result<Option<JobState>> {
+        let (s, id, owner, error) = (
+            self.clone(),
+            id.to_string(),
+            owner.to_string(),
+            error.to_string(),
+        );
+        blocking(move || s.pause_for_limit(&id, &owner, until, &error)).await
     }
 
     async fn release(&self, id: &str, owner: &str) -> anyhow::Result<Option<JobState>> {

@@ -155,6 +155,23 @@ pub struct Job {
     /// Waiting for sign-in: the sides whose grant is gone, and since when (ms).
     pub sign_in_sides: Vec<Side>,
     pub sign_in_since: Option<i64>,
+    /// Queued: not to be claimed before then (ms), e.g. after a retry or a pause.
+    pub not_before: Option<i64>,
+    /// Pauses taken for a provider's daily limit.
+    pub limit_pauses: i64,
+}
+
+/// `error_kind` of a job paused by a provider's daily limit.
+pub const DAILY_LIMIT_KIND: &str = "daily_limit";
+
+impl Job {
+    /// Paused by a provider's daily limit: until when (ms).
+    pub fn paused_until(&self, now_ms: i64) -> Option<i64> {
+        (self.state == JobState::Queued && self.error_kind.as_deref() == Some(DAILY_LIMIT_KIND))
+            .then_some(self.not_before)
+            .flatten()
+            .filter(|&t| t > now_ms)
+    }
 }
 
 /// Opened credentials of a claimed job. Never logged: `Debug` is redacted.
@@ -246,6 +263,16 @@ pub trait JobStore: Send + Sync {
         owner: &str,
         not_before: i64,
         kind: &str,
+        error: &str,
+    ) -> anyhow::Result<Option<JobState>>;
+
+    /// A provider's daily limit: queued again, paused until `until` (ms); the attempt does
+    /// not count, the pause does (`Job::limit_pauses`).
+    async fn pause_for_limit(
+        &self,
+        id: &str,
+        owner: &str,
+        until: i64,
         error: &str,
     ) -> anyhow::Result<Option<JobState>>;
 

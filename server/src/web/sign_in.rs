@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use app::i18n::{Lang, T};
-use app::model::{FailureKind, SideStatus, SideView, SignInOption};
+use app::model::{utc_minute, FailureKind, SideStatus, SideView, SignInOption};
 use app::presets::{self, Side, OTHER};
 
 use crate::jobs::sign_in::DEFAULT_SIGN_IN_WAIT;
@@ -594,21 +594,6 @@ fn status_detail(status: &SideStatus) -> String {
     match status {
         SideStatus::Failed { detail, .. } => detail.clone(),
         other => format!("{other:?}"),
-    }
-}
-
-/// `2026-12-05 18:04 UTC` for a time in ms since the Unix epoch.
-fn utc_minute(ms: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)) {
-        Ok(t) => format!(
-            "{}-{:02}-{:02} {:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        Err(_) => String::new(),
     }
 }
 

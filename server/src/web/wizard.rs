@@ -352,7 +352,7 @@ impl Backend for WizardService {
             .check_distinct(client.ip, address)
             .map_err(|wait| limited("lookup", &client, wait))?;
         match self.jobs.latest_for_address(address).await {
-            Ok(Some(job)) => Ok(public_state(&job, &progress_of(&job))),
+            Ok(Some(job)) => Ok(public_state(&job, &progress_of(&job), self.jobs.now_ms())),
             Ok(None) => Ok(PublicState::NotFound),
             Err(e) => {
                 tracing::error!(error = %e, "status lookup failed");
@@ -376,7 +376,7 @@ impl Backend for WizardService {
         let folders = stored.folders;
         Some(JobView {
             id: job.id.clone(),
-            state: public_state(&job, &progress),
+            state: public_state(&job, &progress, self.jobs.now_ms()),
             source_address: job.source_address.clone(),
             destination_address: crate::jobs::store_trait::source_address(
                 &job.destination.login,
@@ -497,7 +497,10 @@ fn progress_of(job: &Job) -> ProgressView {
         .unwrap_or_default()
 }
 
-fn public_state(job: &Job, progress: &ProgressView) -> PublicState {
+fn public_state(job: &Job, progress: &ProgressView, now_ms: i64) -> PublicState {
+    if let Some(until_ms) = job.paused_until(now_ms) {
+        return PublicState::Paused { until_ms };
+    }
     match job.state {
         JobState::Queued | JobState::WaitingForSignIn => PublicState::Queued,
         JobState::Running => PublicState::Running {

@@ -959,6 +959,51 @@ impl Dovecot {
         }
     }
 
+    /// Sets (or with `None` lifts) the storage quota of a user added with `add_user*`, for
+    /// its next logins (the passwd-file line is rewritten, other fields kept).
+    pub fn set_quota(&self, login: &str, storage_kib: Option<u64>) -> Result<()> {
+        let key = login.to_lowercase();
+        let path = self.users_dir.join(&key);
+        let line = fs::read_to_string(&path).with_context(|| format!("unknown user {key}"))?;
+        // The extra fields (the 8th) may hold colons themselves (`quota_rule=*:storage=…`).
+        let mut fields: Vec<String> = line
+            .trim_end_matches('\n')
+            .splitn(8, ':')
+            .map(str::to_string)
+            .collect();
+        if fields.len() < 8 {
+            bail!("malformed passwd-file line for {key}");
+        }
+        let mut extra: Vec<String> = fields[7]
+            .split_whitespace()
+            .filter(|f| !f.starts_with("userdb_quota_rule="))
+            .map(str::to_string)
+            .collect();
+        if let Some(kib) = storage_kib {
+            extra.push(format!("userdb_quota_rule=*:storage={kib}K"));
+        }
+        fields[7] = extra.join(" ");
+        let password = self.password(&key).unwrap_or_default();
+        self.install_passwd_line(&key, &format!("{}\n", fields.join(":")), &password)?;
+        // Wait until a userdb lookup sees the change (as `set_password` does).
+        let want = storage_kib.map(|kib| format!("storage={kib}K"));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let out = self.doveadm(&["user", &key]).unwrap_or_default();
+            let seen = match &want {
+                Some(rule) => out.contains(rule.as_str()),
+                None => !out.contains("quota_rule"),
+            };
+            if seen {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("new quota for {key} not visible to dovecot: {out}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// `doveadm kick USER`: closes the user's IMAP sessions (a server restart or an
     /// administrator's action, as seen from a client).
     pub fn kick(&self, login: &str) -> Result<()> {

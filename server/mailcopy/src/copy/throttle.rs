@@ -4,8 +4,8 @@
 //! A throttling answer is not a property of a message or a folder: the command is sent
 //! again after the pause, and the copy goes on with one connection fewer. A wait longer than
 //! the copy should hold its connections for, a daily limit, or a server that keeps throttling
-//! stops the attempt as [`StopKind::Throttled`] with the wait, for the caller (the job
-//! runner) to resume later.
+//! stops the attempt as [`StopKind::Throttled`] (a daily limit as [`StopKind::DailyLimit`])
+//! with the wait, for the caller (the job runner) to resume later.
 
 use std::time::Duration;
 
@@ -61,13 +61,18 @@ pub(crate) fn busy(server_text: &str) -> Option<Busy> {
 /// already; `jitter` in `[0, 1)` spreads the lanes (and jobs) apart.
 pub(crate) fn pause_for(busy: Busy, pauses: u32, jitter: f64, text: &str) -> Pause {
     let jitter = jitter.clamp(0.0, 1.0);
-    let stop = |wait: Duration, why: &str| {
-        let mut stop = Stop::new(StopKind::Throttled, false, format!("{why}: {text}"));
+    let stop_as = |kind: StopKind, wait: Duration, why: &str| {
+        let mut stop = Stop::new(kind, false, format!("{why}: {text}"));
         stop.retry_after_ms = Some(wait.as_millis() as u64);
         Pause::Stop(stop)
     };
+    let stop = |wait, why| stop_as(StopKind::Throttled, wait, why);
     match busy {
-        Busy::DailyLimit => stop(DAILY_LIMIT_WAIT, "the server's daily limit was reached"),
+        Busy::DailyLimit => stop_as(
+            StopKind::DailyLimit,
+            DAILY_LIMIT_WAIT,
+            "the account's daily limit was reached",
+        ),
         Busy::Throttled(Some(asked)) if asked > MAX_INLINE_WAIT => {
             stop(asked, "the server asked to wait longer than a copy waits")
         }
@@ -175,7 +180,7 @@ mod tests {
         );
         assert_eq!(
             stopped(pause_for(Busy::DailyLimit, 0, 0.5, "x")),
-            (StopKind::Throttled, false, Some(DAILY_LIMIT_WAIT))
+            (StopKind::DailyLimit, false, Some(DAILY_LIMIT_WAIT))
         );
         assert_eq!(
             stopped(pause_for(Busy::Throttled(None), MAX_PAUSES, 0.5, "x")).0,

@@ -288,11 +288,13 @@ impl Run<'_> {
                 tracing::debug!(error = %e.describe(), "pipelined APPEND refused: trying it alone");
                 inflight.answered(k, None);
                 // A throttled one: the copy pauses before it is tried alone. Should the
-                // attempt stop instead (a daily limit), the lone APPEND meets the same answer
-                // and stops it there.
+                // attempt stop instead (a daily limit), it stops: the lone APPEND is not
+                // sent, the messages still in flight are settled first.
                 if let CmdError::Refused { text, .. } = &e {
                     if throttle::busy(text).is_some() {
-                        let _ = self.throttled(text).await;
+                        if let Err(Fail::Fatal(stop)) = self.throttled(text).await {
+                            self.stop(stop);
+                        }
                     }
                 }
                 Ok(())
