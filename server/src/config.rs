@@ -387,3 +387,245 @@ mod tests {
         assert!(parse_hosts("127.0.0.1\n").is_err());
     }
 }
+
+/// Property tests: the hosts file is the operator's, written by hand.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use mailcopy::net::Resolver;
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// One line of a hosts file.
+    #[derive(Debug, Clone)]
+    enum Line {
+        Blank(String),
+        Comment(String),
+        Entry {
+            ip: IpAddr,
+            names: Vec<String>,
+            seps: Vec<String>,
+            comment: Option<String>,
+        },
+    }
+
+    fn ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<Ipv4Addr>().prop_map(IpAddr::V4),
+            any::<Ipv6Addr>().prop_map(IpAddr::V6),
+        ]
+    }
+
+    /// Host names in either case, from a small set so that lines share some.
+    fn name() -> impl Strategy<Value = String> {
+        "(imap|mail|mx|a-1|B2)(\\.[a-zA-Z0-9-]{1,3}){0,2}\\.(test|LAN|Example)"
+    }
+
+    fn sep() -> impl Strategy<Value = String> {
+        "[ \\t]{1,3}"
+    }
+
+    fn comment() -> impl Strategy<Value = String> {
+        "[^\\r\\n]{0,20}".prop_map(|c| format!("#{c}"))
+    }
+
+    fn line() -> impl Strategy<Value = Line> {
+        prop_oneof![
+            1 => "[ \\t]{0,3}".prop_map(Line::Blank),
+            1 => ("[ \\t]{0,2}", comment()).prop_map(|(ws, c)| Line::Comment(format!("{ws}{c}"))),
+            4 => (
+                ip(),
+                proptest::collection::vec((name(), sep()), 1..4),
+                sep(),
+                proptest::option::of(comment()),
+            )
+                .prop_map(|(ip, names, lead, comment)| {
+                    let (names, mut seps): (Vec<_>, Vec<_>) = names.into_iter().unzip();
+                    seps.insert(0, lead);
+                    Line::Entry { ip, names, seps, comment }
+                }),
+        ]
+    }
+
+    /// A line of addresses, names, comments and junk in any order.
+    fn words() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            ip().prop_map(|ip| ip.to_string()),
+            name(),
+            "#[a-z ]{0,5}",
+            "[^\\n]{0,5}",
+        ];
+        (
+            proptest::collection::vec((word, sep()), 0..4),
+            "[ \\t]{0,2}",
+        )
+            .prop_map(|(words, lead)| {
+                words
+                    .into_iter()
+                    .fold(lead, |line, (w, s)| format!("{line}{w}{s}"))
+            })
+    }
+
+    fn render(line: &Line) -> String {
+        match line {
+            Line::Blank(ws) => ws.clone(),
+            Line::Comment(c) => c.clone(),
+            Line::Entry {
+                ip,
+                names,
+                seps,
+                comment,
+            } => {
+                // seps[0] leads the line, seps[i + 1] follows names[i].
+                let mut out = format!("{}{ip}", &seps[0][..seps[0].len() - 1]);
+                for (name, sep) in names.iter().zip(&seps[1..]) {
+                    out.push_str(sep);
+                    out.push_str(name);
+                }
+                if let Some(c) = comment {
+                    out.push_str(&seps[seps.len() - 1]);
+                    out.push_str(c);
+                }
+                out
+            }
+        }
+    }
+
+    fn file(lines: &[Line], crlf: bool) -> String {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        lines
+            .iter()
+            .map(|l| format!("{}{eol}", render(l)))
+            .collect()
+    }
+
+    /// Each name (lower-cased) with its addresses in file order.
+    fn model(lines: &[Line]) -> Vec<(String, Vec<IpAddr>)> {
+        let mut table: Vec<(String, Vec<IpAddr>)> = Vec::new();
+        for line in lines {
+            if let Line::Entry { ip, names, .. } = line {
+                for name in names {
+                    let name = name.to_ascii_lowercase();
+                    match table.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, ips)) => ips.push(*ip),
+                        None => table.push((name, vec![*ip])),
+                    }
+                }
+            }
+        }
+        table
+    }
+
+    fn resolve(r: &StaticResolver, name: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        futures::executor::block_on(r.resolve(name, 993))
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any text: no panic; an error names a line that holds something other than a
+        /// comment.
+        #[test]
+        fn any_text_parses_or_names_a_bad_line(
+            text in prop_oneof![
+                any::<String>(),
+                proptest::collection::vec(any::<char>(), 0..200).prop_map(String::from_iter),
+                "([0-9a-f.:]{0,12}[ \\t#]{0,2}[a-z.]{0,6}\\r?\\n){0,6}",
+                proptest::collection::vec(words(), 0..8).prop_map(|lines| lines.join("\n")),
+            ],
+        ) {
+            match parse_hosts(&text) {
+                Ok(r) => {
+                    // Every name of every line resolves to (at least) that line's address.
+                    for line in text.lines() {
+                        let mut words = line.split('#').next().unwrap_or_default().split_whitespace();
+                        let Some(ip) = words.next() else { continue };
+                        let ip: IpAddr = ip.parse().map_err(|_| TestCaseError::fail(format!("accepted {line:?}")))?;
+                        for name in words {
+                            let literal = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok();
+                            let got = resolve(&r, name).map_err(|e| TestCaseError::fail(format!("{name:?}: {e}")))?;
+                            prop_assert!(literal || got.contains(&std::net::SocketAddr::new(ip, 993)), "{name:?}");
+                        }
+                    }
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    let n: usize = e
+                        .strip_prefix("line ")
+                        .and_then(|r| r.split_once(':'))
+                        .and_then(|(n, _)| n.parse().ok())
+                        .ok_or_else(|| TestCaseError::fail(format!("no line number: {e}")))?;
+                    let line = n
+                        .checked_sub(1)
+                        .and_then(|i| text.lines().nth(i))
+                        .ok_or_else(|| TestCaseError::fail(format!("no such line: {e}")))?;
+                    let content = line.split('#').next().unwrap_or_default().trim();
+                    let words: Vec<&str> = content.split_whitespace().collect();
+                    let bad = match words.as_slice() {
+                        [] => false,
+                        [_] => true,
+                        [ip, ..] => ip.parse::<IpAddr>().is_err(),
+                    };
+                    prop_assert!(bad, "{e}: {line:?}");
+                }
+            }
+        }
+
+        /// A well-formed file resolves exactly its names, in any case, to their addresses in
+        /// file order, and nothing else.
+        #[test]
+        fn well_formed_files_resolve_exactly_their_names(
+            lines in proptest::collection::vec(line(), 0..12),
+            crlf in any::<bool>(),
+            others in proptest::collection::vec(name(), 0..4),
+        ) {
+            let text = file(&lines, crlf);
+            let r = parse_hosts(&text).map_err(|e| TestCaseError::fail(format!("{e}: {text:?}")))?;
+            let table = model(&lines);
+            for (name, ips) in &table {
+                let want: Vec<_> = ips.iter().map(|ip| std::net::SocketAddr::new(*ip, 993)).collect();
+                for asked in [name.clone(), name.to_ascii_uppercase()] {
+                    let got = resolve(&r, &asked).map_err(|e| TestCaseError::fail(format!("{asked}: {e}")))?;
+                    prop_assert_eq!(&got, &want, "{}", asked);
+                }
+            }
+            for other in others {
+                let listed = table.iter().any(|(n, _)| n.eq_ignore_ascii_case(&other));
+                prop_assert_eq!(resolve(&r, &other).is_ok(), listed, "{}", other);
+            }
+        }
+
+        /// One bad line (no address first, or nothing after it) makes the file an error that
+        /// names that line.
+        #[test]
+        fn a_bad_line_is_an_error_naming_it(
+            lines in proptest::collection::vec(line(), 0..8),
+            at in any::<proptest::sample::Index>(),
+            bad in prop_oneof![
+                (ip(), proptest::option::of(comment()))
+                    .prop_map(|(ip, c)| format!("{ip} {}", c.unwrap_or_default())),
+                (name(), name()).prop_map(|(a, b)| format!("{a} {b}")),
+                (ip(), name()).prop_map(|(ip, n)| format!("{ip}%eth0 {n}")),
+                (ip(), name()).prop_map(|(ip, n)| format!("{ip},{n}")),
+            ],
+            crlf in any::<bool>(),
+        ) {
+            let at = at.index(lines.len() + 1);
+            let mut text = file(&lines[..at], crlf);
+            text.push_str(&bad);
+            text.push('\n');
+            text.push_str(&file(&lines[at..], crlf));
+            let e = parse_hosts(&text).err().ok_or_else(|| TestCaseError::fail(text.clone()))?;
+            let want = format!("line {}: ", at + 1);
+            prop_assert!(e.to_string().starts_with(&want), "{e}");
+        }
+    }
+}
