@@ -116,9 +116,20 @@ pub fn parse_account_url(url: &str) -> anyhow::Result<AccountUrl> {
             let (host, after) = v6
                 .split_once(']')
                 .with_context(|| format!("{url:?}: unclosed ["))?;
-            (host.to_string(), after.strip_prefix(':'))
+            let port = match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None if after.is_empty() => None,
+                None => bail!("{url:?}: {after:?} after the ]"),
+            };
+            if host.parse::<std::net::IpAddr>().is_err() {
+                bail!("{url:?}: {host:?} in brackets is not an IP address");
+            }
+            (host.to_string(), port)
         }
         None => match hostport.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                bail!("{url:?}: an IPv6 address goes in brackets, [{hostport}]")
+            }
             Some((h, p)) => (h.to_string(), Some(p)),
             None => (hostport.to_string(), None),
         },
@@ -467,8 +478,159 @@ mod tests {
             "imaps://a@b:0",
             "imaps://a@b:x",
             "imaps://a@[::1",
+            // Caught by the property tests: text after the ] was ignored, brackets held any
+            // text, and an unbracketed IPv6 address was split at its last colon (host `:`,
+            // port 1).
+            "imaps://a@[::1]x",
+            "imaps://a@[::1]993",
+            "imaps://a@[[y]",
+            "imaps://a@[imap.example.com]:993",
+            "imaps://a@::1",
+            "imaps://a@fe80::1:993",
         ] {
             assert!(parse_account_url(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// Property tests: account URLs are typed by the operator, in any shape.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    use proptest::prelude::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
+            "(imaps?://)?[a-zA-Z0-9@:/%\\[\\]. -]{0,30}",
+            "imaps?://[^@]{0,10}@[\\[\\]0-9a-f:.]{0,20}(:[0-9]{0,6})?/?",
+        ]
+    }
+
+    fn security() -> impl Strategy<Value = Security> {
+        prop_oneof![Just(Security::Tls), Just(Security::StartTls)]
+    }
+
+    fn scheme(security: Security) -> &'static str {
+        match security {
+            Security::Tls => "imaps",
+            _ => "imap",
+        }
+    }
+
+    /// A host as written in the URL, and as parsed.
+    fn host() -> impl Strategy<Value = (String, String)> {
+        prop_oneof![
+            "[a-zA-Z0-9-]{1,10}(\\.[a-zA-Z0-9-]{1,10}){0,3}".prop_map(|h| (h.clone(), h)),
+            any::<Ipv4Addr>().prop_map(|ip| (ip.to_string(), ip.to_string())),
+            any::<Ipv6Addr>().prop_map(|ip| (format!("[{ip}]"), ip.to_string())),
+        ]
+    }
+
+    /// The URL's canonical form: login fully percent-encoded, port always given.
+    fn render(a: &AccountUrl) -> String {
+        let host = if a.endpoint.host.contains(':') {
+            format!("[{}]", a.endpoint.host)
+        } else {
+            a.endpoint.host.clone()
+        };
+        format!(
+            "{}://{}@{host}:{}",
+            scheme(a.endpoint.security),
+            utf8_percent_encode(&a.login, NON_ALPHANUMERIC),
+            a.endpoint.port
+        )
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Any text: no panic; what is accepted has a login, a host and a port, and reads
+        /// back the same from its canonical form.
+        #[test]
+        fn anything_accepted_is_a_whole_account(url in any_text()) {
+            if let Ok(a) = parse_account_url(&url) {
+                let prefix = format!("{}://", scheme(a.endpoint.security));
+                prop_assert!(url.starts_with(&prefix), "{url:?} {a:?}");
+                prop_assert!(!a.login.is_empty());
+                prop_assert!(!a.endpoint.host.is_empty() && !a.endpoint.host.contains('@'));
+                if a.endpoint.host.contains(':') {
+                    let bracketed = format!("[{}]", a.endpoint.host);
+                    prop_assert!(url.contains(&bracketed), "{url:?} {a:?}");
+                }
+                prop_assert!(a.endpoint.port > 0);
+                prop_assert_eq!(parse_account_url(&render(&a)).ok(), Some(a));
+            }
+        }
+
+        /// A URL built from parts parses to exactly those parts, the login written as is or
+        /// percent-encoded.
+        #[test]
+        fn built_urls_round_trip(
+            security in security(),
+            login in proptest::collection::vec(any::<char>(), 1..30).prop_map(String::from_iter),
+            encode in any::<bool>(),
+            (written, host) in host(),
+            port in proptest::option::of(1..=u16::MAX),
+            slash in any::<bool>(),
+        ) {
+            let encode = encode || login.contains('%');
+            let user = if encode {
+                utf8_percent_encode(&login, NON_ALPHANUMERIC).to_string()
+            } else {
+                login.clone()
+            };
+            let url = format!(
+                "{}://{user}@{written}{}{}",
+                scheme(security),
+                port.map(|p| format!(":{p}")).unwrap_or_default(),
+                if slash { "/" } else { "" },
+            );
+            let a = parse_account_url(&url).map_err(|e| TestCaseError::fail(format!("{e:#}")))?;
+            let port = port.unwrap_or(security.default_port());
+            prop_assert_eq!(a, AccountUrl { endpoint: Endpoint::new(host, port, security), login });
+        }
+
+        /// Only `imap://` and `imaps://`, in lower case, are account URLs.
+        #[test]
+        fn other_schemes_are_errors(
+            scheme in "[a-zA-Z+.-]{0,8}(:/{0,3})?",
+            rest in "[a-z]{1,5}@[a-z]{1,5}(:[0-9]{1,4})?",
+        ) {
+            let url = format!("{scheme}{rest}");
+            prop_assume!(!url.starts_with("imap://") && !url.starts_with("imaps://"));
+            prop_assert!(parse_account_url(&url).is_err(), "{url:?}");
+        }
+
+        /// A port that is not 1–65535, or text after a bracketed address, is an error.
+        #[test]
+        fn bad_ports_are_errors(
+            security in security(),
+            (written, _) in host(),
+            bad in prop_oneof![
+                Just(String::new()),
+                Just("0".to_string()),
+                (65536..u64::MAX).prop_map(|n| n.to_string()),
+                "[0-9]{0,3}[^0-9+:/@][0-9a-z]{0,3}",
+            ],
+        ) {
+            let url = format!("{}://a@{written}:{bad}", scheme(security));
+            prop_assert!(parse_account_url(&url).is_err(), "{url:?}");
+            if written.starts_with('[') {
+                let url = format!("{}://a@{written}{bad}", scheme(security));
+                prop_assume!(!bad.is_empty());
+                prop_assert!(parse_account_url(&url).is_err(), "{url:?}");
+            }
         }
     }
 }
