@@ -124,8 +124,12 @@ mod tests {
         #[test]
         fn never_panics_and_stays_in_bounds(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
             match frame(&bytes) {
-                Frame::Complete(n) => proptest::prop_assert!(n <= bytes.len() && n >= 2),
-                Frame::Incomplete(n) => proptest::prop_assert!(n > 0),
+                Frame::Complete(n) => {
+                    proptest::prop_assert!(n <= bytes.len() && n >= 2);
+                    proptest::prop_assert_eq!(&bytes[n - 2..n], b"\r\n");
+                }
+                // More bytes than were given are needed.
+                Frame::Incomplete(n) => proptest::prop_assert!(n > bytes.len()),
                 Frame::TooLarge => {}
             }
         }
@@ -138,6 +142,62 @@ mod tests {
             let total = r.len();
             r.extend_from_slice(b"A1 OK done\r\n");
             proptest::prop_assert_eq!(frame(&r), Frame::Complete(total));
+        }
+    }
+
+    /// One response: lines of text, each but the last ending in a literal `{n}` (or `{n+}`)
+    /// followed by `n` arbitrary bytes (CRLF and `{5}` included).
+    fn response() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let literal = (
+            "[ -~]{0,20}",
+            any::<bool>(),
+            proptest::collection::vec(
+                prop_oneof![
+                    any::<u8>(),
+                    Just(b'\r'),
+                    Just(b'\n'),
+                    Just(b'{'),
+                    Just(b'}')
+                ],
+                0..60,
+            ),
+        );
+        (proptest::collection::vec(literal, 0..4), "[ -|~]{0,20}").prop_map(|(literals, last)| {
+            let mut r = Vec::new();
+            for (text, plus, data) in literals {
+                let plus = if plus { "+" } else { "" };
+                r.extend_from_slice(format!("{text}{{{}{plus}}}\r\n", data.len()).as_bytes());
+                r.extend_from_slice(&data);
+            }
+            r.extend_from_slice(last.as_bytes());
+            r.extend_from_slice(b"\r\n");
+            r
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// A whole response is framed whatever follows it; any part of it is incomplete, with
+        /// a hint that never asks for more than the whole.
+        #[test]
+        fn responses_frame_exactly(
+            r in response(),
+            next in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            proptest::prop_assert_eq!(frame(&r), Frame::Complete(r.len()));
+            let mut more = r.clone();
+            more.extend_from_slice(&next);
+            proptest::prop_assert_eq!(frame(&more), Frame::Complete(r.len()));
+            for cut in 0..r.len() {
+                match frame(&r[..cut]) {
+                    Frame::Incomplete(n) => {
+                        proptest::prop_assert!(cut < n && n <= r.len(), "{cut}: {n} of {}", r.len())
+                    }
+                    other => proptest::prop_assert!(false, "{cut}: {other:?}"),
+                }
+            }
         }
     }
 }

@@ -358,6 +358,7 @@ fn is_atom_char(b: u8) -> bool {
 mod tests {
     use super::*;
     use imap_proto::{AttributeValue, MailboxDatum};
+    use proptest::prelude::*;
 
     #[test]
     fn namespaces() {
@@ -506,5 +507,201 @@ mod tests {
             let inner = &q[1..q.len() - 1];
             proptest::prop_assert_eq!(unquote(inner), name);
         }
+    }
+
+    /// Text weighted toward what quoting is about: quotes, backslashes, line breaks, NUL.
+    fn tricky_text() -> impl proptest::strategy::Strategy<Value = String> {
+        let c = prop_oneof![
+            4 => any::<char>(),
+            1 => Just('"'),
+            1 => Just('\\'),
+            1 => Just('\r'),
+            1 => Just('\n'),
+            1 => Just('\0'),
+            1 => Just(' '),
+        ];
+        proptest::collection::vec(c, 0..30).prop_map(String::from_iter)
+    }
+
+    /// A string as a server writes it (quoted or literal) and its value.
+    fn string() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+        prop_oneof![
+            tricky_text().prop_filter_map("quotable", |s| quote_utf8(&s).map(|q| (q, s))),
+            (tricky_text(), any::<bool>()).prop_map(|(s, plus)| {
+                let plus = if plus { "+" } else { "" };
+                (format!("{{{}{plus}}}\r\n{s}", s.len()), s)
+            }),
+        ]
+    }
+
+    /// An astring: an atom (`]` included), or a string.
+    fn astring() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+        prop_oneof![
+            "[!#$&'+,./0-9:;<=>?@A-Z^_`a-z|}~\\[\\]-]{1,20}".prop_map(|a| (a.clone(), a)),
+            string(),
+        ]
+    }
+
+    /// `word` with each letter in either case.
+    fn any_case(word: &str, upper: &[bool]) -> String {
+        word.chars()
+            .zip(upper.iter().chain(std::iter::repeat(&false)))
+            .map(|(c, u)| {
+                if *u {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+        /// `quote_utf8` refuses exactly CR, LF and NUL; what it quotes unquotes to the same
+        /// text and reads back whole as a quoted string.
+        #[test]
+        fn quote_utf8_round_trips(s in tricky_text()) {
+            match quote_utf8(&s) {
+                None => proptest::prop_assert!(s.contains(['\r', '\n', '\0'])),
+                Some(q) => {
+                    proptest::prop_assert!(!s.contains(['\r', '\n', '\0']));
+                    proptest::prop_assert!(q.len() >= 2 && q.starts_with('"') && q.ends_with('"'));
+                    proptest::prop_assert_eq!(unquote(&q[1..q.len() - 1]), s.clone());
+                    let mut c = Cursor::new(q.as_bytes());
+                    proptest::prop_assert_eq!(c.string(), Ok(s.clone().into_bytes()));
+                    proptest::prop_assert_eq!(c.i, q.len());
+                }
+            }
+        }
+
+        /// `quote` is `quote_utf8` for ASCII and refuses anything else.
+        #[test]
+        fn quote_is_quote_utf8_for_ascii(s in tricky_text()) {
+            match quote(&s) {
+                Ok(q) => {
+                    proptest::prop_assert!(s.is_ascii());
+                    proptest::prop_assert_eq!(Some(q), quote_utf8(&s));
+                }
+                Err(_) => proptest::prop_assert!(!s.is_ascii() || quote_utf8(&s).is_none()),
+            }
+        }
+
+        /// `unquote` removes one backslash per escape and nothing else.
+        #[test]
+        fn unquote_only_removes_escapes(s in tricky_text()) {
+            let u = unquote(&s);
+            let escapes = s.chars().count() - u.chars().count();
+            proptest::prop_assert!(escapes <= s.matches('\\').count());
+            if !s.contains('\\') {
+                proptest::prop_assert_eq!(u, s);
+            }
+        }
+
+        /// A STATUS answer as servers write it (any case, extra spaces, atom, quoted or
+        /// literal mailbox) gives back its mailbox and every attribute, in order.
+        #[test]
+        fn status_answers_round_trip(
+            upper in proptest::collection::vec(proptest::bool::ANY, 6),
+            (written, mailbox) in astring(),
+            items in proptest::collection::vec(("[a-zA-Z][a-zA-Z0-9-]{0,12}", proptest::num::u64::ANY), 0..6),
+            sp in proptest::collection::vec("[ ]{1,2}", 16),
+        ) {
+            let mut raw = format!("* {} {}{written}{}(", any_case("status", &upper), &sp[0][1..], sp[1]);
+            for (i, (name, value)) in items.iter().enumerate() {
+                let before = if i == 0 { &sp[2][1..] } else { sp[2 + i].as_str() };
+                raw.push_str(&format!("{before}{name}{}{value}", sp[8 + i]));
+            }
+            raw.push_str(&sp[15][1..]);
+            raw.push_str(")\r\n");
+            let want = StatusData {
+                mailbox,
+                items: items.iter().map(|(n, v)| (n.to_ascii_uppercase(), *v)).collect(),
+            };
+            proptest::prop_assert_eq!(parse_status(raw.as_bytes()), Ok(want.clone()), "{:?}", raw);
+            match parse(raw.as_bytes()) {
+                Reply::Status(got) => proptest::prop_assert_eq!(got, want),
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        /// A NAMESPACE answer gives back the first personal namespace's prefix and delimiter
+        /// (`NIL` or an empty string: none), whatever follows.
+        #[test]
+        fn namespace_answers_round_trip(
+            upper in proptest::collection::vec(proptest::bool::ANY, 9),
+            personal in proptest::option::of((
+                string(),
+                proptest::option::of(prop_delimiter()),
+                "( \"X-PARAM\" \\(\"A\"\\))?",
+                "(\\(\"#mh/\" \"/\"\\))?",
+            )),
+            rest in "(NIL|\\(\\(\"~\" \"/\"\\)\\)) (NIL|\\(\\(\"#shared/\" \"/\"\\)\\))",
+            sp in proptest::collection::vec("[ ]{0,2}", 4),
+        ) {
+            let (list, want) = match personal {
+                None => (any_case("nil", &upper[6..]), None),
+                Some(((written, prefix), delimiter, ext, more)) => {
+                    let (d, delimiter) = match delimiter {
+                        None => (any_case("nil", &upper[6..]), None),
+                        Some((written, d)) => (written, d.chars().next()),
+                    };
+                    (
+                        format!("({}({}{written} {d}{ext}){more})", sp[0], sp[1]),
+                        Some(Namespace { prefix, delimiter }),
+                    )
+                }
+            };
+            let raw = format!("* {} {}{list} {rest}\r\n", any_case("namespace", &upper), sp[2]);
+            proptest::prop_assert_eq!(parse_namespace(raw.as_bytes()), Ok(want.clone()), "{:?}", raw);
+            match parse(raw.as_bytes()) {
+                Reply::Namespace(got) => proptest::prop_assert_eq!(got, want),
+                other => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        /// Arbitrary bytes after `* STATUS ` or `* NAMESPACE `, literals included: no panic,
+        /// and a STATUS that parses has attribute names that are atoms.
+        #[test]
+        fn status_and_namespace_never_panic(
+            tail in proptest::collection::vec(
+                prop_oneof![
+                    proptest::num::u8::ANY.prop_map(|b| vec![b]),
+                    Just(b"{3}\r\n".to_vec()),
+                    Just(b"{99999999999999999999}\r\n".to_vec()),
+                    Just(b"\"".to_vec()),
+                    Just(b"\\".to_vec()),
+                    Just(b"(".to_vec()),
+                    Just(b")".to_vec()),
+                    Just(b"NIL".to_vec()),
+                    Just(b" 12".to_vec()),
+                ],
+                0..30,
+            ).prop_map(|v| v.concat()),
+        ) {
+            for head in [&b"* STATUS "[..], b"* NAMESPACE "] {
+                let mut raw = head.to_vec();
+                raw.extend_from_slice(&tail);
+                let _ = parse_namespace(&raw);
+                if let Ok(s) = parse_status(&raw) {
+                    for (name, _) in &s.items {
+                        proptest::prop_assert!(!name.is_empty() && name.bytes().all(is_atom_char));
+                        proptest::prop_assert_eq!(name, &name.to_ascii_uppercase());
+                    }
+                }
+                let _ = parse(&raw);
+            }
+        }
+    }
+
+    /// A delimiter as written (a quoted string, or an empty one) and its value.
+    fn prop_delimiter() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+        prop_oneof![
+            any::<char>().prop_filter_map("quotable", |c| {
+                quote_utf8(&c.to_string()).map(|q| (q, c.to_string()))
+            }),
+            Just(("\"\"".to_string(), String::new())),
+        ]
     }
 }
