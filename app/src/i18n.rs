@@ -158,6 +158,7 @@ pub enum T {
     StateFinished,
     StateFailed,
     StateUnknown,
+    StateAmbiguous,
     JobHeading,
     ProgressMessages,
     ProgressBytes,
@@ -452,6 +453,11 @@ impl T {
                 "There is no synchronization to show for this address.",
                 "No hay ninguna sincronización que mostrar para esta dirección.",
                 "Aucune synchronisation à afficher pour cette adresse.",
+            ],
+            T::StateAmbiguous => [
+                "Several synchronizations use this user name. Please type the full e-mail address.",
+                "Varias sincronizaciones usan este nombre de usuario. Por favor, escriba la dirección de correo completa.",
+                "Plusieurs synchronisations utilisent cet identifiant. Veuillez saisir l'adresse e-mail complète.",
             ],
             T::JobHeading => ["Synchronization", "Sincronización", "Synchronisation"],
             T::ProgressMessages => [

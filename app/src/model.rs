@@ -266,6 +266,9 @@ impl std::fmt::Debug for AccountForm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PublicState {
     NotFound,
+    /// A lookup by user name alone that more than one mailbox has: the full address is needed
+    /// (which mailboxes is not said).
+    Ambiguous,
     Queued,
     Running {
         percent: u8,

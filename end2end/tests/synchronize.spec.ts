@@ -65,4 +65,8 @@ test("validate both accounts, synchronize, watch it finish, look it up by addres
   for (const secret of ["localhost", String(h.slash.imaps_port), "Archive", new URL(jobUrl).pathname]) {
     expect(html).not.toContain(secret);
   }
+  // The user name alone finds nothing: this job's login is the full address (a bare login
+  // finds only jobs whose login is that user name).
+  await page.goto(`/status/${encodeURIComponent(user.login.split("@")[0])}`);
+  await expect(page.getByRole("status")).toContainText("There is no synchronization to show for this address.");
 });

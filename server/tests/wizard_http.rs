@@ -929,3 +929,66 @@ async fn a_failed_preflight_says_why_and_synchronize_stays_available() {
     assert!(page.contains("Synchronize</button>"), "{page}");
     assert!(!page.contains("Where each source folder goes"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_lookup_finds_a_login_at_its_registrable_domain_and_asks_when_ambiguous() {
+    use imapcopy::jobs::store::{AccountSecret, AccountSpec, NewJob};
+    use secrecy::SecretString;
+    let _serial = web_support::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::new(
+        imapcopy::db::open(dir.path()).unwrap(),
+        imapcopy::seal::Sealer::ephemeral(),
+        Arc::new(SystemClock),
+    ));
+    let account = |login: &str, host: &str| AccountSpec {
+        host: host.into(),
+        port: 993,
+        security: mailcopy::Security::Tls,
+        login: login.into(),
+    };
+    for host in ["ssl0.ovh.net", "mail.example.org"] {
+        store
+            .insert(NewJob {
+                source: account("support", host),
+                source_secret: AccountSecret::Password(SecretString::from("one")),
+                destination: account("dest@example.test", "imap.dest.test"),
+                destination_secret: AccountSecret::Password(SecretString::from("two")),
+                lang: "en".into(),
+                report_to: None,
+            })
+            .unwrap();
+    }
+    let connect = ConnectOptions::new(Arc::new(StaticResolver::new()));
+    let service = web_support::service(store, connect, Default::default(), 100, false);
+    let app = web_support::router(service, &WebConfig::local());
+
+    // Without JavaScript: the page rendered on the server.
+    let page = get_page(&app, "/status/support%40ovh.net", None).await;
+    assert!(
+        page.contains("La sincronización aún no ha comenzado."),
+        "{page}"
+    );
+    assert!(!page.contains("ssl0"), "the lookup reveals the host");
+    let page = get_page(&app, "/status?address=support%40net", None).await;
+    assert!(page.contains("No hay ninguna sincronización"), "{page}");
+    let page = get_page(&app, "/status?address=support", None).await;
+    assert!(
+        page.contains("Varias sincronizaciones usan este nombre de usuario."),
+        "{page}"
+    );
+    for secret in ["ssl0", "example.org", "ovh"] {
+        assert!(!page.contains(secret), "the lookup reveals {secret}");
+    }
+
+    // The server function the hydrated page calls says the same.
+    let call = post("/api/status")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .header(header::REFERER, "http://127.0.0.1/")
+        .body(Body::from("address=support"))
+        .unwrap();
+    let response = app.clone().oneshot(call).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(web_support::body_text(response).await, "\"Ambiguous\"");
+}

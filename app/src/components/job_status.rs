@@ -9,6 +9,7 @@ use crate::model::{utc_minute, JobView, ProgressView, PublicState};
 pub fn state_sentence(state: PublicState, lang: Lang) -> String {
     let t = match state {
         PublicState::NotFound => T::StateUnknown,
+        PublicState::Ambiguous => T::StateAmbiguous,
         PublicState::Queued => T::StateNotStarted,
         PublicState::Running { .. } => T::StateRunning,
         PublicState::Paused { until_ms } => {

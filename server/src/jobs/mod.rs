@@ -1,7 +1,9 @@
 //! Jobs: the lifecycle (pure), the job store ([`JobStore`]) and its SQLite backend with its
-//! sealed credentials, the runner and its checkpoint store, waiting for sign-in (pure).
+//! sealed credentials, the runner and its checkpoint store, waiting for sign-in (pure), the
+//! public lookup's rule (pure).
 
 pub mod checkpoints;
+pub mod lookup;
 pub mod retry;
 pub mod runner;
 pub mod sealed;

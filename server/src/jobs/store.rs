@@ -11,6 +11,7 @@ use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
 use super::checkpoints::{self, SqliteCheckpoints};
+use super::lookup::SourceRow;
 use super::sealed;
 use super::state::{transition, JobEvent, JobState};
 use super::store_trait::{JobStore, DAILY_LIMIT_KIND};
@@ -254,6 +255,42 @@ impl Store {
         )
         .optional()
         .context("looking a job up by address")
+    }
+
+    /// A lookup's candidates: the jobs whose source login, lower-cased, is `login` (created
+    /// at `since_ms` or later when given), newest first, at most `limit`. Read through the
+    /// `jobs_by_login` index; SQLite's `lower()` folds ASCII letters only, so a login with
+    /// upper-case non-ASCII letters is found by its exact address alone.
+    pub fn sources_with_login(
+        &self,
+        login: &str,
+        since_ms: Option<i64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SourceRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, source_login, source_host, source_address, created_at FROM jobs \
+             WHERE lower(source_login) = ?1 AND created_at >= ?2 \
+             ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                login.trim().to_lowercase(),
+                since_ms.unwrap_or(i64::MIN),
+                limit as i64
+            ],
+            |r| {
+                Ok(SourceRow {
+                    id: r.get(0)?,
+                    login: r.get(1)?,
+                    host: r.get(2)?,
+                    address: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
+            },
+        )?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .context("looking jobs up by login")
     }
 
     pub fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>> {
@@ -825,6 +862,16 @@ impl JobStore for Store {
         blocking(move || s.latest_for_address(&address)).await
     }
 
+    async fn sources_with_login(
+        &self,
+        login: &str,
+        since_ms: Option<i64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SourceRow>> {
+        let (s, login) = (self.clone(), login.to_string());
+        blocking(move || s.sources_with_login(&login, since_ms, limit)).await
+    }
+
     async fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>> {
         let s = self.clone();
         blocking(move || s.list(limit)).await
@@ -1185,6 +1232,76 @@ mod tests {
             account("A@b.c", "H.test", 993).account_key(),
             "a@b.c|h.test|993"
         );
+    }
+
+    #[tokio::test]
+    async fn the_public_lookup_finds_logins_at_their_registrable_domain() {
+        use super::super::lookup::{Query, BARE_LOGIN_RECENT_MS};
+        use super::super::store_trait::LookupResult;
+        let (_dir, store, clock) = store();
+        let insert = |login: &str, host: &str| {
+            let mut job = new_job(login);
+            job.source = account(login, host, 993);
+            store.insert(job).unwrap()
+        };
+        let lookup = |text: &str| {
+            let store = store.clone();
+            let query = Query::parse(text).unwrap();
+            async move { JobStore::lookup(&store, &query).await.unwrap() }
+        };
+        let found = |result: LookupResult| match result {
+            LookupResult::Found(job) => job.id,
+            other => panic!("not found: {other:?}"),
+        };
+        // Long ago: a `carol` elsewhere, too old to make `carol` ambiguous.
+        insert("carol", "imap.old.example");
+        clock.advance(BARE_LOGIN_RECENT_MS + 1);
+        let ovh = insert("support", "ssl0.ovh.net");
+        clock.advance(1);
+        let example = insert("support", "mail.example.org");
+        let alice = insert("alice@example.com", "imap.example.com");
+        let bob = insert("Bob", "192.0.2.7");
+        let carol = insert("carol", "imap.new.example");
+
+        assert_eq!(found(lookup("support@ovh.net").await), ovh);
+        assert_eq!(found(lookup("Support@Mail.OVH.net.").await), ovh);
+        assert_eq!(found(lookup("support@example.org").await), example);
+        assert_eq!(found(lookup("support@ssl0.ovh.net").await), ovh);
+        assert!(matches!(
+            lookup("support@net").await,
+            LookupResult::NotFound
+        ));
+        assert!(matches!(
+            lookup("support@ovh.com").await,
+            LookupResult::NotFound
+        ));
+        assert!(matches!(lookup("support").await, LookupResult::Ambiguous));
+        assert_eq!(found(lookup("alice@example.com").await), alice);
+        assert_eq!(found(lookup("Alice@Example.com").await), alice);
+        assert!(matches!(lookup("alice").await, LookupResult::NotFound));
+        assert_eq!(found(lookup("bob").await), bob);
+        assert_eq!(found(lookup("bob@192.0.2.7").await), bob);
+        assert!(matches!(lookup("bob@2.7").await, LookupResult::NotFound));
+        assert_eq!(found(lookup("carol").await), carol);
+
+        // Past the window no recent job has the login: a bare login finds nothing, the
+        // address still does.
+        clock.advance(BARE_LOGIN_RECENT_MS + 1);
+        assert!(matches!(lookup("bob").await, LookupResult::NotFound));
+        assert_eq!(found(lookup("support@ovh.net").await), ovh);
+
+        // The candidates are read through the index, not by scanning the table.
+        let plan: Vec<String> = store
+            .with_conn(|c| {
+                let mut stmt = c.prepare(
+                    "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE lower(source_login) = 'x' \
+                     AND created_at >= 0 ORDER BY created_at DESC, rowid DESC LIMIT 200",
+                )?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+                rows.collect()
+            })
+            .unwrap();
+        assert!(plan.iter().any(|p| p.contains("jobs_by_login")), "{plan:?}");
     }
 
     #[test]

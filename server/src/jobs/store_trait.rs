@@ -17,6 +17,7 @@ use mailcopy::copy::CheckpointStore;
 use mailcopy::Security;
 use secrecy::SecretString;
 
+use super::lookup::{self, Decision, Query, SourceRow};
 use super::state::JobState;
 use crate::oauth::{ProviderId, Tokens};
 
@@ -174,6 +175,15 @@ impl Job {
     }
 }
 
+/// What a public lookup ([`JobStore::lookup`]) found.
+#[derive(Clone, Debug)]
+pub enum LookupResult {
+    Found(Box<Job>),
+    NotFound,
+    /// A bare login that more than one recent mailbox has: the full address is needed.
+    Ambiguous,
+}
+
 /// Opened credentials of a claimed job. Never logged: `Debug` is redacted.
 #[derive(Debug)]
 pub struct JobSecrets {
@@ -215,6 +225,45 @@ pub trait JobStore: Send + Sync {
 
     /// The most recent job for a source address.
     async fn latest_for_address(&self, address: &str) -> anyhow::Result<Option<Job>>;
+
+    /// The jobs whose source login, lower-cased, is `login` (created at `since_ms` or later
+    /// when given), newest first, at most `limit`: a lookup's candidates.
+    async fn sources_with_login(
+        &self,
+        login: &str,
+        since_ms: Option<i64>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SourceRow>>;
+
+    /// The public lookup of what someone typed, by the rule of [`lookup`]: the exact source
+    /// address first, then the candidates of its login ([`JobStore::sources_with_login`],
+    /// at most [`lookup::MAX_CANDIDATES`]; a bare login's from the last
+    /// [`lookup::BARE_LOGIN_RECENT_MS`] only).
+    async fn lookup(&self, query: &Query) -> anyhow::Result<LookupResult> {
+        if let Some(address) = query.address() {
+            if let Some(job) = self.latest_for_address(&address).await? {
+                return Ok(LookupResult::Found(Box::new(job)));
+            }
+        }
+        let Some(login) = query.candidate_login() else {
+            return Ok(LookupResult::NotFound);
+        };
+        let since = match query {
+            Query::BareLogin(_) => Some(self.now_ms() - lookup::BARE_LOGIN_RECENT_MS),
+            Query::Address { .. } => None,
+        };
+        let candidates = self
+            .sources_with_login(login, since, lookup::MAX_CANDIDATES)
+            .await?;
+        Ok(match lookup::decide(query, &candidates) {
+            Decision::Found(id) => match self.get(&id).await? {
+                Some(job) => LookupResult::Found(Box::new(job)),
+                None => LookupResult::NotFound,
+            },
+            Decision::NotFound => LookupResult::NotFound,
+            Decision::Ambiguous => LookupResult::Ambiguous,
+        })
+    }
 
     /// The most recent jobs, newest first.
     async fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>>;

@@ -11,8 +11,11 @@ use app::model::{
     SideStatus, SideView, WizardView,
 };
 
+use crate::jobs::lookup::Query;
 use crate::jobs::state::JobState;
-use crate::jobs::store_trait::{AccountSpec, InsertError, Job, JobStore, NewJob, Side};
+use crate::jobs::store_trait::{
+    AccountSpec, InsertError, Job, JobStore, LookupResult, NewJob, Side,
+};
 use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
 
 use super::drafts::DraftStore;
@@ -351,9 +354,16 @@ impl Backend for WizardService {
             .lookup
             .check_distinct(client.ip, address)
             .map_err(|wait| limited("lookup", &client, wait))?;
-        match self.jobs.latest_for_address(address).await {
-            Ok(Some(job)) => Ok(public_state(&job, &progress_of(&job), self.jobs.now_ms())),
-            Ok(None) => Ok(PublicState::NotFound),
+        let Some(query) = Query::parse(address) else {
+            return Ok(PublicState::NotFound);
+        };
+        // Only the coarse state: never which job, host or address matched.
+        match self.jobs.lookup(&query).await {
+            Ok(LookupResult::Found(job)) => {
+                Ok(public_state(&job, &progress_of(&job), self.jobs.now_ms()))
+            }
+            Ok(LookupResult::NotFound) => Ok(PublicState::NotFound),
+            Ok(LookupResult::Ambiguous) => Ok(PublicState::Ambiguous),
             Err(e) => {
                 tracing::error!(error = %e, "status lookup failed");
                 Err(ApiError::Internal)
