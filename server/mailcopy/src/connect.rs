@@ -404,6 +404,7 @@ async fn connect_once(
         Security::Plain => None,
     };
     let tcp = open_tcp(endpoint, opts).await?;
+    tracing::trace!(host = %endpoint.host, "connect: TCP open");
     match timeout(
         opts.login_timeout,
         establish(tcp, endpoint, creds, opts, tls),
@@ -490,6 +491,7 @@ async fn establish(
     }
     let mut client = Client::new(stream);
     let (greeting_caps, greeting) = read_greeting(&mut client, opts.greeting_timeout).await?;
+    tracing::trace!(host, "connect: greeting read");
 
     let (client, caps) = match (endpoint.security, tls) {
         (Security::StartTls, Some(config)) => {
@@ -523,7 +525,9 @@ async fn establish(
     // From here on the engine's own protocol layer talks to the server: nothing is pending
     // on the stream (the last command, CAPABILITY or STARTTLS, was answered).
     let mut conn = Connection::new(client.into_inner());
+    tracing::trace!(host, "connect: ready to log in");
     auth::authenticate(&mut conn, &caps, creds, endpoint).await?;
+    tracing::trace!(host, "connect: logged in");
     let mut session = ImapSession::new(conn, host.to_string(), greeting);
     // Servers announce more (or other) capabilities once logged in.
     session.refresh_capabilities().await?;

@@ -41,7 +41,8 @@ async fn password_login(
         let exchange = Sasl {
             mechanism: "PLAIN",
             response: &response,
-            inline: false,
+            // RFC 4959: one round trip instead of two where the server offers it.
+            inline: has_cap(caps, "SASL-IR"),
             error_ack: b"",
         };
         let mut challenges = Vec::new();

@@ -79,44 +79,63 @@ pub(crate) async fn examine_with_meta(
     mailbox: &str,
     with_headers: bool,
 ) -> Result<(Selected, Vec<MessageMeta>), CmdError> {
-    let lines = [
-        super::mailbox::select_line(mailbox, true)?,
-        fetch_meta_line("1:*", with_headers),
-    ];
-    let mut sel = Selected::default();
-    let mut meta = MetaAnswers::new(with_headers);
+    let mut all = examine_many_with_meta(s, &[(mailbox.to_string(), with_headers)]).await?;
+    all.pop().unwrap_or(Ok((Selected::default(), Vec::new())))
+}
+
+/// [`examine_with_meta`] for several folders in one round trip (EXAMINE and FETCH of each,
+/// in order: the server runs them one after the other, so each FETCH reads the folder examined
+/// just before it). Each folder's result; the outer error is a broken connection. The folder
+/// selected afterwards is the last one examined.
+pub(crate) async fn examine_many_with_meta(
+    s: &mut ImapSession,
+    folders: &[(String, bool)],
+) -> Result<Vec<Result<(Selected, Vec<MessageMeta>), CmdError>>, CmdError> {
+    let mut lines = Vec::with_capacity(folders.len() * 2);
+    for (mailbox, with_headers) in folders {
+        lines.push(super::mailbox::select_line(mailbox, true)?);
+        lines.push(fetch_meta_line("1:*", *with_headers));
+    }
+    let mut sels = vec![Selected::default(); folders.len()];
+    let mut metas: Vec<MetaAnswers> = folders.iter().map(|(_, h)| MetaAnswers::new(*h)).collect();
     let results = s
         .conn
         .run_many("EXAMINE", &lines, |i, r| {
-            if i == 0 {
-                super::mailbox::note_select(&mut sel, r);
-            } else {
+            if i % 2 == 0 {
+                if let Some(sel) = sels.get_mut(i / 2) {
+                    super::mailbox::note_select(sel, r);
+                }
+            } else if let Some(meta) = metas.get_mut(i / 2) {
                 meta.note(r);
             }
         })
         .await?;
     let mut results = results.into_iter();
-    if let Some(Err(CmdError::Refused { bad, text, .. })) = results.next() {
-        return Err(CmdError::Refused {
-            command: "EXAMINE",
-            bad,
-            text,
+    let mut out = Vec::with_capacity(folders.len());
+    for (sel, meta) in sels.into_iter().zip(metas) {
+        let (examined, fetched) = (results.next(), results.next());
+        out.push(match (examined, fetched) {
+            (Some(Err(CmdError::Refused { bad, text, .. })), _) => Err(CmdError::Refused {
+                command: "EXAMINE",
+                bad,
+                text,
+            }),
+            (_, Some(Err(CmdError::Refused { .. }))) if sel.exists == 0 => {
+                // `1:*` in an empty mailbox: RFC 3501 leaves `*` without messages open and
+                // servers differ (Dovecot answers OK with no data, others NO or BAD); nothing
+                // to list.
+                Ok((sel, Vec::new()))
+            }
+            (_, Some(Err(CmdError::Refused { bad, text, .. }))) => Err(CmdError::Refused {
+                command: "UID FETCH",
+                bad,
+                text,
+            }),
+            (_, Some(Err(e))) | (Some(Err(e)), _) => Err(e),
+            _ => meta.finish().map(|m| (sel, m)),
         });
     }
-    match results.next() {
-        Some(Err(CmdError::Refused { .. })) if sel.exists == 0 => {
-            // `1:*` in an empty mailbox: RFC 3501 leaves `*` without messages open and servers
-            // differ (Dovecot answers OK with no data, others NO or BAD); nothing to list.
-            Ok((sel, Vec::new()))
-        }
-        Some(Err(CmdError::Refused { bad, text, .. })) => Err(CmdError::Refused {
-            command: "UID FETCH",
-            bad,
-            text,
-        }),
-        Some(Err(e)) => Err(e),
-        _ => Ok((sel, meta.finish()?)),
-    }
+    Ok(out)
 }
 
 fn fetch_meta_line(uid_set: &str, with_headers: bool) -> String {
@@ -216,88 +235,152 @@ pub(crate) async fn fetch_bodies(
     uid_set: &str,
     found: &mut BTreeMap<u32, FetchedMessage>,
 ) -> Result<(), CmdError> {
-    const CMD: &str = "UID FETCH";
-    let id = s
-        .conn
+    let tag = fetch_bodies_send(s, uid_set).await?;
+    let mut bodies = Bodies::default();
+    let (_, done) = fetch_bodies_read(s, std::slice::from_ref(&tag), &mut bodies).await?;
+    found.append(&mut bodies.found);
+    done
+}
+
+/// Sends the [`fetch_bodies`] command without reading its answer: several may be in flight on
+/// one connection (their answers are read by [`fetch_bodies_read`]), so that a folder's next
+/// batch is on its way while the previous one arrives.
+pub(crate) async fn fetch_bodies_send(
+    s: &mut ImapSession,
+    uid_set: &str,
+) -> Result<RequestId, CmdError> {
+    s.conn
         .send(&format!(
             "UID FETCH {uid_set} (UID FLAGS INTERNALDATE BODY.PEEK[])"
         ))
-        .await?;
-    // Attributes that came before their body (split answers).
-    let mut partial: BTreeMap<u32, (Option<Vec<Flag>>, Option<String>)> = BTreeMap::new();
-    let mut unreadable = None;
-    let result = s
+        .await
+}
+
+/// `EXAMINE mailbox` and the [`fetch_bodies`] command of `uid_set` in one write (one round
+/// trip for opening a folder and asking for its first messages): reads the EXAMINE answer and
+/// returns what it said and the FETCH's tag, whose answer is read by [`fetch_bodies_read`]. A
+/// refused EXAMINE is `Ok(Err)`, after the FETCH's answer (refused too: nothing selected) has
+/// been read, so the session is clean. The outer error is a broken connection.
+pub(crate) async fn examine_then_fetch(
+    s: &mut ImapSession,
+    mailbox: &str,
+    uid_set: &str,
+) -> Result<Result<(Selected, RequestId), CmdError>, CmdError> {
+    let line = super::mailbox::select_line(mailbox, true)?;
+    let examine = s.conn.send(&line).await?;
+    let fetch = fetch_bodies_send(s, uid_set).await?;
+    let mut sel = Selected::default();
+    let (_, done) = s
         .conn
-        .read_done(CMD, &id, |r| {
-            if let Some(raw) = unparsed_fetch(r) {
-                unreadable.get_or_insert(raw);
+        .read_until("EXAMINE", std::slice::from_ref(&examine), |r| {
+            super::mailbox::note_select(&mut sel, r)
+        })
+        .await?;
+    match done {
+        Ok(_) => Ok(Ok((sel, fetch))),
+        Err(refused) => {
+            let mut ignored = Bodies::default();
+            // Refused too (nothing selected): only read, so the session is clean.
+            let _refused = fetch_bodies_read(s, std::slice::from_ref(&fetch), &mut ignored).await?;
+            Ok(Err(refused))
+        }
+    }
+}
+
+/// Messages received by [`fetch_bodies_read`], by UID, across the commands in flight (each
+/// FETCH response names its UID, so answers to pipelined commands cannot be confused).
+#[derive(Default)]
+pub(crate) struct Bodies {
+    pub(crate) found: BTreeMap<u32, FetchedMessage>,
+    /// Attributes that came before their body (split answers).
+    partial: BTreeMap<u32, (Option<Vec<Flag>>, Option<String>)>,
+    /// A `* n FETCH` response that could not be parsed since the last answered command.
+    unreadable: Option<String>,
+}
+
+impl Bodies {
+    fn take(&mut self, r: &Reply<'_>) {
+        if let Some(raw) = unparsed_fetch(r) {
+            self.unreadable.get_or_insert(raw);
+        }
+        let Reply::Parsed(Response::Fetch(_, attrs)) = r else {
+            return;
+        };
+        let mut this_uid = None;
+        let mut flags = None;
+        let mut date = None;
+        let mut body = None;
+        for a in attrs {
+            match a {
+                AttributeValue::Uid(u) => this_uid = Some(*u),
+                AttributeValue::Flags(f) => flags = Some(flag::from_server(f)),
+                AttributeValue::InternalDate(d) => date = Some(d.to_string()),
+                AttributeValue::BodySection {
+                    section: None,
+                    data: Some(d),
+                    ..
+                } => body = Some(d.to_vec()),
+                _ => {}
             }
-            let Reply::Parsed(Response::Fetch(_, attrs)) = r else {
-                return;
-            };
-            let mut this_uid = None;
-            let mut flags = None;
-            let mut date = None;
-            let mut body = None;
-            for a in attrs {
-                match a {
-                    AttributeValue::Uid(u) => this_uid = Some(*u),
-                    AttributeValue::Flags(f) => flags = Some(flag::from_server(f)),
-                    AttributeValue::InternalDate(d) => date = Some(d.to_string()),
-                    AttributeValue::BodySection {
-                        section: None,
-                        data: Some(d),
-                        ..
-                    } => body = Some(d.to_vec()),
-                    _ => {}
-                }
-            }
-            // A FETCH without UID is an unsolicited flag update.
-            let Some(uid) = this_uid else { return };
-            if let Some(m) = found.get_mut(&uid) {
-                if flags.is_some() {
-                    m.flags = flags;
-                }
-                if date.is_some() {
-                    m.internaldate = date;
-                }
-                if let Some(b) = body {
-                    m.body = b;
-                }
-                return;
-            }
-            let earlier = partial.entry(uid).or_default();
+        }
+        // A FETCH without UID is an unsolicited flag update.
+        let Some(uid) = this_uid else { return };
+        if let Some(m) = self.found.get_mut(&uid) {
             if flags.is_some() {
-                earlier.0 = flags;
+                m.flags = flags;
             }
             if date.is_some() {
-                earlier.1 = date;
+                m.internaldate = date;
             }
-            if let Some(body) = body {
-                let (flags, internaldate) = partial.remove(&uid).unwrap_or_default();
-                found.insert(
-                    uid,
-                    FetchedMessage {
-                        flags,
-                        internaldate,
-                        body,
-                    },
-                );
+            if let Some(b) = body {
+                m.body = b;
             }
-        })
-        .await;
-    result?;
+            return;
+        }
+        let earlier = self.partial.entry(uid).or_default();
+        if flags.is_some() {
+            earlier.0 = flags;
+        }
+        if date.is_some() {
+            earlier.1 = date;
+        }
+        if let Some(body) = body {
+            let (flags, internaldate) = self.partial.remove(&uid).unwrap_or_default();
+            self.found.insert(
+                uid,
+                FetchedMessage {
+                    flags,
+                    internaldate,
+                    body,
+                },
+            );
+        }
+    }
+}
+
+/// Reads answers of [`fetch_bodies_send`] commands in flight until one of `tags` is answered,
+/// putting the messages into `bodies`. Returns which tag and that command's result; the outer
+/// error is a broken connection (what arrived before it stays in `bodies`).
+pub(crate) async fn fetch_bodies_read(
+    s: &mut ImapSession,
+    tags: &[RequestId],
+    bodies: &mut Bodies,
+) -> Result<(usize, Result<(), CmdError>), CmdError> {
+    const CMD: &str = "UID FETCH";
+    let (k, done) = s.conn.read_until(CMD, tags, |r| bodies.take(r)).await?;
     // The session survives an answer it cannot parse, but the messages in it did not arrive:
     // a refusal of this FETCH, so that they are fetched again alone and, if they still cannot
     // be read, reported with the server's answer as evidence.
-    match unreadable {
-        Some(raw) => Err(CmdError::Refused {
+    let done = match (done, bodies.unreadable.take()) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Some(raw)) => Err(CmdError::Refused {
             command: CMD,
             bad: false,
             text: format!("the server's answer could not be understood: {raw}"),
         }),
-        None => Ok(()),
-    }
+        (Ok(_), None) => Ok(()),
+    };
+    Ok((k, done))
 }
 
 /// The raw text (shortened) of a `* n FETCH` response that could not be parsed.

@@ -56,6 +56,12 @@ impl Run<'_> {
             messages,
             appended,
         };
+        // The destination folder is selected while the source side fetches the first
+        // messages, not after: one round trip less per folder.
+        if dest.is_none() && !self.options.dry_run && messages.iter().any(|m| !is_deleted(&m.flags))
+        {
+            *dest = Some(self.open_dest(lane, job.destination.raw()).await?);
+        }
         loop {
             let next = if inflight.is_empty() {
                 rx.recv().await

@@ -1,4 +1,5 @@
-//! The source side of a lane: fetch ahead in batches while the destination side appends.
+//! The source side of a lane: fetch ahead in pipelined batches while the destination side
+//! appends.
 
 use super::*;
 use crate::copy::throttle;
@@ -31,13 +32,29 @@ pub(super) enum Ahead {
     Stop(Fail),
 }
 
+/// One batch `UID FETCH` of [`Run::fetch_ahead`]: messages `start..end` of the folder's work
+/// list, their share of the budget, and the command in flight.
+struct Batch {
+    start: usize,
+    end: usize,
+    /// One permit per message, in order.
+    permits: VecDeque<OwnedSemaphorePermit>,
+    /// `None`: not sent (the connection broke first).
+    tag: Option<imap_proto::RequestId>,
+    /// The command's answer, once read; `Err(text)`: its connection broke.
+    answer: Option<Result<Result<(), CmdError>, String>>,
+}
+
 impl Run<'_> {
     /// The source side of [`Run::copy_messages`]: decides what is not sent (`\Deleted`, too
     /// large, dry run), fetches the rest in batches (one `UID FETCH` for several messages,
     /// at most [`FETCH_BATCH_BYTES`] by the scan's sizes) and hands everything over in UID
-    /// order. Holds at most [`AHEAD_BYTES`] of messages not yet settled at the destination
-    /// (and always at least one message). A message the batch did not deliver is fetched alone
-    /// (with the single-message retry), so a batch changes nothing about what is reported.
+    /// order. Up to [`FETCH_PIPELINE`] batches are in flight on the connection (the next ones
+    /// are asked for while one arrives, so a round trip is paid once, not per batch), all
+    /// within [`AHEAD_BYTES`] of messages not yet settled at the destination (and always at
+    /// least one message). A message a batch did not deliver is fetched alone (with the
+    /// single-message retry) once nothing else is in flight, so batching and pipelining change
+    /// nothing about what is reported.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn fetch_ahead(
         &self,
@@ -50,126 +67,348 @@ impl Run<'_> {
         budget: &Arc<Semaphore>,
     ) {
         let too_large = |m: &MessageMeta| limit.is_some_and(|l| u64::from(m.size) > l);
+        let fetched_at_all = |m: &MessageMeta| !is_deleted(&m.flags) && !too_large(m);
+        let mut pending: VecDeque<Batch> = VecDeque::new();
+        let mut bodies = message::Bodies::default();
+        // Next message not yet in a batch or handed over.
         let mut i = 0;
-        while i < messages.len() {
+        loop {
             if self.stopped() {
                 return;
             }
-            let meta = &messages[i];
-            let size = u64::from(meta.size);
-            let not_sent = if is_deleted(&meta.flags) {
-                let summary = self.summary(lane, job, uid_validity, meta).await;
-                Some(Ahead::Skip {
-                    index: i,
-                    reason: SkipReason::Deleted,
-                    summary,
-                })
-            } else if let Some(limit) = limit.filter(|l| size > *l) {
-                let summary = self.summary(lane, job, uid_validity, meta).await;
-                Some(Ahead::Reject {
-                    index: i,
-                    reason: RejectReason::TooLarge { size, limit },
-                    text: format!(
-                        "{size} bytes, more than the {limit} bytes the destination accepts; not sent"
-                    ),
-                    summary,
-                })
-            } else if self.options.dry_run {
-                Some(Ahead::WouldCopy { index: i })
-            } else {
-                None
-            };
-            if let Some(item) = not_sent {
+            // More batches in flight while there is room (budget, pipeline depth).
+            while !self.options.dry_run
+                && pending.len() < FETCH_PIPELINE
+                && i < messages.len()
+                && fetched_at_all(&messages[i])
+                && pending.back().is_none_or(|b| b.tag.is_some())
+            {
+                let end = batch_end(messages, i, &fetched_at_all);
+                let Some(permits) = self
+                    .batch_budget(budget, &messages[i..end], pending.is_empty())
+                    .await
+                else {
+                    if pending.is_empty() {
+                        // Closed: the destination side is done.
+                        return;
+                    }
+                    break;
+                };
+                let tag = match self
+                    .send_batch(
+                        lane,
+                        job,
+                        uid_validity,
+                        &messages[i..end],
+                        !pending.is_empty(),
+                    )
+                    .await
+                {
+                    Ok(tag) => tag,
+                    Err(fail) => {
+                        let _ = tx.send(Ahead::Stop(fail)).await;
+                        return;
+                    }
+                };
+                pending.push_back(Batch {
+                    start: i,
+                    end,
+                    permits,
+                    tag,
+                    answer: None,
+                });
+                i = end;
+            }
+            let Some(mut batch) = pending.pop_front() else {
+                if i >= messages.len() {
+                    return;
+                }
+                // A message that is not fetched: nothing is in flight now.
+                let meta = &messages[i];
+                let size = u64::from(meta.size);
+                let item = if is_deleted(&meta.flags) {
+                    let summary = self.summary(lane, job, uid_validity, meta).await;
+                    Ahead::Skip {
+                        index: i,
+                        reason: SkipReason::Deleted,
+                        summary,
+                    }
+                } else if let Some(limit) = limit.filter(|l| size > *l) {
+                    let summary = self.summary(lane, job, uid_validity, meta).await;
+                    Ahead::Reject {
+                        index: i,
+                        reason: RejectReason::TooLarge { size, limit },
+                        text: format!(
+                            "{size} bytes, more than the {limit} bytes the destination accepts; not sent"
+                        ),
+                        summary,
+                    }
+                } else {
+                    Ahead::WouldCopy { index: i }
+                };
                 if tx.send(item).await.is_err() {
                     return;
                 }
                 i += 1;
                 continue;
-            }
-            // The batch: this message and the following ones to fetch, within the limits.
-            let mut end = i;
-            let mut bytes = 0u64;
-            while end < messages.len() && end - i < FETCH_BATCH_MESSAGES {
-                let m = &messages[end];
-                if is_deleted(&m.flags) || too_large(m) {
-                    break;
-                }
-                if end > i && bytes + u64::from(m.size) > FETCH_BATCH_BYTES {
-                    break;
-                }
-                bytes += u64::from(m.size);
-                end += 1;
-            }
-            let batch = &messages[i..end];
-            let mut permits = VecDeque::with_capacity(batch.len());
-            for m in batch {
-                match budget
-                    .clone()
-                    .acquire_many_owned(m.size.min(AHEAD_BYTES))
-                    .await
-                {
-                    Ok(p) => permits.push_back(p),
-                    // Closed: the destination side is done.
-                    Err(_) => return,
-                }
-            }
+            };
+            // The oldest batch's answer (servers answer in order: usually the next one read).
+            self.read_batches(lane, &mut batch, &mut pending, &mut bodies, true)
+                .await;
+            let uids = batch.start..batch.end;
+            let missing = messages[uids.clone()]
+                .iter()
+                .any(|m| !bodies.found.contains_key(&m.uid));
             let mut found = BTreeMap::new();
-            if batch.len() > 1 {
-                match self
-                    .fetch_batch(lane, job, uid_validity, batch, &mut found)
-                    .await
-                {
-                    Ok(()) => {}
-                    // What did not arrive is fetched alone below.
-                    Err(Fail::Message(e)) => {
-                        tracing::debug!(folder = %job.source.raw(), error = %e, "batch FETCH failed")
-                    }
-                    Err(other) => {
-                        let _ = tx.send(Ahead::Stop(other)).await;
-                        return;
+            for m in &messages[uids] {
+                if let Some(f) = bodies.found.remove(&m.uid) {
+                    found.insert(m.uid, f);
+                }
+            }
+            if missing {
+                // Fetched again (throttled) or alone below, with nothing else in flight.
+                self.read_batches(lane, &mut batch, &mut pending, &mut bodies, false)
+                    .await;
+                if let Some(Ok(Err(CmdError::Refused { text, .. }))) = &batch.answer {
+                    if throttle::busy(text).is_some() {
+                        let text = text.clone();
+                        let again = match self.throttled(&text).await {
+                            Ok(()) => {
+                                self.fetch_batch(
+                                    lane,
+                                    job,
+                                    uid_validity,
+                                    &messages[batch.start..batch.end],
+                                    &mut found,
+                                )
+                                .await
+                            }
+                            Err(fail) => Err(fail),
+                        };
+                        match again {
+                            Ok(()) | Err(Fail::Message(_)) => {}
+                            Err(other) => {
+                                let _ = tx.send(Ahead::Stop(other)).await;
+                                return;
+                            }
+                        }
                     }
                 }
             }
-            for (k, m) in batch.iter().enumerate() {
-                let index = i + k;
-                let permit = permits.pop_front();
-                let fetched = match found.remove(&m.uid) {
-                    Some(f) => Ok(Some(f)),
-                    None => self.fetch(lane, job, uid_validity, m.uid).await,
-                };
-                let item = match fetched {
-                    Ok(Some(msg)) => {
-                        lane.src_reconnects = 0;
-                        lane.src_fetched += 1;
-                        Ahead::Fetched {
-                            index,
-                            msg,
-                            _budget: permit,
-                        }
-                    }
-                    Ok(None) => Ahead::Skip {
-                        index,
-                        reason: SkipReason::Vanished,
-                        summary: summarize(b"", u64::from(m.size), m.internaldate.as_deref()),
-                    },
-                    Err(Fail::Message(text)) => {
-                        let summary = self.summary(lane, job, uid_validity, m).await;
-                        Ahead::Reject {
-                            index,
-                            reason: RejectReason::Unreadable,
-                            text,
-                            summary,
-                        }
-                    }
-                    Err(other) => Ahead::Stop(other),
-                };
-                let stop = matches!(item, Ahead::Stop(_));
-                if tx.send(item).await.is_err() || stop {
-                    return;
-                }
+            if !self
+                .hand_over(lane, job, uid_validity, messages, batch, found, &tx)
+                .await
+            {
+                return;
             }
-            i = end;
         }
+    }
+
+    /// The budget for one batch: one permit per message (a message larger than the whole
+    /// budget takes all of it). `wait`: for room (the only batch); else only if there is room
+    /// now. `None`: no room, or the budget was closed.
+    async fn batch_budget(
+        &self,
+        budget: &Arc<Semaphore>,
+        batch: &[MessageMeta],
+        wait: bool,
+    ) -> Option<VecDeque<OwnedSemaphorePermit>> {
+        let share = |m: &MessageMeta| m.size.clamp(1, AHEAD_BYTES);
+        let total: u32 = batch.iter().map(share).sum::<u32>().min(AHEAD_BYTES);
+        let mut all = if wait {
+            budget.clone().acquire_many_owned(total).await.ok()?
+        } else {
+            budget.clone().try_acquire_many_owned(total).ok()?
+        };
+        let mut permits = VecDeque::with_capacity(batch.len());
+        for m in &batch[..batch.len() - 1] {
+            // `split` fails only when fewer are left; the last message keeps the rest.
+            let take = (share(m) as usize).min(all.num_permits().saturating_sub(1));
+            if let Some(p) = all.split(take) {
+                permits.push_back(p);
+            }
+        }
+        permits.push_back(all);
+        Some(permits)
+    }
+
+    /// Sends a batch's `UID FETCH` on the lane's source session (examining the folder first
+    /// if needed, unless other batches are in flight: then a connection that is gone is left
+    /// for them to find). `Ok(None)`: not sent, the connection broke; `Err`: stop the folder
+    /// or the copy.
+    async fn send_batch(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        uid_validity: Option<UidValidity>,
+        batch: &[MessageMeta],
+        others_in_flight: bool,
+    ) -> Result<Option<imap_proto::RequestId>, Fail> {
+        if others_in_flight && lane.src.is_none() {
+            return Ok(None);
+        }
+        let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
+        let set = identity::uid_sets(&uids, MAX_RANGES).join(",");
+        let folder = job.source.raw();
+        if !others_in_flight && lane.src_box.as_deref() != Some(folder) {
+            self.pace().await?;
+            if let Some(s) = lane.src.as_mut() {
+                // The folder opened and its first batch asked for in one round trip.
+                match message::examine_then_fetch(s, folder, &set).await {
+                    Ok(Ok((sel, tag))) => {
+                        if let (Some(want), Some(got)) = (uid_validity, sel.uid_validity) {
+                            if want != got {
+                                // The FETCH in flight is of other messages: drop the session.
+                                lane.src = None;
+                                return Err(Fail::Folder(format!(
+                                    "its UIDVALIDITY changed during the copy ({want} → {got}): run the copy again"
+                                )));
+                            }
+                        }
+                        lane.src_box = Some(folder.to_string());
+                        lane.src_selected = sel;
+                        return Ok(Some(tag));
+                    }
+                    // Refused (or throttled): the usual way below says what to do.
+                    Ok(Err(_)) => lane.src_box = None,
+                    Err(_) => lane.src = None,
+                }
+            }
+        }
+        loop {
+            self.pace().await?;
+            let s = match self.src_session(lane, folder, uid_validity).await {
+                Ok(s) => s,
+                Err(Fail::Busy(text)) if !others_in_flight => {
+                    self.throttled(&text).await?;
+                    continue;
+                }
+                // Each message is fetched alone instead (with its own retries).
+                Err(Fail::Message(_)) | Err(Fail::Busy(_)) => return Ok(None),
+                Err(other) => return Err(other),
+            };
+            return match message::fetch_bodies_send(s, &set).await {
+                Ok(tag) => Ok(Some(tag)),
+                Err(_) => {
+                    lane.src = None;
+                    Ok(None)
+                }
+            };
+        }
+    }
+
+    /// Reads answers of the batches in flight: until `front`'s is in (`only_front`), or until
+    /// every one is. A broken connection answers every batch still waiting.
+    async fn read_batches(
+        &self,
+        lane: &mut Lane,
+        front: &mut Batch,
+        pending: &mut VecDeque<Batch>,
+        bodies: &mut message::Bodies,
+        only_front: bool,
+    ) {
+        loop {
+            let waiting: Vec<(usize, imap_proto::RequestId)> = std::iter::once(&*front)
+                .chain(pending.iter())
+                .enumerate()
+                .filter(|(_, b)| b.answer.is_none())
+                .filter_map(|(k, b)| b.tag.clone().map(|t| (k, t)))
+                .collect();
+            // Not sent: nothing to read.
+            for b in std::iter::once(&mut *front).chain(pending.iter_mut()) {
+                if b.tag.is_none() && b.answer.is_none() {
+                    b.answer = Some(Err("not sent: the connection broke".to_string()));
+                }
+            }
+            if waiting.is_empty() || (only_front && front.answer.is_some()) {
+                return;
+            }
+            let tags: Vec<imap_proto::RequestId> = waiting.iter().map(|(_, t)| t.clone()).collect();
+            let read =
+                match lane.src.as_mut() {
+                    Some(s) => message::fetch_bodies_read(s, &tags, bodies)
+                        .await
+                        .map_err(|e| match e {
+                            CmdError::Broken(e) => e.to_string(),
+                            CmdError::Refused { text, .. } => text,
+                        }),
+                    None => Err("no source connection".to_string()),
+                };
+            match read {
+                Ok((k, done)) => {
+                    let at = waiting[k].0;
+                    let b = if at == 0 {
+                        &mut *front
+                    } else {
+                        &mut pending[at - 1]
+                    };
+                    b.answer = Some(Ok(done));
+                }
+                Err(e) => {
+                    lane.src = None;
+                    tracing::debug!(error = %e, "batch FETCH broken");
+                    for b in std::iter::once(&mut *front).chain(pending.iter_mut()) {
+                        if b.answer.is_none() {
+                            b.answer = Some(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands a batch's messages to the destination side in order: those that arrived, the
+    /// others fetched alone. False: stop (the destination side is gone, or a fatal error).
+    #[allow(clippy::too_many_arguments)]
+    async fn hand_over(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        uid_validity: Option<UidValidity>,
+        messages: &[MessageMeta],
+        mut batch: Batch,
+        mut found: BTreeMap<u32, FetchedMessage>,
+        tx: &mpsc::Sender<Ahead>,
+    ) -> bool {
+        for index in batch.start..batch.end {
+            let m = &messages[index];
+            let permit = batch.permits.pop_front();
+            let fetched = match found.remove(&m.uid) {
+                Some(f) => Ok(Some(f)),
+                None => self.fetch(lane, job, uid_validity, m.uid).await,
+            };
+            let item = match fetched {
+                Ok(Some(msg)) => {
+                    lane.src_reconnects = 0;
+                    lane.src_fetched += 1;
+                    Ahead::Fetched {
+                        index,
+                        msg,
+                        _budget: permit,
+                    }
+                }
+                Ok(None) => Ahead::Skip {
+                    index,
+                    reason: SkipReason::Vanished,
+                    summary: summarize(b"", u64::from(m.size), m.internaldate.as_deref()),
+                },
+                Err(Fail::Message(text)) => {
+                    let summary = self.summary(lane, job, uid_validity, m).await;
+                    Ahead::Reject {
+                        index,
+                        reason: RejectReason::Unreadable,
+                        text,
+                        summary,
+                    }
+                }
+                Err(other) => Ahead::Stop(other),
+            };
+            let stop = matches!(item, Ahead::Stop(_));
+            if tx.send(item).await.is_err() || stop {
+                return false;
+            }
+        }
+        true
     }
 
     /// One `UID FETCH` for the messages of `batch`; what arrived goes into `found` (also when
@@ -262,4 +501,24 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// The end of the batch starting at `start`: the following messages to fetch, within
+/// [`FETCH_BATCH_MESSAGES`] and [`FETCH_BATCH_BYTES`] (a larger message goes alone).
+fn batch_end(
+    messages: &[MessageMeta],
+    start: usize,
+    fetched: &impl Fn(&MessageMeta) -> bool,
+) -> usize {
+    let mut end = start;
+    let mut bytes = 0u64;
+    while end < messages.len() && end - start < FETCH_BATCH_MESSAGES {
+        let m = &messages[end];
+        if !fetched(m) || (end > start && bytes + u64::from(m.size) > FETCH_BATCH_BYTES) {
+            break;
+        }
+        bytes += u64::from(m.size);
+        end += 1;
+    }
+    end.max(start + 1)
 }

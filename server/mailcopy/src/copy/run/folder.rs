@@ -72,7 +72,9 @@ impl Run<'_> {
             source: job.source.clone(),
             destination: job.destination.clone(),
         });
+        let started = Instant::now();
         let result = self.copy_messages(lane, job, work, report).await;
+        tracing::debug!(folder = %job.source.raw(), messages = report.copied, ms = started.elapsed().as_millis() as u64, "folder copied");
         match result {
             Ok(finished) => report.finished = finished,
             Err(Fail::Fatal(e)) => self.stop(e),

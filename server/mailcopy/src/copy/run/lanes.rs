@@ -317,7 +317,12 @@ impl Run<'_> {
         }
     }
 
-    fn scan_failure(&self, slot: &mut Option<ImapSession>, side: Side, e: CmdError) -> Fail {
+    pub(super) fn scan_failure(
+        &self,
+        slot: &mut Option<ImapSession>,
+        side: Side,
+        e: CmdError,
+    ) -> Fail {
         match e {
             CmdError::Refused { text, .. } if throttle::busy(&text).is_some() => Fail::Busy(text),
             CmdError::Refused {

@@ -45,7 +45,12 @@ impl Run<'_> {
             };
             for (name, answer) in to_create.into_iter().zip(answers) {
                 let created = match answer {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        // New now: no APPEND of an earlier session can be arriving in it (it
+                        // would have been refused, TRYCREATE), so its scan needs no quiet check.
+                        lock(&self.state).fresh.insert(name.clone());
+                        true
+                    }
                     // RFC 5530 [ALREADYEXISTS] (Dovecot: "NO [ALREADYEXISTS] Mailbox already
                     // exists"): made implicitly with a child, or by another client.
                     Err(text) if text.to_ascii_uppercase().contains("[ALREADYEXISTS]") => true,

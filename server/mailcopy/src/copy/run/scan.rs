@@ -28,6 +28,7 @@ impl Run<'_> {
             Some(lane) if !self.options.dry_run => self.early_readings(lane, jobs, &queue).await,
             _ => BTreeMap::new(),
         };
+        let lane_count = lanes.len().max(1);
         let results = join_all(lanes.iter_mut().map(|lane| {
             let queue = &queue;
             async move {
@@ -36,12 +37,27 @@ impl Run<'_> {
                     if self.stopped() {
                         break;
                     }
-                    let next = queue
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .pop_front();
-                    let Some(i) = next else { break };
-                    out.push((i, self.scan_folder(lane, &jobs[i], keys_of(i)).await));
+                    // A lane's share of what is left, up to SCAN_GROUP folders, listed on both
+                    // sides in one round trip.
+                    let group: Vec<usize> = {
+                        let mut q = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let n = q
+                            .len()
+                            .div_ceil(lane_count)
+                            .clamp(1, SCAN_GROUP)
+                            .min(q.len());
+                        q.drain(..n).collect()
+                    };
+                    if group.is_empty() {
+                        break;
+                    }
+                    let listed = self.list_group(lane, jobs, &group, &keys_of).await;
+                    for (i, listed) in group.into_iter().zip(listed) {
+                        let scan = self.scan_folder(lane, &jobs[i], keys_of(i), listed).await;
+                        out.push((i, scan));
+                    }
                 }
                 out
             }
@@ -133,7 +149,7 @@ impl Run<'_> {
                         {
                             Ok(true) => {}
                             Ok(false) => {
-                                out.push((i, self.scan_folder(lane, job, keys_of(i)).await))
+                                out.push((i, self.scan_folder(lane, job, keys_of(i), None).await))
                             }
                             Err(e) => out.push((i, Err(e))),
                         }
@@ -161,12 +177,19 @@ impl Run<'_> {
         jobs: &[FolderMapping],
         queue: &Mutex<VecDeque<usize>>,
     ) -> BTreeMap<usize, Reading> {
-        let wanted: Vec<usize> = queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .copied()
-            .collect();
+        let wanted: Vec<usize> = {
+            let fresh = &lock(&self.state).fresh;
+            queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .copied()
+                .filter(|&i| !fresh.contains(jobs[i].destination.raw()))
+                .collect()
+        };
+        if wanted.is_empty() {
+            return BTreeMap::new();
+        }
         let names: Vec<String> = wanted
             .iter()
             .map(|&i| jobs[i].destination.raw().to_string())
@@ -202,13 +225,117 @@ impl Run<'_> {
         }
     }
 
+    /// Both sides' listings of a group of folders, each side in one round trip
+    /// ([`message::examine_many_with_meta`]), with each folder's checkpoint. A folder whose
+    /// listing failed is listed again alone by [`Run::scan_folder`].
+    async fn list_group(
+        &self,
+        lane: &mut Lane,
+        jobs: &[FolderMapping],
+        group: &[usize],
+        keys_of: &impl Fn(usize) -> bool,
+    ) -> Vec<Option<Listed>> {
+        let mut loaded = Vec::with_capacity(group.len());
+        for &i in group {
+            loaded.push(self.load_checkpoint(jobs[i].source.raw()).await);
+        }
+        if group.len() < 2 || self.pace().await.is_err() {
+            // One folder: scanned the usual way (EXAMINE and FETCH in one round trip anyway).
+            return loaded.into_iter().map(|c| Some(Listed::only(c))).collect();
+        }
+        let src_list: Vec<(String, bool)> = group
+            .iter()
+            .zip(&loaded)
+            .map(|(&i, c)| (jobs[i].source.raw().to_string(), c.is_none() || keys_of(i)))
+            .collect();
+        // In a dry run a folder that does not exist at the destination yet is not examined.
+        let dst_of: Vec<Option<usize>> = {
+            let mut n = 0;
+            group
+                .iter()
+                .map(|&i| {
+                    (!self.options.dry_run || jobs[i].exists_at_destination).then(|| {
+                        n += 1;
+                        n - 1
+                    })
+                })
+                .collect()
+        };
+        let dst_list: Vec<(String, bool)> = group
+            .iter()
+            .zip(&loaded)
+            .zip(&dst_of)
+            .filter(|(_, d)| d.is_some())
+            .map(|((&i, c), _)| (jobs[i].destination.raw().to_string(), c.is_none()))
+            .collect();
+        let (mut src_lane, mut dst_lane) = lane.split();
+        let (src, dst) = tokio::join!(
+            async {
+                src_lane.src_box = None;
+                let s = self.src_connected(&mut src_lane).await.ok()?;
+                match message::examine_many_with_meta(s, &src_list).await {
+                    Ok(all) => Some(all),
+                    Err(_) => {
+                        src_lane.src = None;
+                        None
+                    }
+                }
+            },
+            async {
+                if dst_list.is_empty() {
+                    return Some(Vec::new());
+                }
+                dst_lane.dst_box = None;
+                let s = self.dst_session(&mut dst_lane).await.ok()?;
+                match message::examine_many_with_meta(s, &dst_list).await {
+                    Ok(all) => Some(all),
+                    Err(_) => {
+                        dst_lane.dst = None;
+                        None
+                    }
+                }
+            }
+        );
+        lane.rejoin(src_lane, dst_lane);
+        let (Some(src), Some(dst)) = (src, dst) else {
+            // A connection broke: each folder alone, with the usual retries.
+            return loaded.into_iter().map(|c| Some(Listed::only(c))).collect();
+        };
+        let mut dst: Vec<Option<Result<(Selected, Vec<MessageMeta>), CmdError>>> =
+            dst.into_iter().map(Some).collect();
+        let last = group.len() - 1;
+        let mut out = Vec::with_capacity(group.len());
+        for (k, (src, loaded)) in src.into_iter().zip(loaded).enumerate() {
+            if k == last && src.is_ok() {
+                // What the source session has selected now.
+                lane.src_box = Some(src_list[k].0.clone());
+            }
+            let dst = match dst_of[k].and_then(|d| dst.get_mut(d).and_then(Option::take)) {
+                None => Ok(None),
+                Some(Ok(found)) => Ok(Some(found)),
+                Some(Err(CmdError::Refused {
+                    command: "EXAMINE", ..
+                })) if self.options.dry_run => Ok(None),
+                Some(Err(e)) => Err(self.scan_failure(&mut lane.dst, Side::Destination, e)),
+            };
+            let src = src.map_err(|e| self.scan_failure(&mut lane.src, Side::Source, e));
+            out.push(Some(Listed {
+                loaded,
+                both: Some((src, dst)),
+            }));
+        }
+        out
+    }
+
     /// [`Run::scan_folder_once`], again if a connection broke (up to [`SCAN_TRIES`] times).
     /// `keys`: also give the source messages' keys (every one's header fields fetched).
+    /// `listed`: what [`Run::list_group`] already read (used on the first try).
     pub(super) async fn scan_folder(
         &self,
         lane: &mut Lane,
         job: &FolderMapping,
         keys: bool,
+        mut listed: Option<Listed>,
     ) -> Result<(FolderWork, ScanFacts), Fail> {
         let mut last = String::new();
         // A lost connection is not the folder's fault: scanned again on a new one (the lane's
@@ -216,7 +343,7 @@ impl Run<'_> {
         let mut tries = 0;
         while tries < SCAN_TRIES {
             self.pace().await?;
-            match self.scan_folder_once(lane, job, keys).await {
+            match self.scan_folder_once(lane, job, keys, listed.take()).await {
                 Err(Fail::Message(e)) => {
                     tries += 1;
                     last = e;
@@ -311,26 +438,42 @@ impl Run<'_> {
         lane: &mut Lane,
         job: &FolderMapping,
         keys: bool,
+        listed: Option<Listed>,
     ) -> Result<(FolderWork, ScanFacts), Fail> {
         // The checkpoint first (local): without one, the header fields are fetched with the
         // rest, both sides at once, each side's EXAMINE and FETCH in one round trip.
-        let loaded = self.load_checkpoint(job.source.raw()).await;
+        let (loaded, both) = match listed {
+            Some(l) => (l.loaded, l.both),
+            None => (self.load_checkpoint(job.source.raw()).await, None),
+        };
+        // Listed with other folders: what a session has selected is another folder.
+        let grouped = both.is_some();
         let with_headers = loaded.is_none();
         let src_headers = with_headers || keys;
         let examine_dst = !self.options.dry_run || job.exists_at_destination;
-        let (mut src_lane, mut dst_lane) = lane.split();
-        let (src, dst) = tokio::join!(
-            self.src_examine_meta(&mut src_lane, job.source.raw(), src_headers),
-            async {
-                if examine_dst {
-                    self.dst_examine_meta(&mut dst_lane, job.destination.raw(), with_headers)
-                        .await
-                } else {
-                    Ok(None)
-                }
+        let (src, dst) = match both {
+            Some(both) => both,
+            None => {
+                let (mut src_lane, mut dst_lane) = lane.split();
+                let both = tokio::join!(
+                    self.src_examine_meta(&mut src_lane, job.source.raw(), src_headers),
+                    async {
+                        if examine_dst {
+                            self.dst_examine_meta(
+                                &mut dst_lane,
+                                job.destination.raw(),
+                                with_headers,
+                            )
+                            .await
+                        } else {
+                            Ok(None)
+                        }
+                    }
+                );
+                lane.rejoin(src_lane, dst_lane);
+                both
             }
-        );
-        lane.rejoin(src_lane, dst_lane);
+        };
         let (src_sel, mut src_msgs) = src?;
         let (dst_sel, mut dst_msgs) = match dst? {
             Some((sel, msgs)) => (Some(sel), msgs),
@@ -343,7 +486,8 @@ impl Run<'_> {
         // listing is checked for quiet after the scan (`Run::confirm_quiet`).
         let quiet_known = loaded
             .as_ref()
-            .is_some_and(|c| !c.appending && c.destination == job.destination.raw());
+            .is_some_and(|c| !c.appending && c.destination == job.destination.raw())
+            || lock(&self.state).fresh.contains(job.destination.raw());
         let quiet = match &dst_sel {
             Some(sel) if !quiet_known && !self.options.dry_run => Some(Reading {
                 at: examined,
@@ -369,6 +513,16 @@ impl Run<'_> {
                     .collect::<Vec<u32>>()
             };
             let (src_all, dst_all) = (all(&src_msgs), all(&dst_msgs));
+            if grouped {
+                self.examine_again(
+                    lane,
+                    job,
+                    src_sel.uid_validity,
+                    !src_all.is_empty(),
+                    !dst_all.is_empty(),
+                )
+                .await?;
+            }
             self.fill_headers(lane, Side::Source, &mut src_msgs, &src_all)
                 .await?;
             self.fill_headers(lane, Side::Destination, &mut dst_msgs, &dst_all)
@@ -401,6 +555,16 @@ impl Run<'_> {
                 .map(|i| i.uid)
                 .filter(|u| !dst_paired.contains(u))
                 .collect();
+            if grouped {
+                self.examine_again(
+                    lane,
+                    job,
+                    src_sel.uid_validity,
+                    !src_need.is_empty(),
+                    !dst_need.is_empty(),
+                )
+                .await?;
+            }
             self.fill_headers(lane, Side::Source, &mut src_msgs, &src_need)
                 .await?;
             self.fill_headers(lane, Side::Destination, &mut dst_msgs, &dst_need)
@@ -486,6 +650,50 @@ impl Run<'_> {
             },
             facts,
         ))
+    }
+}
+
+/// One folder's listings read by [`Run::list_group`], and its checkpoint.
+pub(super) struct Listed {
+    loaded: Option<FolderCheckpoint>,
+    /// Both sides' EXAMINE and metadata (as `src_examine_meta` / `dst_examine_meta` give
+    /// them); `None`: list them alone.
+    #[allow(clippy::type_complexity)]
+    both: Option<(
+        Result<(Selected, Vec<MessageMeta>), Fail>,
+        Result<Option<(Selected, Vec<MessageMeta>)>, Fail>,
+    )>,
+}
+
+impl Listed {
+    fn only(loaded: Option<FolderCheckpoint>) -> Listed {
+        Listed { loaded, both: None }
+    }
+}
+
+impl Run<'_> {
+    /// Selects the folder again (read-only) on the sides that must read more of it, after it
+    /// was listed with others ([`Run::list_group`]): a session has another folder selected.
+    async fn examine_again(
+        &self,
+        lane: &mut Lane,
+        job: &FolderMapping,
+        uid_validity: Option<UidValidity>,
+        source: bool,
+        destination: bool,
+    ) -> Result<(), Fail> {
+        if source {
+            self.src_session(lane, job.source.raw(), uid_validity)
+                .await?;
+        }
+        if destination {
+            lane.dst_box = None;
+            let s = self.dst_session(lane).await?;
+            if let Err(e) = mailbox::select(s, job.destination.raw(), true).await {
+                return Err(self.scan_failure(&mut lane.dst, Side::Destination, e));
+            }
+        }
+        Ok(())
     }
 }
 
