@@ -265,8 +265,8 @@ impl ProgressSink for Reporter {
     }
 }
 
-/// Connects once to check the account (and, for `imap://` with --allow-plaintext, falls back
-/// to plain text when STARTTLS is not offered).
+/// With --allow-plaintext: connects once to check the account, and for `imap://` falls back
+/// to plain text when STARTTLS is not offered.
 async fn preflight(
     account: &mut AccountUrl,
     creds: &Credentials,
@@ -275,7 +275,10 @@ async fn preflight(
 ) -> anyhow::Result<()> {
     match mailcopy::connect(&account.endpoint, creds, opts).await {
         Ok(session) => {
-            let _ = session.logout().await;
+            // The copy opens its own connections at once: LOGOUT is not waited for.
+            tokio::spawn(async move {
+                let _ = session.logout().await;
+            });
             Ok(())
         }
         Err(ConnectError::StartTlsNotOffered) if allow_plaintext => {
@@ -285,7 +288,9 @@ async fn preflight(
             );
             account.endpoint.security = Security::Plain;
             let session = mailcopy::connect(&account.endpoint, creds, opts).await?;
-            let _ = session.logout().await;
+            tokio::spawn(async move {
+                let _ = session.logout().await;
+            });
             Ok(())
         }
         Err(e) => {
@@ -328,8 +333,18 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
     if let Some(ca) = &args.ca_file {
         opts = opts.with_ca_file(ca)?;
     }
-    preflight(&mut from, &from_creds, &opts, args.allow_plaintext).await?;
-    preflight(&mut to, &to_creds, &opts, args.allow_plaintext).await?;
+    // Only a plain-text fallback needs a connection of its own first (to find out whether
+    // STARTTLS is offered); otherwise the copy's own first connections check the accounts, and
+    // a refused login or an unreachable server ends it at once with that cause. Over a link
+    // with latency a separate check would cost a whole login's round trips.
+    if args.allow_plaintext {
+        let (checked_from, checked_to) = tokio::join!(
+            preflight(&mut from, &from_creds, &opts, true),
+            preflight(&mut to, &to_creds, &opts, true)
+        );
+        checked_from?;
+        checked_to?;
+    }
 
     let options = CopyOptions {
         connections: args.connections.max(1),
@@ -386,6 +401,10 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
         }
     }
     println!("{}", render_table(&report));
+    if let (None, mailcopy::Outcome::Incomplete { error, .. }) = (&report.plan, &report.outcome) {
+        // Stopped before any folder was planned (a login refused, a server not reached).
+        eprintln!("error: {error}");
+    }
     Ok(report.outcome.exit_code())
 }
 
