@@ -29,6 +29,7 @@ help:
 	@echo "make test     every Rust test and every Playwright spec (installs what is missing)"
 	@echo "make build    release server binary target/release/imapcopy and the site in $(SITE)"
 	@echo "make lint     rustfmt check and clippy"
+	@echo "make bench    imapcopy vs mbsync, 2k and 10k messages, 0/40/100 ms round trip (bench/)"
 
 # ---------------------------------------------------------------- set-up (idempotent)
 .PHONY: deps-build deps-test
@@ -96,6 +97,16 @@ versions:
 test-e2e: versions
 	$(CARGO) test --locked -p mailcopy -p testkit -p imapcopy --no-run
 	cd end2end && npx --no-install playwright test
+
+# ---------------------------------------------------------------- benchmark (not part of test)
+# imapcopy and mbsync side by side: 2,000 and 10,000 messages, loopback and through the delay
+# proxy at 0, 40 and 100 ms round trip per side (bench/README.md). About 30 minutes.
+.PHONY: bench
+bench: deps-test
+	@dpkg -s time >/dev/null 2>&1 || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends time; }
+	$(CARGO) build --locked -p imapcopy --release
+	$(CARGO) build --locked -p testkit --bin testkit
+	bench/matrix.sh
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint fmt

@@ -406,6 +406,30 @@ def cmd_compare(args):
         sys.exit(1)
 
 
+def cmd_wipe(args):
+    """Deletes every folder of an account and empties INBOX (so that a checked destination
+    does not fill the disk or a tmpfs)."""
+    m = connect(args, args.user, args.password)
+    typ, data = m.list('""', "*")
+    names = []
+    for line in data or []:
+        if isinstance(line, tuple):  # name sent as a literal
+            names.append(line[1].decode())
+        elif line:
+            mt = LIST_RE.match(line)
+            if mt:
+                names.append(unquote(mt.group("name")))
+    # Children before parents.
+    for name in sorted(names, key=lambda n: -len(n)):
+        if name.upper() == "INBOX":
+            continue
+        m.delete(quote(name))
+    m.select("INBOX")
+    m.store("1:*", "+FLAGS.SILENT", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+
+
 def proc_cpu_ticks(pid):
     """utime+stime+cutime+cstime of pid, plus utime+stime of its live children."""
     def stat(p):
@@ -476,6 +500,7 @@ def cmd_report(args):
                 "wall": median([r["wall"] for r in rs]), "walls": [r["wall"] for r in rs],
                 "best": min(r["wall"] for r in rs),
                 "cpu": median([r["cpu"] for r in rs]),
+                "rss": max(r.get("rss_kb", 0) for r in rs) / 1024,
                 "src": median([r["server_cpu_src"] for r in rs]),
                 "dst": median([r["server_cpu_dst"] for r in rs]),
                 "appended": median([r["appended"] for r in rs]),
@@ -486,9 +511,9 @@ def cmd_report(args):
         ref = agg.get("mbsync")
         out.append("## %s\n" % title)
         out.append("| tool | messages | MB | seconds | messages/s | MB/s | speed ratio imapcopy/mbsync "
-                   "| best s | ratio on best | all runs (s) | appended | tool CPU s | server CPU s src / dst "
-                   "| destination check |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
+                   "| best s | ratio on best | all runs (s) | appended | tool CPU s | peak RSS MB "
+                   "| server CPU s src / dst | server CPU ms/message src / dst | destination check |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
         for t in tools:
             a = agg[t]
             s = max(a["wall"], 1e-6)
@@ -502,10 +527,12 @@ def cmd_report(args):
                 check += " (exit %s)" % ",".join(map(str, a["exits"]))
             if a["n"] > 1:
                 check += " ×%d" % a["n"]
-            out.append("| %s | %d | %.1f | %.2f | %.0f | %.1f | %s | %.2f | %s | %s | %d | %.2f | %.2f / %.2f | %s |" % (
+            per = max(a["appended"], 1) if phase == "first" else msgs
+            out.append("| %s | %d | %.1f | %.2f | %.0f | %.1f | %s | %.2f | %s | %s | %d | %.2f | %.0f | %.2f / %.2f | %.2f / %.2f | %s |" % (
                 t, msgs, mb, a["wall"], msgs / s, mb / s, ratio, a["best"], ratio_best,
                 " ".join("%.2f" % w for w in a["walls"]),
-                a["appended"], a["cpu"], a["src"], a["dst"], check))
+                a["appended"], a["cpu"], a["rss"], a["src"], a["dst"],
+                1000 * a["src"] / per, 1000 * a["dst"] / per, check))
         out.append("")
     out.append("`messages`/`MB` are the source mailbox (the work of bringing a destination in line with "
                "it); seconds, messages/s and MB/s use the median run. Speed ratio = mbsync seconds / "
@@ -529,6 +556,67 @@ def cmd_report(args):
             out.append("- %s: %s; messages with keywords %d of %d%s" % (
                 r["tool"], r["fidelity"], r["keyword_messages"][0], r["keyword_messages"][1],
                 "" if not r["problems"] else "; " + "; ".join(r["problems"][:3])))
+    text = "\n".join(out) + "\n"
+    print(text)
+    with open(args.out, "w") as f:
+        f.write(text)
+
+
+def cmd_matrix(args):
+    """One table over several runs of run.sh (SIZE:LINK:RESULTS.jsonl each)."""
+    runs = []
+    for spec in args.runs:
+        size, link, path = spec.split(":", 2)
+        rows = [json.loads(l) for l in open(path) if l.strip()]
+        runs.append((int(size), link, rows))
+
+    def agg(rows, phase, tool_prefix):
+        rs = [r for r in rows if r["phase"] == phase and r["tool"].startswith(tool_prefix)]
+        if not rs:
+            return None
+        return {
+            "wall": median([r["wall"] for r in rs]),
+            "n": len(rs),
+            "ok": all(r["ok"] and r["exit"] == 0 for r in rs),
+            "rss": max(r.get("rss_kb", 0) for r in rs) / 1024,
+            "src": median([r["server_cpu_src"] for r in rs]),
+            "dst": median([r["server_cpu_dst"] for r in rs]),
+            "appended": median([r["appended"] for r in rs]),
+            "source_messages": rs[0]["source_messages"],
+        }
+
+    ic = "imapcopy --connections 4"
+    out = ["# IMAPCopy vs mbsync: the matrix\n",
+           "First copy: median seconds of the repetitions (n), messages/s; `of 0 ms`: the rate as a share "
+           "of the same tool's rate through the proxy at 0 ms (the baseline carrying the proxy's own "
+           "cost); ratio = mbsync s / imapcopy s. Re-run: the same destination again, nothing to copy, "
+           "no saved state. Server CPU: source / destination Dovecot, ms per message copied.\n",
+           "| messages | link (round trip per side) | imapcopy s | msg/s | of 0 ms | mbsync s | msg/s | of 0 ms "
+           "| ratio | re-run imapcopy / mbsync s | imapcopy peak RSS MB | server CPU ms/msg imapcopy | "
+           "server CPU ms/msg mbsync | checks |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    base = {}
+    for size, link, rows in runs:
+        if link == "0":
+            base[size] = (agg(rows, "first", ic), agg(rows, "first", "mbsync"))
+    for size, link, rows in runs:
+        a, m = agg(rows, "first", ic), agg(rows, "first", "mbsync")
+        ra, rm = agg(rows, "rerun", ic), agg(rows, "rerun", "mbsync")
+        if a is None or m is None:
+            continue
+        msgs = a["source_messages"]
+        b = base.get(size, (None, None))
+
+        def share(x, bx):
+            return "%.0f %%" % (100 * bx["wall"] / x["wall"]) if bx else "—"
+        label = "loopback, no proxy" if link == "direct" else "proxy, %s ms" % link
+        cpu = lambda x: "%.2f / %.2f" % (1000 * x["src"] / max(x["appended"], 1), 1000 * x["dst"] / max(x["appended"], 1))
+        out.append("| %d | %s | %.2f (n=%d) | %.0f | %s | %.2f (n=%d) | %.0f | %s | %.2f | %s | %.0f | %s | %s | %s |" % (
+            size, label, a["wall"], a["n"], msgs / a["wall"], share(a, b[0]), m["wall"], m["n"],
+            msgs / m["wall"], share(m, b[1]), m["wall"] / a["wall"],
+            "%.2f / %.2f" % (ra["wall"], rm["wall"]) if ra and rm else "—",
+            max(a["rss"], ra["rss"] if ra else 0), cpu(a), cpu(m),
+            "OK" if a["ok"] and m["ok"] else "**FAILED**"))
     text = "\n".join(out) + "\n"
     print(text)
     with open(args.out, "w") as f:
@@ -570,9 +658,20 @@ def main():
     s.add_argument("--strict", action="store_true")
     s.set_defaults(fn=cmd_compare)
 
+    s = sub.add_parser("wipe")
+    conn(s)
+    s.add_argument("--user", required=True)
+    s.add_argument("--password", default=os.environ.get("BENCH_PASSWORD"))
+    s.set_defaults(fn=cmd_wipe)
+
     s = sub.add_parser("cpu")
     s.add_argument("pid", nargs="+")
     s.set_defaults(fn=cmd_cpu)
+
+    s = sub.add_parser("matrix")
+    s.add_argument("runs", nargs="+", help="SIZE:LINK:RESULTS.jsonl")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_matrix)
 
     s = sub.add_parser("report")
     s.add_argument("--results", required=True)

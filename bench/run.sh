@@ -6,11 +6,12 @@
 #
 # Environment (all optional):
 #   BENCH_MESSAGES (2000)  BENCH_FOLDERS (20)  BENCH_BIG (5 messages of 2 MB)  BENCH_SEED (42)
-#   BENCH_CONNECTIONS ("1 2 4": one imapcopy variant per value; 2 is imapcopy's default)
+#   BENCH_CONNECTIONS ("1 4": one imapcopy variant per value; 4 is imapcopy's default)
 #   BENCH_REPEAT (3: first runs per tool, each into a fresh destination account; the table
 #                 shows the median, the order of the tools rotates between repetitions)
 #   BENCH_RERUN (1: then run every tool a second time into its first destination)
 #   BENCH_TIMEOUT (600 seconds per tool run)   BENCH_KEEP (0; 1 keeps the temp dir)
+#   BENCH_WIPE (1: empty each destination once it is checked; 0 keeps them)
 #   BENCH_RTT_MS (0; e.g. 40 puts both servers behind a proxy adding that round-trip time,
 #                 20 ms each way: `testkit delay-proxy`, threads and a queue per direction)
 #   BENCH_VIA_PROXY (0; 1 goes through that proxy even at BENCH_RTT_MS=0: the baseline that
@@ -30,13 +31,14 @@ MESSAGES=${BENCH_MESSAGES:-2000}
 FOLDERS=${BENCH_FOLDERS:-20}
 BIG=${BENCH_BIG:-5}
 SEED=${BENCH_SEED:-42}
-CONNECTIONS=${BENCH_CONNECTIONS:-1 2 4}
+CONNECTIONS=${BENCH_CONNECTIONS:-1 4}
 REPEAT=${BENCH_REPEAT:-3}
 RERUN=${BENCH_RERUN:-1}
 RUN_TIMEOUT=${BENCH_TIMEOUT:-600}
 RTT_MS=${BENCH_RTT_MS:-0}
 VIA_PROXY=${BENCH_VIA_PROXY:-0}
 KEEP=${BENCH_KEEP:-0}
+WIPE=${BENCH_WIPE:-1}
 IMAPCOPY=${IMAPCOPY_BIN:-$ROOT/target/release/imapcopy}
 TESTKIT=${TESTKIT_BIN:-$ROOT/target/debug/testkit}
 MBSYNC=${MBSYNC_BIN:-mbsync}
@@ -294,7 +296,7 @@ run() {
     log "$phase run #$rep: $label -> $dst_user"
     read -r s0a s0b < <(python3 "$LIB" cpu "$SRC_MASTER" "$DST_MASTER")
     t0=$(date +%s.%N)
-    /usr/bin/time -f '%U %S' -o "$WORK/time.txt" timeout --kill-after=10 "$RUN_TIMEOUT" "$@" >"$out" 2>&1 || rc=$?
+    /usr/bin/time -f '%U %S %M' -o "$WORK/time.txt" timeout --kill-after=10 "$RUN_TIMEOUT" "$@" >"$out" 2>&1 || rc=$?
     t1=$(date +%s.%N)
     sleep 0.5 # let the imap processes exit and be reaped by their master
     read -r s1a s1b < <(python3 "$LIB" cpu "$SRC_MASTER" "$DST_MASTER")
@@ -302,6 +304,12 @@ run() {
     servers_alive || die "the test servers stopped during the $phase run of $label"
     timeout 300 python3 "$LIB" snapshot "${dst_args[@]}" --user "$dst_user" >"$snap"
     python3 "$LIB" compare --label "  $label" --out "$WORK/cmp.json" "$src_snap" "$snap" >&2
+    # Checked: emptied, so that large mailboxes do not fill the servers' disk (the first
+    # repetition's destination is kept for the re-run, then emptied).
+    if [[ $WIPE == 1 ]] && { [[ $rep != 1 ]] || [[ $phase == rerun ]] || [[ $RERUN != 1 ]]; }; then
+        timeout 300 python3 "$LIB" wipe "${dst_args[@]}" --user "$dst_user" >&2 ||
+            log "could not empty $dst_user (disk use grows)"
+    fi
     if [[ $phase == first || $label == mbsync ]] && { [[ $rc != 0 ]] || ! grep -q '"ok": true' "$WORK/cmp.json"; }; then
         FAILED+=("$phase run #$rep of $label: exit $rc or destination differs from the source")
     fi
@@ -310,10 +318,10 @@ run() {
 import json, sys
 cmp_path, time_path, phase, rep, key, label, t0, t1, rc, before, s0a, s0b, s1a, s1b = sys.argv[1:]
 c = json.load(open(cmp_path))
-u, s = open(time_path).read().strip().split("\n")[-1].split()[:2]
+u, s, rss = open(time_path).read().strip().split("\n")[-1].split()[:3]
 print(json.dumps({
     "phase": phase, "rep": int(rep), "key": key, "tool": label, "wall": float(t1) - float(t0),
-    "exit": int(rc), "cpu": float(u) + float(s),
+    "exit": int(rc), "cpu": float(u) + float(s), "rss_kb": int(rss),
     "server_cpu_src": float(s1a) - float(s0a), "server_cpu_dst": float(s1b) - float(s0b),
     "appended": c["dest_messages"] - int(before), "ok": c["ok"], "dest_messages": c["dest_messages"],
     "source_messages": c["source_messages"], "fidelity": c["fidelity"],
@@ -331,7 +339,7 @@ tool_run() { # PHASE REPETITION TOOL (c<N> | mbsync)
     fi
     local c=${tool#c} label
     label="imapcopy --connections $c"
-    [[ $c == 2 ]] && label="$label (default)"
+    [[ $c == 4 ]] && label="$label (default)"
     IMAPCOPY_FROM_PASSWORD=$PASSWORD IMAPCOPY_TO_PASSWORD=$PASSWORD \
         run "$phase" "$rep" "imapcopy-c$c" "$label" "$WORK/src-imapcopy.json" "$(dst_ic "$c" "$rep")" \
         "$IMAPCOPY" copy --from "imaps://$SRC_IC@127.0.0.1:$RUN_SRC_PORT" \

@@ -134,6 +134,11 @@ impl ImapSession {
     }
 
     /// `[ALERT]` texts the server sent on this session (the first few).
+    /// Successful answers that carried Gmail's `[THROTTLED]` hint on this session.
+    pub fn throttle_hints(&self) -> u64 {
+        self.conn.events.throttled
+    }
+
     pub fn alerts(&self) -> &[String] {
         &self.conn.events.alerts
     }
@@ -259,11 +264,23 @@ pub async fn check_account(
     let work = async {
         let mut session = connect(endpoint, creds, opts).await?;
         let folders = session.list_folders().await?;
-        let mut selectable = 0usize;
+        let names: Vec<String> = folders
+            .iter()
+            .filter(|f| f.is_selectable())
+            .map(|f| f.name.raw().to_string())
+            .collect();
+        // Every folder's STATUS in flight at once: one round trip, not one per folder.
+        let answers = mailbox::status_many(&mut session, &names, "MESSAGES UIDNEXT UIDVALIDITY")
+            .await
+            .map_err(|e| e.into_connect_error())?;
+        let selectable = names.len();
         let mut messages = 0u64;
-        for f in folders.iter().filter(|f| f.is_selectable()) {
-            selectable += 1;
-            messages += u64::from(session.status(f.name.raw()).await?.messages);
+        for answer in answers {
+            let st = answer.map_err(|server_text| ConnectError::CommandFailed {
+                command: "STATUS",
+                server_text,
+            })?;
+            messages += st.get("MESSAGES").unwrap_or_default();
         }
         let capabilities = session.capabilities().to_vec();
         // The check succeeded; a failing LOGOUT does not change that.

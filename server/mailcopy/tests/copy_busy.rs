@@ -149,6 +149,26 @@ async fn throttled_appends_pause_the_copy_and_it_goes_on_with_fewer_connections(
     assert!(last < 4, "sessions open at the last APPEND: {last}");
 }
 
+/// Gmail's `OK [THROTTLED]` is a successful answer: nothing is refused or sent again, no
+/// pause, but the copy goes on with fewer connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gmail_throttled_hints_shed_lanes_without_failing_anything() {
+    let (src, dst) = (source(8, 6), destination());
+    src.lock().unwrap().throttle_hint = true;
+    let report = copy(&src, &dst, 4, Duration::from_secs(20)).await;
+    assert_eq!(report.outcome, Outcome::Complete);
+    nothing_rejected(&report);
+    assert_exact(&src, &dst, "after [THROTTLED] hints");
+    let st = dst.lock().unwrap();
+    assert_eq!(
+        st.open_at_append.iter().copied().max(),
+        Some(4),
+        "4 lanes at first"
+    );
+    let last = *st.open_at_append.last().unwrap();
+    assert!(last < 4, "sessions open at the last APPEND: {last}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_source_fetch_is_waited_out_not_reported_unreadable() {
     let (src, dst) = (source(3, 5), destination());

@@ -489,7 +489,9 @@ impl WizardService {
             login.to_string(),
             secrecy::ExposeSecret::expose_secret(access_token).to_string(),
         );
-        match mailcopy::check_account(endpoint, &creds, &self.connect, self.check_timeout).await {
+        // Not waiting for a place under the connection cap: see the wizard's Validate.
+        let connect = self.connect.without_limiter_wait();
+        match mailcopy::check_account(endpoint, &creds, &connect, self.check_timeout).await {
             Ok(check) => SideStatus::Established {
                 folders: check.folders as u64,
                 messages: check.messages,

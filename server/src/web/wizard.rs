@@ -233,13 +233,16 @@ impl Backend for WizardService {
 
         let started = std::time::Instant::now();
         let mut endpoint = valid.endpoint.clone();
+        // A person is waiting: when the account's or server's connection cap is full (jobs
+        // running), say so at once instead of waiting for a place.
+        let connect = self.connect.without_limiter_wait();
         let mut outcome =
-            mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
+            mailcopy::check_account(&endpoint, &creds, &connect, self.check_timeout).await;
         if plaintext && matches!(outcome, Err(ConnectError::StartTlsNotOffered)) {
             // The user confirmed it: this server offers no encryption at all.
             endpoint.security = mailcopy::Security::Plain;
             outcome =
-                mailcopy::check_account(&endpoint, &creds, &self.connect, self.check_timeout).await;
+                mailcopy::check_account(&endpoint, &creds, &connect, self.check_timeout).await;
         }
         view.status = match &outcome {
             Ok(check) => SideStatus::Established {

@@ -73,6 +73,8 @@ pub struct FakeState {
     /// Faults by the number (1-based, over the server's life) of the `UID FETCH` that asks
     /// for bodies (`BODY.PEEK[]`), counted in `body_fetches` ...
     pub fetch_faults: BTreeMap<u32, Fault>,
+    /// Body FETCHes answer `OK [THROTTLED] …` (Gmail's hint to slow down).
+    pub throttle_hint: bool,
     pub body_fetches: u32,
     /// ... and of the APPEND received (its literal read, nothing stored yet), counted in
     /// `appends_received`.
@@ -512,7 +514,13 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                         line.extend_from_slice(b")\r\n");
                         out.extend_from_slice(&line);
                     }
-                    ok(&mut out, "fetched");
+                    // Gmail's slow-down hint on a successful answer, when asked for.
+                    let hint = if body_fetch && st.throttle_hint {
+                        "[THROTTLED] fetched"
+                    } else {
+                        "fetched"
+                    };
+                    ok(&mut out, hint);
                 }
             }
             "APPEND" => {

@@ -32,8 +32,9 @@ impl Run<'_> {
             async move {
                 let mut out = Vec::new();
                 loop {
-                    // After a throttling pause the copy goes on with fewer lanes: this one
-                    // leaves between two folders.
+                    self.take_hints(lane);
+                    // After a throttling pause (or hint) the copy goes on with fewer lanes:
+                    // this one leaves between two folders.
                     if !self.lane_wanted(index) {
                         tracing::info!(lane = index, "throttled: closing a lane");
                         lane.logout().await;

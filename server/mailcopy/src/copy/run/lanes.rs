@@ -94,6 +94,8 @@ pub(super) struct Lane {
     /// Messages this lane's source side has fetched whole: evidence that the source serves
     /// messages, so one whose every FETCH breaks the connection is the message's fault.
     pub(super) src_fetched: u64,
+    /// `[THROTTLED]` hints of its sessions already acted on ([`Run::take_hints`]).
+    pub(super) hints_seen: u64,
 }
 
 impl Lane {
@@ -126,6 +128,7 @@ impl Lane {
         self.dst = dst.dst;
         self.dst_box = dst.dst_box;
         self.dst_reconnects = dst.dst_reconnects;
+        // `hints_seen` stayed with `self`.
     }
 
     pub(super) async fn logout(&mut self) {

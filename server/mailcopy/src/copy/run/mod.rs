@@ -118,7 +118,7 @@ const FETCH_PIPELINE: usize = 8;
 /// [`QUIET`] (see [`Run::confirm_quiet`]); a reconnect with APPENDs unanswered waits the same
 /// way before it counts what landed ([`Run::dst_select_quiet`]). The bytes bound how long a
 /// killed copy's APPENDs can go on arriving.
-const APPEND_WINDOW: usize = 32;
+const APPEND_WINDOW: usize = 128;
 const APPEND_WINDOW_BYTES: usize = 2 << 20;
 
 /// A destination folder whose UIDNEXT and message count did not change for this long is

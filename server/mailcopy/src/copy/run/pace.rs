@@ -62,6 +62,34 @@ impl Run<'_> {
         }
     }
 
+    /// Gmail answers `OK [THROTTLED]` when it wants a client to slow down: a hint on a
+    /// successful answer, not a failure, so nothing pauses and nothing is sent again. A lane
+    /// whose sessions got new hints since its previous folder makes the copy go on with one
+    /// lane fewer (never fewer than one), as after a pause.
+    pub(super) fn take_hints(&self, lane: &mut Lane) {
+        let now: u64 = lane
+            .src
+            .iter()
+            .chain(lane.dst.iter())
+            .map(ImapSession::throttle_hints)
+            .sum();
+        // A reconnect starts new sessions at 0.
+        let new = now.saturating_sub(lane.hints_seen);
+        lane.hints_seen = now;
+        if new == 0 {
+            return;
+        }
+        let mut st = lock(&self.state);
+        if let Some(lanes) = st.pace.lanes {
+            st.pace.lanes = Some(throttle::lanes_after_pause(lanes));
+            tracing::info!(
+                hints = new,
+                lanes = st.pace.lanes,
+                "the server asks to slow down ([THROTTLED]): one lane fewer"
+            );
+        }
+    }
+
     /// The lanes open at the start.
     pub(super) fn lanes_opened(&self, lanes: usize) {
         lock(&self.state).pace.lanes = Some(lanes);
