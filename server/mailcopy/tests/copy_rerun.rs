@@ -319,8 +319,8 @@ async fn interrupted_via(
             (&src_ep, &src_creds),
             (&dst_ep, &dst_creds),
             &opts,
-            // Two lanes: with four, this 123-message mailbox is all in flight (4 windows of
-            // 32) before most of the stops land, and nothing would be left to resume.
+            // Two lanes: with four, most of this 123-message mailbox is in flight before the
+            // stops land, and little would be left to resume.
             &CopyOptions {
                 connections: 2,
                 ..CopyOptions::default()

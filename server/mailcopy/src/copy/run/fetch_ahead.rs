@@ -370,8 +370,12 @@ impl Run<'_> {
         mut found: BTreeMap<u32, FetchedMessage>,
         tx: &mpsc::Sender<Ahead>,
     ) -> bool {
-        for index in batch.start..batch.end {
-            let m = &messages[index];
+        for (index, m) in messages
+            .iter()
+            .enumerate()
+            .take(batch.end)
+            .skip(batch.start)
+        {
             let permit = batch.permits.pop_front();
             let fetched = match found.remove(&m.uid) {
                 Some(f) => Ok(Some(f)),

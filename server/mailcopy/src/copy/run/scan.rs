@@ -301,8 +301,7 @@ impl Run<'_> {
             // A connection broke: each folder alone, with the usual retries.
             return loaded.into_iter().map(|c| Some(Listed::only(c))).collect();
         };
-        let mut dst: Vec<Option<Result<(Selected, Vec<MessageMeta>), CmdError>>> =
-            dst.into_iter().map(Some).collect();
+        let mut dst: Vec<Option<Examined>> = dst.into_iter().map(Some).collect();
         let last = group.len() - 1;
         let mut out = Vec::with_capacity(group.len());
         for (k, (src, loaded)) in src.into_iter().zip(loaded).enumerate() {
@@ -652,6 +651,9 @@ impl Run<'_> {
         ))
     }
 }
+
+/// One folder's EXAMINE and metadata as [`message::examine_many_with_meta`] gives them.
+type Examined = Result<(Selected, Vec<MessageMeta>), CmdError>;
 
 /// One folder's listings read by [`Run::list_group`], and its checkpoint.
 pub(super) struct Listed {
