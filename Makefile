@@ -100,7 +100,7 @@ test-e2e: versions
 
 # ---------------------------------------------------------------- benchmark (not part of test)
 # imapcopy and mbsync side by side: 2,000 and 10,000 messages, loopback and through the delay
-# proxy at 0, 40 and 100 ms round trip per side (bench/README.md). About 30 minutes.
+# proxy at 0, 40 and 100 ms round trip per side (bench/README.md). About 12 minutes.
 .PHONY: bench
 bench: deps-test
 	@dpkg -s time >/dev/null 2>&1 || { $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends time; }
