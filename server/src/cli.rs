@@ -521,13 +521,6 @@ mod props {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            ..ProptestConfig::default()
-        }
-    }
-
     fn any_text() -> impl Strategy<Value = String> {
         prop_oneof![
             proptest::collection::vec(any::<char>(), 0..40).prop_map(String::from_iter),
@@ -572,7 +565,7 @@ mod props {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Any text: no panic; what is accepted has a login, a host and a port, and reads
         /// back the same from its canonical form.

@@ -397,13 +397,6 @@ mod props {
     use mailcopy::net::Resolver;
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            ..ProptestConfig::default()
-        }
-    }
-
     /// One line of a hosts file.
     #[derive(Debug, Clone)]
     enum Line {
@@ -529,7 +522,7 @@ mod props {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Any text: no panic; an error names a line that holds something other than a
         /// comment.

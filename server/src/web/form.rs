@@ -355,13 +355,6 @@ mod props {
 
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 256,
-            ..ProptestConfig::default()
-        }
-    }
-
     /// Text of any kind: control characters and NUL, non-ASCII, very long runs, and the
     /// punctuation a server field is made of.
     fn any_text() -> impl Strategy<Value = String> {
@@ -511,7 +504,7 @@ mod props {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(ProptestConfig::with_cases(256))]
 
         /// Any form: no panic; an accepted one is connectable and within every limit; a
         /// refused one names at least one field, each field at most once, in form order.
