@@ -25,6 +25,7 @@ fn list_and_cancel() {
     };
     let id = store
         .insert(NewJob {
+            resolved: Default::default(),
             source: account("queued@example.test"),
             source_secret: AccountSecret::Password(SecretString::from("s3cret-one")),
             destination: account("dest@example.test"),

@@ -92,6 +92,7 @@ async fn a_daily_limit_pauses_the_job_and_it_resumes_by_itself_exact() {
     ));
     let id = store
         .insert(NewJob {
+            resolved: Default::default(),
             source: AccountSpec {
                 host: "localhost".into(),
                 port: src.imaps_port(),

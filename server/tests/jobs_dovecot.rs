@@ -86,6 +86,7 @@ fn world(source_login: &str, dest_login: &str) -> World {
 fn queue(w: &World, source_login: &str, dest_login: &str, lang: &str) -> String {
     w.store
         .insert(NewJob {
+            resolved: Default::default(),
             source: AccountSpec {
                 host: "localhost".into(),
                 port: w.pair.slash.imaps_port(),
@@ -258,6 +259,7 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
     let id = w
         .store
         .insert(NewJob {
+            resolved: Default::default(),
             source: AccountSpec {
                 host: "localhost".into(),
                 port: w.pair.slash.imaps_port(),

@@ -268,6 +268,7 @@ fn queue(
 ) -> String {
     w.store
         .insert(NewJob {
+            resolved: Default::default(),
             source: source.0,
             source_secret: source.1,
             destination: dest.0,

@@ -99,6 +99,7 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
     ));
     let id = store
         .insert(NewJob {
+            resolved: Default::default(),
             source: AccountSpec {
                 host: "localhost".into(),
                 port: pair.slash.imaps_port(),

@@ -114,6 +114,7 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
     let store = open_store(dir.path());
     let id = store
         .insert(NewJob {
+            resolved: Default::default(),
             source: AccountSpec {
                 host: "localhost".into(),
                 port: pair.slash.imaps_port(),

@@ -950,6 +950,7 @@ async fn the_lookup_finds_a_login_at_its_registrable_domain_and_asks_when_ambigu
     for host in ["ssl0.ovh.net", "mail.example.org"] {
         store
             .insert(NewJob {
+                resolved: Default::default(),
                 source: account("support", host),
                 source_secret: AccountSecret::Password(SecretString::from("one")),
                 destination: account("dest@example.test", "imap.dest.test"),
@@ -991,4 +992,124 @@ async fn the_lookup_finds_a_login_at_its_registrable_domain_and_asks_when_ambigu
     let response = app.clone().oneshot(call).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(web_support::body_text(response).await, "\"Ambiguous\"");
+}
+
+/// Validates a source (`login` at `source`, implicit TLS or not) and a destination through
+/// plain posts; returns the draft cookie, ready for Synchronize.
+async fn validated_draft(
+    app: &axum::Router,
+    (login, password, source, ssl): (&str, &str, &str, bool),
+    (dest_login, dest_password, destination): (&str, &str, &str),
+) -> String {
+    let mut fields = vec![
+        ("side", "source"),
+        ("preset", "other"),
+        ("login", login),
+        ("password", password),
+        ("host", source),
+    ];
+    if ssl {
+        fields.push(("ssl", "on"));
+    }
+    let response = app
+        .clone()
+        .oneshot(validate_request(form(&fields), true, None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = cookie_pair(&response);
+    let body = form(&[
+        ("side", "destination"),
+        ("preset", "other"),
+        ("login", dest_login),
+        ("password", dest_password),
+        ("host", destination),
+    ]);
+    let response = app
+        .clone()
+        .oneshot(validate_request(body, true, Some(&cookie)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let page = get_page(app, "/", Some(&cookie)).await;
+    assert!(page.contains("Sincronizar"), "{source}: {page}");
+    cookie
+}
+
+/// Synchronize without JavaScript; the redirect's target.
+async fn synchronize(app: axum::Router, cookie: String) -> String {
+    let request = post("/api/synchronize")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "text/html")
+        .header(header::REFERER, "http://127.0.0.1/")
+        .header(header::COOKIE, &cookie)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_mailbox_under_any_name_or_port_gets_one_job_and_jobs_into_one_mailbox_queue() {
+    let _serial = web_support::serial();
+    let pair = testkit::DovecotPair::start().unwrap();
+    pair.slash
+        .add_user("gil@example.test", "from-pass")
+        .unwrap();
+    pair.slash.add_user("hal@example.test", "hal-pass").unwrap();
+    pair.dot.add_user("gil@new.test", "to-pass").unwrap();
+    let ca = pair.slash.ca_pem() + &pair.dot.ca_pem();
+    let (app, store, _dir) = app_for(&ca, AddressPolicy::AllowAll, 100, false);
+    let destination = format!("localhost:{}", pair.dot.imap_port());
+    let dest = ("gil@new.test", "to-pass", destination.as_str());
+
+    // One source mailbox under two names (the static resolver maps localhost to 127.0.0.1)
+    // and both ports: implicit TLS and STARTTLS.
+    let imaps = pair.slash.imaps_port();
+    let imap = pair.slash.imap_port();
+    let aliases = [
+        (format!("localhost:{imaps}"), true),
+        (format!("127.0.0.1:{imaps}"), true),
+        (format!("LOCALHOST:{imap}"), false),
+        (format!("127.0.0.1:{imap}"), false),
+    ];
+    let mut cookies = Vec::new();
+    for (host, ssl) in &aliases {
+        let source = ("GIL@example.test", "from-pass", host.as_str(), *ssl);
+        cookies.push(validated_draft(&app, source, dest).await);
+    }
+    // All four Synchronize requests at once: the database lets exactly one through.
+    let requests = cookies
+        .into_iter()
+        .map(|cookie| tokio::spawn(synchronize(app.clone(), cookie)));
+    let locations: Vec<String> = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let queued: Vec<_> = locations
+        .iter()
+        .filter(|l| l.starts_with("/jobs/"))
+        .collect();
+    assert_eq!(queued.len(), 1, "{locations:?}");
+    assert_eq!(store.list(10).unwrap().len(), 1);
+
+    // Another mailbox into the same destination mailbox is accepted, and waits its turn.
+    let source = ("hal@example.test", "hal-pass", aliases[0].0.as_str(), true);
+    let cookie = validated_draft(&app, source, dest).await;
+    let second = synchronize(app.clone(), cookie).await;
+    assert!(second.starts_with("/jobs/"), "{second}");
+    let first = store.claim("node", 60_000).unwrap().unwrap();
+    assert_eq!(format!("/jobs/{}", first.id), *queued[0]);
+    assert!(
+        store.claim("node", 60_000).unwrap().is_none(),
+        "two jobs into gil@new.test never run at the same time"
+    );
+    store.complete(&first.id, "node", "complete", "{}").unwrap();
+    let next = store.claim("node", 60_000).unwrap().unwrap();
+    assert_eq!(format!("/jobs/{}", next.id), second);
 }

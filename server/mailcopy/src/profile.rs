@@ -25,6 +25,17 @@ fn host_is(host: &str, names: &[&str]) -> bool {
 }
 
 impl Provider {
+    /// The provider whose IMAP service `host` names (or a subdomain of it), else `Other`.
+    pub fn from_host(host: &str) -> Provider {
+        if host_is(host, GMAIL_HOSTS) {
+            Provider::Gmail
+        } else if host_is(host, MICROSOFT_HOSTS) {
+            Provider::Microsoft
+        } else {
+            Provider::Other
+        }
+    }
+
     /// Gmail offers `X-GM-EXT-1`; Exchange greets with "Microsoft Exchange"; else the host.
     pub fn detect(host: &str, greeting: &str, capabilities: &[String]) -> Provider {
         if capabilities

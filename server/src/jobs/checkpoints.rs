@@ -108,6 +108,7 @@ mod tests {
             ids.push(
                 store
                     .insert(NewJob {
+                        resolved: Default::default(),
                         source: account(login),
                         source_secret: AccountSecret::Password(SecretString::from("p")),
                         destination: account("d@x.test"),

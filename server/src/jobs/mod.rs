@@ -4,6 +4,7 @@
 
 pub mod checkpoints;
 pub mod lookup;
+pub mod mailbox;
 pub mod retry;
 pub mod runner;
 pub mod sealed;

@@ -36,6 +36,16 @@ pub struct Store {
     clock: Arc<dyn Clock>,
 }
 
+/// For a candidate job `c` of the claim: another active job writes, or will write first, into
+/// the same destination mailbox (any shared destination key) — one that is running, or one
+/// queued (or waiting for sign-in) before `c`. Two jobs into one mailbox never run at the same
+/// time, and they run in the order they were queued.
+const DESTINATION_TAKEN: &str = "SELECT 1 FROM mailbox_keys mine \
+     JOIN mailbox_keys other ON other.key = mine.key AND other.side = 'destination' AND other.active = 1 \
+     JOIN jobs o ON o.id = other.job_id \
+     WHERE mine.job_id = c.id AND mine.side = 'destination' AND mine.active = 1 AND o.id <> c.id \
+       AND (o.state = 'running' OR o.created_at < c.created_at OR (o.created_at = c.created_at AND o.rowid < c.rowid))";
+
 const JOB_COLUMNS: &str = "id, state, source_address, source_host, source_port, source_security, source_login, \
      dest_host, dest_port, dest_security, dest_login, lang, report_to, created_at, started_at, finished_at, \
      attempts, cancel_requested, progress, last_error, error_kind, outcome, result, report_state, report_error, \
@@ -193,36 +203,54 @@ impl Store {
             &job.destination_secret,
         );
         let now = self.now_ms();
-        let conn = self.conn();
-        let result = conn.execute(
-            "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, source_security, \
-             source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at, progress, \
-             source_provider, dest_provider) \
-             VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            params![
-                id,
-                job.source.address(),
-                job.source.account_key(),
-                job.lang,
-                job.source.host,
-                job.source.port,
-                security_str(job.source.security),
-                job.source.login,
-                source_secret.bytes,
-                job.destination.host,
-                job.destination.port,
-                security_str(job.destination.security),
-                job.destination.login,
-                dest_secret.bytes,
-                job.report_to,
-                now,
-                progress,
-                source_secret.provider,
-                dest_secret.provider,
-            ],
-        );
+        let (source_keys, dest_keys) = job.mailbox_keys();
+        let mut conn = self.conn();
+        let result = (|| -> rusqlite::Result<()> {
+            // One transaction: the job and its mailbox keys, or neither. The unique index on
+            // active source keys refuses a second job for the same mailbox under any name.
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, source_security, \
+                 source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at, progress, \
+                 source_provider, dest_provider) \
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                params![
+                    id,
+                    job.source.address(),
+                    job.source.account_key(),
+                    job.lang,
+                    job.source.host,
+                    job.source.port,
+                    security_str(job.source.security),
+                    job.source.login,
+                    source_secret.bytes,
+                    job.destination.host,
+                    job.destination.port,
+                    security_str(job.destination.security),
+                    job.destination.login,
+                    dest_secret.bytes,
+                    job.report_to,
+                    now,
+                    progress,
+                    source_secret.provider,
+                    dest_secret.provider,
+                ],
+            )?;
+            {
+                // Keys come without repeats (`mailbox::mailbox_keys`).
+                let mut insert =
+                    tx.prepare("INSERT INTO mailbox_keys (job_id, side, key) VALUES (?1, ?2, ?3)")?;
+                for k in &source_keys {
+                    insert.execute(params![id, "source", k])?;
+                }
+                for k in &dest_keys {
+                    insert.execute(params![id, "destination", k])?;
+                }
+            }
+            tx.commit()
+        })();
         match result {
-            Ok(_) => Ok(id),
+            Ok(()) => Ok(id),
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
@@ -314,7 +342,8 @@ impl Store {
             &format!(
                 "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
                  started_at = coalesce(started_at, ?3), attempts = attempts + 1, not_before = NULL \
-                 WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3) \
+                 WHERE id = (SELECT id FROM jobs c WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3) \
+                             AND NOT EXISTS ({DESTINATION_TAKEN}) \
                              ORDER BY created_at, rowid LIMIT 1) \
                  RETURNING {JOB_COLUMNS}"
             ),
@@ -1141,11 +1170,13 @@ mod tests {
         }
     }
 
+    /// A job from `login` into its own destination mailbox (`to-<login>`).
     fn new_job(login: &str) -> NewJob {
         NewJob {
+            resolved: Default::default(),
             source: account(login, "imap.source.test", 993),
             source_secret: AccountSecret::Password(SecretString::from("src-pass")),
-            destination: account("dest@example.test", "imap.dest.test", 993),
+            destination: account(&format!("to-{login}"), "imap.dest.test", 993),
             destination_secret: AccountSecret::Password(SecretString::from("dst-pass")),
             lang: "es".into(),
             report_to: None,
@@ -1312,10 +1343,12 @@ mod tests {
         let err = store.insert(new_job("USER@example.test")).unwrap_err();
         assert!(matches!(err, InsertError::TaskExists));
         assert_eq!(err.to_string(), "A task for sync this account exists.");
-        // Another port is another account.
+        // Another port of the same server is the same mailbox.
         let mut other = new_job("user@example.test");
         other.source.port = 143;
-        store.insert(other).unwrap();
+        assert!(matches!(store.insert(other), Err(InsertError::TaskExists)));
+        // Another login at that server is another mailbox.
+        store.insert(new_job("other@example.test")).unwrap();
         // Still refused while running; allowed again once final.
         let claimed = store.claim("node-a", 60_000).unwrap().unwrap();
         assert_eq!(claimed.id, id);
@@ -1333,6 +1366,104 @@ mod tests {
                 .id,
             again
         );
+    }
+
+    /// `login` at `host`, which resolved to `ips`.
+    fn job_at(login: &str, host: &str, port: u16, ips: &[&str]) -> NewJob {
+        let mut job = new_job(login);
+        job.source = account(login, host, port);
+        job.resolved.source = ips.iter().map(|ip| ip.parse().unwrap()).collect();
+        job
+    }
+
+    #[test]
+    fn any_name_or_port_of_one_server_is_one_mailbox() {
+        let (_dir, store, _clock) = store();
+        store
+            .insert(job_at("erin", "localhost", 993, &["127.0.0.1", "::1"]))
+            .unwrap();
+        for alias in [
+            job_at("Erin", "127.0.0.1", 143, &[]),
+            job_at("erin", "LOCALHOST.", 143, &[]),
+            job_at("erin", "mail.alias.test", 993, &["::1"]),
+            job_at("erin", "[::ffff:127.0.0.1]", 993, &[]),
+        ] {
+            let host = alias.source.host.clone();
+            assert!(
+                matches!(store.insert(alias), Err(InsertError::TaskExists)),
+                "{host}"
+            );
+        }
+        store
+            .insert(job_at("erin", "mail.elsewhere.test", 993, &["192.0.2.7"]))
+            .unwrap();
+        assert_eq!(store.list(10).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn concurrent_inserts_of_one_mailbox_under_aliases_make_one_job() {
+        let (_dir, store, _clock) = store();
+        let store = Arc::new(store);
+        let hosts = [
+            ("localhost", 993),
+            ("127.0.0.1", 993),
+            ("localhost", 143),
+            ("127.0.0.1", 143),
+        ];
+        let outcomes: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16)
+                .map(|i| {
+                    let store = store.clone();
+                    let (host, port) = hosts[i % hosts.len()];
+                    scope.spawn(move || {
+                        store
+                            .insert(job_at("erin", host, port, &["127.0.0.1"]))
+                            .is_ok()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{outcomes:?}");
+        assert_eq!(store.list(20).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn jobs_into_one_destination_mailbox_run_one_after_another_in_queue_order() {
+        let (_dir, store, clock) = store();
+        let into = |login: &str, dest_host: &str, dest_ips: &[&str]| {
+            let mut job = new_job(login);
+            job.destination = account("merged@new.test", dest_host, 993);
+            job.resolved.destination = dest_ips.iter().map(|ip| ip.parse().unwrap()).collect();
+            job
+        };
+        let first = store
+            .insert(into("a@old.test", "imap.new.test", &["192.0.2.10"]))
+            .unwrap();
+        clock.advance(1);
+        // The same destination mailbox under another name (a shared address).
+        let second = store
+            .insert(into("b@old.test", "mail.new.test", &["192.0.2.10"]))
+            .unwrap();
+        clock.advance(1);
+        let unrelated = store.insert(new_job("c@old.test")).unwrap();
+        clock.advance(1);
+        let third = store
+            .insert(into("d@old.test", "Mail.New.Test.", &[]))
+            .unwrap();
+
+        assert_eq!(store.claim("n", 60_000).unwrap().unwrap().id, first);
+        // The second waits for the first; the unrelated job goes ahead.
+        assert_eq!(store.claim("n", 60_000).unwrap().unwrap().id, unrelated);
+        assert!(store.claim("n", 60_000).unwrap().is_none());
+        // A retry puts the first back in the queue: it stays ahead of the later ones.
+        store.retry(&first, "n", 0, "connection", "cut").unwrap();
+        assert_eq!(store.claim("n", 60_000).unwrap().unwrap().id, first);
+        store.complete(&first, "n", "complete", "{}").unwrap();
+        assert_eq!(store.claim("n", 60_000).unwrap().unwrap().id, second);
+        assert!(store.claim("n", 60_000).unwrap().is_none(), "third waits");
+        store.complete(&second, "n", "complete", "{}").unwrap();
+        assert_eq!(store.claim("n", 60_000).unwrap().unwrap().id, third);
     }
 
     #[test]
@@ -1640,6 +1771,53 @@ mod tests {
             .need_sign_in(&other, "n", &[Side::Source], "gone", None)
             .unwrap();
         assert_eq!(store.cancel(&other).unwrap(), Some(JobState::Cancelled));
+    }
+
+    #[test]
+    fn jobs_queued_before_mailbox_keys_keep_their_mailboxes_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let conn = crate::db::open_at_version(dir.path(), 5).unwrap();
+            // Before version 6 one mailbox could be queued twice through two ports.
+            for (id, port, state, created) in [
+                ("p993", 993, "queued", 1),
+                ("p143", 143, "running", 2),
+                ("done", 993, "finished", 0),
+            ] {
+                conn.execute(
+                    "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, \
+                     source_security, source_login, dest_host, dest_port, dest_security, dest_login, created_at) \
+                     VALUES (?1, 'a@x.test', ?2, ?3, 'en', 'Mail.X.test.', ?4, 'tls', 'A@x.test', 'd', 993, 'tls', 'b@x.test', ?5)",
+                    params![id, format!("a@x.test|mail.x.test|{port}|{id}"), state, port, created],
+                )
+                .unwrap();
+            }
+        }
+        let store = Store::new(
+            crate::db::open(dir.path()).unwrap(),
+            Sealer::ephemeral(),
+            Arc::new(SystemClock),
+        );
+        assert!(matches!(
+            store.insert(NewJob {
+                source: account("a@x.test", "mail.x.test", 587),
+                ..new_job("x")
+            }),
+            Err(InsertError::TaskExists)
+        ));
+        // Into `b@x.test` the running job goes on alone: the older queued one and a new one
+        // wait for it.
+        let mut later = new_job("z@y.test");
+        later.destination = account("B@x.test", "d", 143);
+        let later = store.insert(later).unwrap();
+        assert!(store.claim("n", 1_000).unwrap().is_none(), "{later} waits");
+        // Back in the queue (a restart), the oldest goes first.
+        assert_eq!(store.take_back_all_running().unwrap(), 1);
+        assert!(store
+            .claim("n", 1_000)
+            .unwrap()
+            .is_some_and(|j| j.id == "p993"));
+        assert!(store.claim("n", 1_000).unwrap().is_none());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `Arc<dyn JobStore>` (the runner, the web backend, the report, the `jobs` commands) changes.
 //!
 //! Every implementation keeps the queue's invariants: one active (queued or running) job per
-//! source account; a claim takes the oldest claimable job with a lease; a state changes only
+//! source mailbox, whatever its name (`super::mailbox`); jobs into one destination mailbox
+//! run one after another; a claim takes the oldest claimable job with a lease; a state changes only
 //! through [`transition`](super::state::transition), atomically with the columns it sets;
 //! credentials (passwords and OAuth2 grants) are kept sealed and wiped once a job is final; a
 //! rotated refresh token is stored ([`JobStore::store_tokens`]) before its access token is
@@ -111,11 +112,36 @@ pub struct OAuthGrant {
 
 pub struct NewJob {
     pub source: AccountSpec,
+    /// The addresses both hosts resolved to when the job was queued: with the names they
+    /// make the mailbox keys (`super::mailbox`) that keep one job per mailbox.
+    pub resolved: Resolved,
     pub source_secret: AccountSecret,
     pub destination: AccountSpec,
     pub destination_secret: AccountSecret,
     pub lang: String,
     pub report_to: Option<String>,
+}
+
+/// What each side's host resolved to (empty when unknown: the names still count).
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    pub source: Vec<std::net::IpAddr>,
+    pub destination: Vec<std::net::IpAddr>,
+}
+
+impl NewJob {
+    /// The mailbox keys of each side (`super::mailbox::mailbox_keys`).
+    pub fn mailbox_keys(&self) -> (Vec<String>, Vec<String>) {
+        use super::mailbox::mailbox_keys;
+        (
+            mailbox_keys(&self.source.login, &self.source.host, &self.resolved.source),
+            mailbox_keys(
+                &self.destination.login,
+                &self.destination.host,
+                &self.resolved.destination,
+            ),
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

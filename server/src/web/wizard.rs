@@ -14,7 +14,7 @@ use app::model::{
 use crate::jobs::lookup::Query;
 use crate::jobs::state::JobState;
 use crate::jobs::store_trait::{
-    AccountSpec, InsertError, Job, JobStore, LookupResult, NewJob, Side,
+    AccountSpec, InsertError, Job, JobStore, LookupResult, NewJob, Resolved, Side,
 };
 use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
 
@@ -81,6 +81,21 @@ impl WizardService {
             draft,
             view,
             redirect,
+        }
+    }
+
+    /// The addresses `endpoint`'s host resolves to now, through the service's resolver: with
+    /// the names they make the job's mailbox keys. Empty when it does not resolve in time (the
+    /// name still counts; the job itself will say what is wrong with the host).
+    async fn addresses_of(&self, endpoint: &mailcopy::Endpoint) -> Vec<std::net::IpAddr> {
+        let lookup = self.connect.resolver.resolve(&endpoint.host, endpoint.port);
+        match tokio::time::timeout(Duration::from_secs(5), lookup).await {
+            Ok(Ok(addrs)) => addrs.iter().map(|a| a.ip()).collect(),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "resolving for the mailbox keys failed");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
         }
     }
 }
@@ -295,7 +310,12 @@ impl Backend for WizardService {
             security: a.endpoint.security,
             login: a.login.clone(),
         };
+        let resolved = Resolved {
+            source: self.addresses_of(&source.endpoint).await,
+            destination: self.addresses_of(&destination.endpoint).await,
+        };
         let job = NewJob {
+            resolved,
             source: spec(&source),
             source_secret: source.job_secret(),
             destination: spec(&destination),
