@@ -106,6 +106,7 @@ fn report() -> CopyReport {
         skipped: 1,
         rejected: 1,
         keywords_dropped: 2,
+        ..Totals::default()
     };
     CopyReport {
         outcome: Outcome::CompleteWithRejections,
