@@ -18,7 +18,7 @@ use mailcopy::Security;
 use secrecy::SecretString;
 
 use super::lookup::{self, Decision, Query, SourceRow};
-use super::state::JobState;
+use super::state::{JobEvent, JobState};
 use crate::oauth::{ProviderId, Tokens};
 
 /// Milliseconds since the Unix epoch. Injected so tests control time.
@@ -137,6 +137,7 @@ pub struct Job {
     pub lang: String,
     pub report_to: Option<String>,
     pub created_at: i64,
+    /// The first attempt's start (later claims keep it).
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub attempts: i64,
@@ -173,6 +174,85 @@ impl Job {
             .flatten()
             .filter(|&t| t > now_ms)
     }
+}
+
+/// How one attempt of a job ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttemptEnd {
+    Finished,
+    Failed,
+    Cancelled,
+    /// Stopped on a transient failure; the job was queued to try again.
+    Retried,
+    /// A provider's daily limit: the job paused.
+    Paused,
+    /// A sign-in was gone: the job waited for someone to sign in again.
+    SignInNeeded,
+    /// The service stopped (a graceful shutdown): the job resumed at its next start.
+    Stopped,
+    /// The process running it died (or its lease ran out): taken back and resumed. Its end
+    /// is the attempt's last heartbeat.
+    Lost,
+}
+
+impl AttemptEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptEnd::Finished => "finished",
+            AttemptEnd::Failed => "failed",
+            AttemptEnd::Cancelled => "cancelled",
+            AttemptEnd::Retried => "retried",
+            AttemptEnd::Paused => "paused",
+            AttemptEnd::SignInNeeded => "sign_in_needed",
+            AttemptEnd::Stopped => "stopped",
+            AttemptEnd::Lost => "lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AttemptEnd> {
+        [
+            AttemptEnd::Finished,
+            AttemptEnd::Failed,
+            AttemptEnd::Cancelled,
+            AttemptEnd::Retried,
+            AttemptEnd::Paused,
+            AttemptEnd::SignInNeeded,
+            AttemptEnd::Stopped,
+            AttemptEnd::Lost,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+
+    /// How a running job's attempt ends when it takes `event`: `by_owner` when its runner
+    /// settled it, not when it was taken back (start-up takeover, expired lease). None for
+    /// events that do not end an attempt. A daily-limit pause is a `Retry` the store marks
+    /// [`AttemptEnd::Paused`].
+    pub fn after(event: JobEvent, by_owner: bool) -> Option<AttemptEnd> {
+        match event {
+            JobEvent::Claim | JobEvent::SignedInAgain => None,
+            JobEvent::Complete => Some(AttemptEnd::Finished),
+            JobEvent::Fail => Some(AttemptEnd::Failed),
+            JobEvent::Retry => Some(AttemptEnd::Retried),
+            JobEvent::Cancel => Some(AttemptEnd::Cancelled),
+            JobEvent::NeedSignIn => Some(AttemptEnd::SignInNeeded),
+            JobEvent::Abandon if by_owner => Some(AttemptEnd::Stopped),
+            JobEvent::Abandon => Some(AttemptEnd::Lost),
+        }
+    }
+}
+
+/// One attempt of a job: a claim, until the job left running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1, 2, … in claim order.
+    pub number: i64,
+    pub started_at: i64,
+    /// None while it runs.
+    pub ended_at: Option<i64>,
+    pub end: Option<AttemptEnd>,
+    /// The English cause it stopped on, if any.
+    pub error: Option<String>,
 }
 
 /// What a public lookup ([`JobStore::lookup`]) found.
@@ -268,8 +348,13 @@ pub trait JobStore: Send + Sync {
     /// The most recent jobs, newest first.
     async fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>>;
 
-    /// Takes the oldest claimable queued job for `owner` with a lease of `lease_ms`.
+    /// Takes the oldest claimable queued job for `owner` with a lease of `lease_ms`, and
+    /// records the attempt's start. `Job::started_at` stays the first attempt's start.
     async fn claim(&self, owner: &str, lease_ms: i64) -> anyhow::Result<Option<Job>>;
+
+    /// The attempts of a job, in claim order. Every event that takes a job out of running
+    /// ends its attempt ([`AttemptEnd::after`]), in the same transaction as the state change.
+    async fn attempts(&self, id: &str) -> anyhow::Result<Vec<Attempt>>;
 
     /// Opens the sealed credentials of a job (None once wiped).
     async fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>>;
