@@ -371,6 +371,88 @@ pub struct JobView {
     /// Waiting for sign-in: the sides whose sign-in is gone ("Sign in again" on this page).
     #[serde(default)]
     pub sign_in_again: Vec<SignInAgainView>,
+    /// The job's own start (its first attempt's) and, once final, its end: ms since the epoch.
+    #[serde(default)]
+    pub started_at: Option<i64>,
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    /// Its attempts, listed only when there was more than one (a restart, a retry, a pause).
+    #[serde(default)]
+    pub attempts: Vec<AttemptView>,
+}
+
+/// How one attempt of a job ended (stored by the server, shown on the job page and in the
+/// report).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttemptEnd {
+    Finished,
+    Failed,
+    Cancelled,
+    /// Stopped on a transient failure; the job was queued to try again.
+    Retried,
+    /// A provider's daily limit: the job paused.
+    Paused,
+    /// A sign-in was gone: the job waited for someone to sign in again.
+    SignInNeeded,
+    /// The service stopped (a graceful shutdown): the job resumed at its next start.
+    Stopped,
+    /// The process running it died (or its lease ran out): taken back and resumed. Its end
+    /// is the attempt's last heartbeat.
+    Lost,
+}
+
+impl AttemptEnd {
+    pub const ALL: [AttemptEnd; 8] = [
+        AttemptEnd::Finished,
+        AttemptEnd::Failed,
+        AttemptEnd::Cancelled,
+        AttemptEnd::Retried,
+        AttemptEnd::Paused,
+        AttemptEnd::SignInNeeded,
+        AttemptEnd::Stopped,
+        AttemptEnd::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptEnd::Finished => "finished",
+            AttemptEnd::Failed => "failed",
+            AttemptEnd::Cancelled => "cancelled",
+            AttemptEnd::Retried => "retried",
+            AttemptEnd::Paused => "paused",
+            AttemptEnd::SignInNeeded => "sign_in_needed",
+            AttemptEnd::Stopped => "stopped",
+            AttemptEnd::Lost => "lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AttemptEnd> {
+        AttemptEnd::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+
+    /// The localized words for it ("interrupted (the service restarted); resumed").
+    pub fn text(self) -> T {
+        match self {
+            AttemptEnd::Finished => T::AttemptFinished,
+            AttemptEnd::Failed => T::AttemptFailed,
+            AttemptEnd::Cancelled => T::AttemptCancelled,
+            AttemptEnd::Retried => T::AttemptRetried,
+            AttemptEnd::Paused => T::AttemptPaused,
+            AttemptEnd::SignInNeeded => T::AttemptSignIn,
+            AttemptEnd::Stopped => T::AttemptStopped,
+            AttemptEnd::Lost => T::AttemptLost,
+        }
+    }
+}
+
+/// One attempt of a job on its page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub number: u32,
+    pub started_at: i64,
+    /// None while it runs.
+    pub ended_at: Option<i64>,
+    pub end: Option<AttemptEnd>,
 }
 
 /// One side of a job waiting for someone to sign in again at its provider.

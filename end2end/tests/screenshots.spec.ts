@@ -1,4 +1,4 @@
-// Full-page screenshots of each wizard step, in Spanish and English, desktop and 360 px wide,
+// Full-page screenshots of each wizard step, in Spanish, English and French, desktop and 360 px wide,
 // saved as test artifacts (test-results/…/screens). They also prove the Spanish wording renders.
 import { test, expect } from "@playwright/test";
 import { harness } from "./wizard-page";
@@ -6,9 +6,10 @@ import { harness } from "./wizard-page";
 const labels = {
   en: { login: "Login", password: "Password", server: "IMAP server", validate: "Validate", accept: "Accept", ok: "Connection established.", sync: "Synchronize" },
   es: { login: "Login", password: "Password", server: "Servidor IMAP", validate: "Validar", accept: "Aceptar", ok: "Se ha establecido la conexión.", sync: "Sincronizar" },
+  fr: { login: "Identifiant", password: "Mot de passe", server: "Serveur IMAP", validate: "Valider", accept: "Accepter", ok: "Connexion établie.", sync: "Synchroniser" },
 };
 
-for (const lang of ["es", "en"] as const) {
+for (const lang of ["es", "en", "fr"] as const) {
   for (const width of [1280, 360]) {
     test(`wizard steps in ${lang} at ${width} px`, async ({ page, javaScriptEnabled }, testInfo) => {
       test.skip(!javaScriptEnabled, "screenshots once, from the hydrated project");

@@ -1,9 +1,9 @@
 // The whole seed story in a browser: validate both accounts, Synchronize, follow the job on its
 // private page until it has finished, then look the status up by source address.
 import { test, expect } from "@playwright/test";
-import { control, harness, WizardPage } from "./wizard-page";
+import { brokenHeaders, control, harness, WizardPage } from "./wizard-page";
 
-test("validate both accounts, synchronize, watch it finish, look it up by address", async ({ page, javaScriptEnabled }) => {
+test("validate both accounts, synchronize, watch it finish, look it up by address", async ({ page, javaScriptEnabled }, testInfo) => {
   const h = harness();
   // A different source account per project: each run queues its own job.
   const user = h.users.find((u) => u.login.startsWith(javaScriptEnabled ? "carol" : "dave"))!;
@@ -46,13 +46,26 @@ test("validate both accounts, synchronize, watch it finish, look it up by addres
   expect(await control(`messages dot ${user.login} INBOX.Empty`)).toBe("0");
   expect(await control(`count dot ${user.login} INBOX IMAPCopy: the synchronization of`)).toBe("1");
 
-  // The private page in French and Spanish (the switch comes back to the same page).
+  // The private page in French and Spanish (the switch comes back to the same page); in each
+  // language, at 1280 and 360 px, no table header breaks, and a screenshot stays as an artifact.
+  const project = javaScriptEnabled ? "js" : "nojs";
+  const shots = async (lang: string) => {
+    for (const width of [1280, 360]) {
+      await page.setViewportSize({ width, height: 900 });
+      expect(await brokenHeaders(page), `${lang} at ${width} px`).toEqual([]);
+      await page.screenshot({ path: testInfo.outputPath(`screens/job-${lang}-${width}-${project}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 720 });
+  };
+  await shots("en");
   await page.getByRole("link", { name: "Français" }).click();
   await expect(page).toHaveURL(jobUrl);
   await expect(page.getByRole("status")).toContainText("La synchronisation des comptes est terminée.");
   await expect(page.locator("html")).toHaveAttribute("lang", "fr");
+  await shots("fr");
   await page.getByRole("link", { name: "Español" }).click();
   await expect(page.getByRole("status")).toContainText("La sincronización de las cuentas ha terminado.");
+  await shots("es");
   await page.getByRole("link", { name: "English" }).click();
   await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.");
 
@@ -61,6 +74,7 @@ test("validate both accounts, synchronize, watch it finish, look it up by addres
   await page.getByLabel("Source e-mail address").fill(user.login.toUpperCase());
   await page.getByRole("button", { name: "Send" }).click();
   await expect(page.getByRole("status")).toContainText("The synchronization of the accounts has finished.");
+  await page.screenshot({ path: testInfo.outputPath(`screens/lookup-en-${project}.png`), fullPage: true });
   const html = await page.content();
   for (const secret of ["localhost", String(h.slash.imaps_port), "Archive", new URL(jobUrl).pathname]) {
     expect(html).not.toContain(secret);

@@ -111,3 +111,18 @@ export async function validateBoth(
   await wizard.validate(dst);
   await expect(dst.getByRole("status")).toContainText("Connection established.");
 }
+
+/** Header cells of the page's tables whose text takes more than one line: a header broken
+ * inside a word ("Orig en") or between words. Wide tables scroll in their region instead. */
+export async function brokenHeaders(page: Page): Promise<string[]> {
+  return page.locator("thead th").evaluateAll((cells) =>
+    cells
+      .filter((th) => {
+        const range = document.createRange();
+        range.selectNodeContents(th);
+        const lines = new Set(Array.from(range.getClientRects()).map((box) => Math.round(box.top)));
+        return lines.size > 1;
+      })
+      .map((th) => th.textContent ?? ""),
+  );
+}

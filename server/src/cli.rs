@@ -246,9 +246,11 @@ impl ProgressSink for Reporter {
                     messages,
                     bytes,
                     already_present,
+                    copied_before,
+                    ..
                 },
             ) => {
-                eprintln!("scanned: {folders} folders, {messages} messages ({bytes} bytes) to copy, {already_present} already at the destination")
+                eprintln!("scanned: {folders} folders, {messages} messages ({bytes} bytes) to copy, {already_present} already at the destination, {copied_before} copied by an earlier run with this state")
             }
             (
                 None,

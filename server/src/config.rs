@@ -124,6 +124,10 @@ pub struct ServeArgs {
         default_value = "IMAPCopy <imapcopy@localhost>"
     )]
     pub report_from: String,
+    /// Time zone the report e-mail writes its dates in (an IANA name such as
+    /// `Europe/Madrid`, or `UTC`).
+    #[arg(long, env = "IMAPCOPY_REPORT_TIME_ZONE", default_value = "UTC")]
+    pub report_time_zone: String,
     /// SMTP relay for report e-mails. Without it, reports are delivered by IMAP APPEND into
     /// the destination INBOX.
     #[arg(long, env = "IMAPCOPY_SMTP_HOST")]

@@ -133,7 +133,11 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         store: jobs.clone(),
         connect: connect.clone(),
         delivery: args.delivery()?,
-        public_url: args.public_url(),
+        settings: imapcopy::report::ReportSettings {
+            public_url: args.public_url(),
+            time_zone: imapcopy::report::dates::time_zone(&args.report_time_zone)
+                .context("--report-time-zone")?,
+        },
         from: args
             .report_from
             .parse()

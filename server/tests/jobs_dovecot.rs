@@ -112,7 +112,10 @@ async fn run_until_final(w: &World, id: &str, delivery: Delivery) -> imapcopy::j
         store: w.store.clone(),
         connect: w.connect.clone(),
         delivery,
-        public_url: "https://imapcopy.example".into(),
+        settings: imapcopy::report::ReportSettings {
+            public_url: "https://imapcopy.example".into(),
+            time_zone: jiff::tz::TimeZone::UTC,
+        },
         from: "IMAPCopy <imapcopy@example.test>".parse().unwrap(),
         attempts: 2,
         retry_delay: Duration::from_millis(100),
@@ -284,7 +287,10 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
             store: w.store.clone(),
             connect: w.connect.clone(),
             delivery: Delivery::ImapAppend,
-            public_url: "http://x".into(),
+            settings: imapcopy::report::ReportSettings {
+                public_url: "http://x".into(),
+                time_zone: jiff::tz::TimeZone::UTC,
+            },
             from: "IMAPCopy <imapcopy@example.test>".parse().unwrap(),
             attempts: 1,
             retry_delay: Duration::from_millis(10),

@@ -768,7 +768,10 @@ async fn nobody_signing_in_again_within_the_bound_fails_the_job_with_a_report() 
         store: w.store.clone(),
         connect: w.connect.clone(),
         delivery: Delivery::ImapAppend,
-        public_url: "https://imapcopy.example".into(),
+        settings: imapcopy::report::ReportSettings {
+            public_url: "https://imapcopy.example".into(),
+            time_zone: jiff::tz::TimeZone::UTC,
+        },
         from: "IMAPCopy <imapcopy@example.test>".parse().unwrap(),
         attempts: 1,
         retry_delay: Duration::from_millis(10),

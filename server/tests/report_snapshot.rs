@@ -5,6 +5,8 @@
 
 use imapcopy::jobs::state::JobState;
 use imapcopy::jobs::store::{AccountSpec, Job};
+use imapcopy::jobs::store_trait::{Attempt, AttemptEnd};
+use imapcopy::report::ReportSettings;
 use mailcopy::copy::{
     CopyReport, FolderReport, MessageSummary, Outcome, RejectReason, RejectedMessage, SkipReason,
     SkippedMessage, Totals,
@@ -106,6 +108,7 @@ fn report() -> CopyReport {
         skipped: 1,
         rejected: 1,
         keywords_dropped: 2,
+        ..Totals::default()
     };
     CopyReport {
         outcome: Outcome::CompleteWithRejections,
@@ -116,20 +119,58 @@ fn report() -> CopyReport {
     }
 }
 
+fn settings(zone: &str) -> ReportSettings {
+    ReportSettings {
+        public_url: "https://imapcopy.example".into(),
+        time_zone: imapcopy::report::dates::time_zone(zone).unwrap(),
+    }
+}
+
+/// Killed once mid-copy, then finished by the next process.
+fn attempts() -> Vec<Attempt> {
+    vec![
+        Attempt {
+            number: 1,
+            started_at: 1_700_000_001_000,
+            ended_at: Some(1_700_000_601_000),
+            end: Some(AttemptEnd::Lost),
+            error: None,
+        },
+        Attempt {
+            number: 2,
+            started_at: 1_700_000_661_000,
+            ended_at: Some(1_700_003_723_000),
+            end: Some(AttemptEnd::Finished),
+            error: None,
+        },
+    ]
+}
+
+/// Compares with `tests/snapshots/report_{lang}.txt` (subject, text and HTML) and
+/// `report_{lang}.html` (the HTML alone: the Playwright layout spec opens it at 600 px).
 fn check(lang: &str) {
-    let rendered =
-        imapcopy::report::render(&job(lang), Some(&report()), "https://imapcopy.example");
+    let rendered = imapcopy::report::render(
+        &job(lang),
+        Some(&report()),
+        &attempts(),
+        &settings("Europe/Madrid"),
+    );
     let actual = format!(
         "Subject: {}\n\n{}\n----- HTML -----\n{}\n",
         rendered.subject, rendered.text, rendered.html
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/snapshots/report_{lang}.txt"));
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, &actual).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for (file, content) in [
+        (format!("report_{lang}.txt"), &actual),
+        (format!("report_{lang}.html"), &rendered.html),
+    ] {
+        let path = dir.join(&file);
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, content).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(*content, expected, "{file} differs from its snapshot");
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert_eq!(actual, expected, "report_{lang} differs from its snapshot");
 }
 
 #[test]
@@ -145,7 +186,18 @@ fn the_report_escapes_html_and_names_the_failure() {
     failed.state = JobState::Failed;
     failed.outcome = Some("incomplete".into());
     failed.last_error = Some("destination quota full: NO [OVERQUOTA] Quota exceeded <x>".into());
-    let rendered = imapcopy::report::render(&failed, None, "https://imapcopy.example/");
+    let mut s = settings("UTC");
+    s.public_url.push('/');
+    // One attempt: no list of attempts.
+    let rendered = imapcopy::report::render(&failed, None, &attempts()[1..], &s);
+    assert!(!rendered.text.contains("Attempt"), "{}", rendered.text);
+    assert!(
+        rendered
+            .text
+            .contains("Started: 14 November 2023, 22:13 UTC"),
+        "{}",
+        rendered.text
+    );
     assert_eq!(
         rendered.subject,
         "IMAPCopy: the synchronization of support@ovh.net failed"

@@ -12,6 +12,7 @@ use imapcopy::jobs::checkpoints::SqliteCheckpoints;
 use imapcopy::jobs::runner::{Runner, RunnerConfig, StoredResult};
 use imapcopy::jobs::state::JobState;
 use imapcopy::jobs::store::{AccountSecret, AccountSpec, NewJob, Store, SystemClock};
+use imapcopy::jobs::store_trait::AttemptEnd;
 use mailcopy::copy::{CancellationToken, CheckpointStore};
 use mailcopy::net::{AddressPolicy, StaticResolver};
 use mailcopy::{ConnectOptions, Security};
@@ -174,18 +175,60 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
         want,
         "every message exactly once"
     );
+    // The totals are the job's, not its last attempt's: the destination was empty, so every
+    // message counts as copied by this job (the first attempt's included, even one whose
+    // APPEND answer the dead process never read) and none as already present.
     let result: StoredResult = serde_json::from_str(job.result.as_deref().unwrap()).unwrap();
-    let t = result.report.totals;
+    let t = &result.report.totals;
+    assert_eq!(t.already_present, 0, "{t:?}");
     assert!(
-        t.already_present as usize >= partial.saturating_sub(2),
+        t.copied_before as usize >= partial.saturating_sub(2),
         "{t:?}"
     );
-    assert_eq!((t.copied + t.already_present) as usize, MESSAGES, "{t:?}");
+    assert_eq!(t.copied_by_this_copy() as usize, MESSAGES, "{t:?}");
+    let source_bytes: u64 = (0..MESSAGES).map(|n| message(n).len() as u64).sum();
+    assert_eq!(t.copied_by_this_copy_bytes(), source_bytes, "{t:?}");
+    assert_eq!(
+        result.folders.iter().map(|f| f.copied).sum::<u64>() as usize,
+        MESSAGES
+    );
     let progress: app::model::ProgressView =
         serde_json::from_str(job.progress.as_deref().unwrap()).unwrap();
     assert_eq!(
         (progress.messages_done, progress.messages_total),
         (MESSAGES as u64, MESSAGES as u64)
+    );
+    assert_eq!(
+        (progress.bytes_done, progress.bytes_total),
+        (source_bytes, source_bytes),
+        "the page's bytes cover the whole job"
+    );
+    // The job's own start and two attempts: the first lost at its last heartbeat.
+    let attempts = store.attempts(&id).unwrap();
+    assert_eq!(
+        attempts.iter().map(|a| a.end).collect::<Vec<_>>(),
+        [Some(AttemptEnd::Lost), Some(AttemptEnd::Finished)]
+    );
+    assert_eq!(job.started_at, Some(attempts[0].started_at));
+    assert!(attempts[0].ended_at.unwrap() <= attempts[1].started_at);
+    let report = imapcopy::report::render(
+        &job,
+        Some(&result.report),
+        &attempts,
+        &imapcopy::report::ReportSettings {
+            public_url: "http://x".into(),
+            time_zone: jiff::tz::TimeZone::UTC,
+        },
+    );
+    let copied_line = format!("{MESSAGES} copied, 0 already there");
+    assert!(report.text.contains(&copied_line), "{}", report.text);
+    assert!(report.text.contains("Attempt 1: "), "{}", report.text);
+    assert!(
+        report
+            .text
+            .contains("interrupted (the service restarted); resumed"),
+        "{}",
+        report.text
     );
     // Final: the checkpoints are gone.
     assert!(SqliteCheckpoints::new(&store, id.clone())

@@ -9,8 +9,8 @@ use leptos::form::ActionForm;
 
 use crate::api::{job_details, public_status, SignInAgain};
 use crate::components::job_status::{
-    bytes, duration, state_is_final, state_sentence, FolderTable, MessageTable, ProgressBar,
-    ProgressNumbers,
+    bytes, duration, state_is_final, state_sentence, FolderTable, JobTimes, MessageTable,
+    ProgressBar, ProgressNumbers,
 };
 use crate::components::status_lookup::StatusLookup;
 use crate::i18n::{fill, Lang, T};
@@ -248,6 +248,7 @@ pub fn JobPage() -> impl IntoView {
                                                 }
                                             })}
                                     </div>
+                                    <JobTimes job=job.clone() />
                                     {sign_in_forms}
                                     <p class="hint">
                                         {T::PrivateLink.get(lang)} " " <a href=link.clone()>{link.clone()}</a>

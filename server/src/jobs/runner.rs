@@ -9,7 +9,6 @@
 //! shared by all its connections). When its grant is gone the job waits for sign-in; the
 //! runner's sweep fails jobs that waited longer than [`RunnerConfig::sign_in_wait`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,59 +91,84 @@ pub struct Runner {
     pub after: Option<Arc<dyn AfterJob>>,
 }
 
-/// Progress events folded into the numbers the status pages show.
+/// Progress events folded into the numbers the status pages show. They cover the whole
+/// job, not only this attempt: the scan reports what earlier attempts of the job appended
+/// (`copied_before`, from the engine's checkpoints) and what was there before the job
+/// (`already_present`), and both count as done, messages and bytes, from the start of the
+/// attempt. The rate is this attempt's own bytes over its own time.
 struct Tracker {
     started: Instant,
-    view: Mutex<ProgressView>,
-    /// Messages the scan found at the destination already (a resumed job): counted as done.
-    present: AtomicU64,
+    view: Mutex<Folded>,
+}
+
+/// The page's numbers and what the scan counted as done before this attempt sent anything.
+#[derive(Default)]
+struct Folded {
+    view: ProgressView,
+    done_at_scan: u64,
+    done_bytes_at_scan: u64,
 }
 
 impl ProgressSink for Tracker {
     fn event(&self, progress: Progress) {
-        let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
-        match progress {
-            Progress::Planned { folders } => view.folders_total = folders,
-            Progress::Scanned {
-                folders,
-                messages,
-                bytes,
-                already_present,
-            } => {
-                view.folders_total = folders;
-                view.messages_total = messages + already_present;
-                view.messages_done = already_present;
-                view.bytes_total = bytes;
-                self.present.store(already_present, Ordering::Relaxed);
-            }
-            Progress::FolderStarted { source, .. } => {
-                view.current_folder = Some(source.to_string());
-            }
-            Progress::Message {
-                copied,
-                skipped,
-                failed,
-                bytes_done,
-                ..
-            } => {
-                view.messages_done =
-                    self.present.load(Ordering::Relaxed) + copied + skipped + failed;
-                view.bytes_done = bytes_done;
-                let secs = self.started.elapsed().as_secs_f64();
-                if secs > 0.5 {
-                    view.bytes_per_second = (bytes_done as f64 / secs) as u64;
-                }
-            }
-            Progress::FolderDone { .. } => view.folders_done += 1,
-            Progress::Finished { .. } => view.current_folder = None,
+        let mut folded = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        fold(&mut folded, progress, self.started.elapsed());
+    }
+}
+
+/// One progress event folded into the job page's numbers (pure; `elapsed`: since this
+/// attempt started).
+fn fold(folded: &mut Folded, progress: Progress, elapsed: Duration) {
+    let view = &mut folded.view;
+    match progress {
+        Progress::Planned { folders } => view.folders_total = folders,
+        Progress::Scanned {
+            folders,
+            messages,
+            bytes,
+            already_present,
+            already_present_bytes,
+            copied_before,
+            copied_before_bytes,
+        } => {
+            // Every source message once: to copy, there before the job, or appended by an
+            // earlier attempt of it.
+            let done = already_present + copied_before;
+            let done_bytes = already_present_bytes + copied_before_bytes;
+            view.folders_total = folders;
+            view.messages_total = messages + done;
+            view.messages_done = done;
+            view.bytes_total = bytes + done_bytes;
+            view.bytes_done = done_bytes;
+            folded.done_at_scan = done;
+            folded.done_bytes_at_scan = done_bytes;
         }
+        Progress::FolderStarted { source, .. } => {
+            view.current_folder = Some(source.to_string());
+        }
+        Progress::Message {
+            copied,
+            skipped,
+            failed,
+            bytes_done,
+            ..
+        } => {
+            view.messages_done = folded.done_at_scan + copied + skipped + failed;
+            view.bytes_done = folded.done_bytes_at_scan + bytes_done;
+            let secs = elapsed.as_secs_f64();
+            if secs > 0.5 {
+                view.bytes_per_second = (bytes_done as f64 / secs) as u64;
+            }
+        }
+        Progress::FolderDone { .. } => view.folders_done += 1,
+        Progress::Finished { .. } => view.current_folder = None,
     }
 }
 
 impl Tracker {
     fn json(&self) -> Option<String> {
-        let view = self.view.lock().unwrap_or_else(|p| p.into_inner());
-        serde_json::to_string(&*view).ok()
+        let folded = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        serde_json::to_string(&folded.view).ok()
     }
 }
 
@@ -164,7 +188,8 @@ pub fn stored_result(report: &CopyReport) -> StoredResult {
             destination: f.destination.to_string(),
             source_count: u64::from(f.source_count),
             destination_count: u64::from(f.destination_count.unwrap_or(0)),
-            copied: u64::from(f.copied),
+            // Whatever attempt of the job appended it.
+            copied: f.copied_by_this_copy(),
             already_present: u64::from(f.already_present),
             skipped: f.skipped.len() as u64,
             rejected: f.rejected.len() as u64,
@@ -324,8 +349,10 @@ impl Runner {
 
         let tracker = Arc::new(Tracker {
             started: Instant::now(),
-            view: Mutex::new(progress_seed(&job)),
-            present: AtomicU64::new(0),
+            view: Mutex::new(Folded {
+                view: progress_seed(&job),
+                ..Folded::default()
+            }),
         });
         let cancel = stop.child_token();
         let heartbeat = {
@@ -597,4 +624,61 @@ fn progress_seed(job: &Job) -> ProgressView {
         .as_deref()
         .and_then(|p| serde_json::from_str(p).ok())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use mailcopy::copy::MessageResult;
+    use mailcopy::{MailboxName, Uid};
+
+    #[test]
+    fn a_resumed_attempt_counts_what_earlier_attempts_copied_messages_and_bytes() {
+        // 2,000 messages of 1,000 bytes: 1,272 appended by the first attempt, 8 there before
+        // the job, 720 left for this one.
+        let mut f = Folded::default();
+        fold(
+            &mut f,
+            Progress::Scanned {
+                folders: 1,
+                messages: 720,
+                bytes: 720_000,
+                already_present: 8,
+                already_present_bytes: 8_000,
+                copied_before: 1272,
+                copied_before_bytes: 1_272_000,
+            },
+            Duration::from_secs(1),
+        );
+        assert_eq!((f.view.messages_done, f.view.messages_total), (1280, 2000));
+        assert_eq!(
+            (f.view.bytes_done, f.view.bytes_total),
+            (1_280_000, 2_000_000)
+        );
+        fold(
+            &mut f,
+            Progress::Message {
+                source: MailboxName::from_raw("INBOX"),
+                uid: Uid(1),
+                result: MessageResult::Copied {
+                    appended_uid: None,
+                    keywords_dropped: 0,
+                },
+                copied: 720,
+                skipped: 0,
+                failed: 0,
+                bytes_done: 720_000,
+            },
+            Duration::from_secs(4),
+        );
+        assert_eq!((f.view.messages_done, f.view.messages_total), (2000, 2000));
+        assert_eq!(
+            (f.view.bytes_done, f.view.bytes_total),
+            (2_000_000, 2_000_000)
+        );
+        // The rate is this attempt's bytes over this attempt's time.
+        assert_eq!(f.view.bytes_per_second, 180_000);
+        assert_eq!(f.view.percent(), 100);
+    }
 }

@@ -14,7 +14,7 @@ use super::checkpoints::{self, SqliteCheckpoints};
 use super::lookup::SourceRow;
 use super::sealed;
 use super::state::{transition, JobEvent, JobState};
-use super::store_trait::{JobStore, DAILY_LIMIT_KIND};
+use super::store_trait::{attempt_end_after, Attempt, AttemptEnd, JobStore, DAILY_LIMIT_KIND};
 use crate::oauth::{ProviderId, Tokens};
 use crate::seal::Sealer;
 use mailcopy::copy::CheckpointStore;
@@ -337,21 +337,57 @@ impl Store {
             Some(JobState::Running)
         );
         let now = self.now_ms();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // `started_at` is the job's own start: the first claim sets it, later ones keep it.
+        let job = tx
+            .query_row(
+                &format!(
+                    "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
+                     started_at = coalesce(started_at, ?3), attempts = attempts + 1, not_before = NULL \
+                     WHERE id = (SELECT id FROM jobs c WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3) \
+                                 AND NOT EXISTS ({DESTINATION_TAKEN}) \
+                                 ORDER BY created_at, rowid LIMIT 1) \
+                     RETURNING {JOB_COLUMNS}"
+                ),
+                params![owner, now + lease_ms, now],
+                job_from_row,
+            )
+            .optional()
+            .context("claiming a job")?;
+        if let Some(job) = &job {
+            tx.execute(
+                "INSERT INTO job_attempts (job_id, attempt, started_at) \
+                 SELECT ?1, coalesce(max(attempt), 0) + 1, ?2 FROM job_attempts WHERE job_id = ?1",
+                params![job.id, now],
+            )
+            .context("recording the attempt")?;
+        }
+        tx.commit()?;
+        Ok(job)
+    }
+
+    /// The attempts of a job, in claim order.
+    pub fn attempts(&self, id: &str) -> anyhow::Result<Vec<Attempt>> {
         let conn = self.conn();
-        conn.query_row(
-            &format!(
-                "UPDATE jobs SET state = 'running', lease_owner = ?1, lease_expires_at = ?2, heartbeat_at = ?3, \
-                 started_at = coalesce(started_at, ?3), attempts = attempts + 1, not_before = NULL \
-                 WHERE id = (SELECT id FROM jobs c WHERE state = 'queued' AND (not_before IS NULL OR not_before <= ?3) \
-                             AND NOT EXISTS ({DESTINATION_TAKEN}) \
-                             ORDER BY created_at, rowid LIMIT 1) \
-                 RETURNING {JOB_COLUMNS}"
-            ),
-            params![owner, now + lease_ms, now],
-            job_from_row,
-        )
-        .optional()
-        .context("claiming a job")
+        let mut stmt = conn.prepare(
+            "SELECT attempt, started_at, ended_at, ended_how, error FROM job_attempts \
+             WHERE job_id = ?1 ORDER BY attempt",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Attempt {
+                number: r.get(0)?,
+                started_at: r.get(1)?,
+                ended_at: r.get(2)?,
+                end: r
+                    .get::<_, Option<String>>(3)?
+                    .as_deref()
+                    .and_then(AttemptEnd::parse),
+                error: r.get(4)?,
+            })
+        })?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .context("reading a job's attempts")
     }
 
     /// Opens the sealed credentials of a job (None once wiped).
@@ -553,6 +589,11 @@ impl Store {
                 "UPDATE jobs SET attempts = MAX(attempts - 1, 0), limit_pauses = limit_pauses + 1 \
                  WHERE id = ?1",
                 [id],
+            )?;
+            tx.execute(
+                "UPDATE job_attempts SET ended_how = ?2 WHERE job_id = ?1 \
+                 AND attempt = (SELECT max(attempt) FROM job_attempts WHERE job_id = ?1)",
+                params![id, AttemptEnd::Paused.as_str()],
             )?;
         }
         tx.commit()?;
@@ -830,6 +871,28 @@ fn apply_in(
     let Ok(next) = transition(state, event) else {
         return Ok(None);
     };
+    if state == JobState::Running && next != JobState::Running {
+        if let Some(end) = attempt_end_after(event, owner.is_some()) {
+            let error = set.iter().find_map(|(column, value)| match value {
+                rusqlite::types::Value::Text(t) if *column == "last_error" => Some(t.clone()),
+                _ => None,
+            });
+            // A lost attempt (its process died) ended at its last heartbeat, not when it was
+            // taken back.
+            let ended_sql = if end == AttemptEnd::Lost {
+                "coalesce((SELECT heartbeat_at FROM jobs WHERE id = ?1), ?2)"
+            } else {
+                "?2"
+            };
+            tx.execute(
+                &format!(
+                    "UPDATE job_attempts SET ended_at = {ended_sql}, ended_how = ?3, error = ?4 \
+                     WHERE job_id = ?1 AND ended_at IS NULL"
+                ),
+                params![id, now, end.as_str(), error],
+            )?;
+        }
+    }
     let mut sql = String::from("UPDATE jobs SET state = ?2");
     let mut values: Vec<rusqlite::types::Value> =
         vec![id.to_string().into(), next.as_str().to_string().into()];
@@ -909,6 +972,11 @@ impl JobStore for Store {
     async fn claim(&self, owner: &str, lease_ms: i64) -> anyhow::Result<Option<Job>> {
         let (s, owner) = (self.clone(), owner.to_string());
         blocking(move || s.claim(&owner, lease_ms)).await
+    }
+
+    async fn attempts(&self, id: &str) -> anyhow::Result<Vec<Attempt>> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.attempts(&id)).await
     }
 
     async fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>> {
@@ -1464,6 +1532,93 @@ mod tests {
         assert!(store.claim("n", 60_000).unwrap().is_none(), "third waits");
         store.complete(&second, "n", "complete", "{}").unwrap();
         assert_eq!(store.claim("n", 60_000).unwrap().unwrap().id, third);
+    }
+
+    #[test]
+    fn a_job_keeps_its_first_start_and_lists_each_attempt_with_how_it_ended() {
+        let (_dir, store, clock) = store();
+        let id = store.insert(new_job("a@example.test")).unwrap();
+        clock.advance(1_000);
+        let first_start = clock.now_ms();
+        store.claim("node-a", 60_000).unwrap().unwrap();
+        clock.advance(2_000);
+        assert!(store.heartbeat(&id, "node-a", 60_000, None).unwrap());
+        let last_heartbeat = clock.now_ms();
+        // The process dies; the next one takes the job back a minute later.
+        clock.advance(60_000);
+        assert_eq!(store.take_back_all_running().unwrap(), 1);
+        store.claim("node-b", 60_000).unwrap().unwrap();
+        clock.advance(1_000);
+        store
+            .retry(
+                &id,
+                "node-b",
+                clock.now_ms(),
+                "incomplete",
+                "connection lost",
+            )
+            .unwrap();
+        let third_start = clock.now_ms();
+        store.claim("node-b", 60_000).unwrap().unwrap();
+        clock.advance(5_000);
+        store.complete(&id, "node-b", "complete", "{}").unwrap();
+        let job = store.get(&id).unwrap().unwrap();
+        assert_eq!(job.started_at, Some(first_start), "the job's own start");
+        assert_eq!(job.finished_at, Some(clock.now_ms()));
+        let attempts = store.attempts(&id).unwrap();
+        let summary: Vec<_> = attempts
+            .iter()
+            .map(|a| {
+                (
+                    a.number,
+                    a.started_at,
+                    a.ended_at,
+                    a.end,
+                    a.error.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    1,
+                    first_start,
+                    Some(last_heartbeat),
+                    Some(AttemptEnd::Lost),
+                    None
+                ),
+                (
+                    2,
+                    last_heartbeat + 60_000,
+                    Some(third_start),
+                    Some(AttemptEnd::Retried),
+                    Some("connection lost")
+                ),
+                (
+                    3,
+                    third_start,
+                    job.finished_at,
+                    Some(AttemptEnd::Finished),
+                    None
+                ),
+            ]
+        );
+        // A graceful stop and a daily-limit pause have their own words.
+        let other = store.insert(new_job("b@example.test")).unwrap();
+        store.claim("node-c", 60_000).unwrap().unwrap();
+        store.release(&other, "node-c").unwrap();
+        store.claim("node-c", 60_000).unwrap().unwrap();
+        store
+            .pause_for_limit(&other, "node-c", clock.now_ms() + 1, "daily limit")
+            .unwrap();
+        let ends: Vec<_> = store
+            .attempts(&other)
+            .unwrap()
+            .iter()
+            .map(|a| a.end)
+            .collect();
+        assert_eq!(ends, [Some(AttemptEnd::Stopped), Some(AttemptEnd::Paused)]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use mailcopy::Security;
 use secrecy::SecretString;
 
 use super::lookup::{self, Decision, Query, SourceRow};
-use super::state::JobState;
+use super::state::{JobEvent, JobState};
 use crate::oauth::{ProviderId, Tokens};
 
 /// Milliseconds since the Unix epoch. Injected so tests control time.
@@ -163,6 +163,7 @@ pub struct Job {
     pub lang: String,
     pub report_to: Option<String>,
     pub created_at: i64,
+    /// The first attempt's start (later claims keep it).
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
     pub attempts: i64,
@@ -198,6 +199,50 @@ impl Job {
             .then_some(self.not_before)
             .flatten()
             .filter(|&t| t > now_ms)
+    }
+}
+
+pub use app::model::AttemptEnd;
+
+/// How a running job's attempt ends when it takes `event`: `by_owner` when its runner
+/// settled it, not when it was taken back (start-up takeover, expired lease). None for
+/// events that do not end an attempt. A daily-limit pause is a `Retry` the store marks
+/// [`AttemptEnd::Paused`].
+pub fn attempt_end_after(event: JobEvent, by_owner: bool) -> Option<AttemptEnd> {
+    match event {
+        JobEvent::Claim | JobEvent::SignedInAgain => None,
+        JobEvent::Complete => Some(AttemptEnd::Finished),
+        JobEvent::Fail => Some(AttemptEnd::Failed),
+        JobEvent::Retry => Some(AttemptEnd::Retried),
+        JobEvent::Cancel => Some(AttemptEnd::Cancelled),
+        JobEvent::NeedSignIn => Some(AttemptEnd::SignInNeeded),
+        JobEvent::Abandon if by_owner => Some(AttemptEnd::Stopped),
+        JobEvent::Abandon => Some(AttemptEnd::Lost),
+    }
+}
+
+/// One attempt of a job: a claim, until the job left running.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1, 2, … in claim order.
+    pub number: i64,
+    pub started_at: i64,
+    /// None while it runs.
+    pub ended_at: Option<i64>,
+    pub end: Option<AttemptEnd>,
+    /// The English cause it stopped on, if any.
+    pub error: Option<String>,
+}
+
+impl Attempt {
+    /// As the job page shows it.
+    pub fn view(&self) -> app::model::AttemptView {
+        app::model::AttemptView {
+            number: u32::try_from(self.number).unwrap_or(u32::MAX),
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            end: self.end,
+        }
     }
 }
 
@@ -294,8 +339,13 @@ pub trait JobStore: Send + Sync {
     /// The most recent jobs, newest first.
     async fn list(&self, limit: usize) -> anyhow::Result<Vec<Job>>;
 
-    /// Takes the oldest claimable queued job for `owner` with a lease of `lease_ms`.
+    /// Takes the oldest claimable queued job for `owner` with a lease of `lease_ms`, and
+    /// records the attempt's start. `Job::started_at` stays the first attempt's start.
     async fn claim(&self, owner: &str, lease_ms: i64) -> anyhow::Result<Option<Job>>;
+
+    /// The attempts of a job, in claim order. Every event that takes a job out of running
+    /// ends its attempt ([`attempt_end_after`]), in the same transaction as the state change.
+    async fn attempts(&self, id: &str) -> anyhow::Result<Vec<Attempt>>;
 
     /// Opens the sealed credentials of a job (None once wiped).
     async fn secrets(&self, id: &str) -> anyhow::Result<Option<JobSecrets>>;

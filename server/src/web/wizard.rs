@@ -14,7 +14,7 @@ use app::model::{
 use crate::jobs::lookup::Query;
 use crate::jobs::state::JobState;
 use crate::jobs::store_trait::{
-    AccountSpec, InsertError, Job, JobStore, LookupResult, NewJob, Resolved, Side,
+    AccountSpec, Attempt, InsertError, Job, JobStore, LookupResult, NewJob, Resolved, Side,
 };
 use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
 
@@ -407,6 +407,14 @@ impl Backend for WizardService {
             .unwrap_or_default();
         let (messages, messages_more) = not_copied(stored.report.as_ref());
         let folders = stored.folders;
+        let attempts = match self.jobs.attempts(&job.id).await {
+            Ok(a) if a.len() > 1 => a.iter().map(Attempt::view).collect(),
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(job = %job.id, error = %e, "reading the attempts");
+                Vec::new()
+            }
+        };
         Some(JobView {
             id: job.id.clone(),
             state: public_state(&job, &progress, self.jobs.now_ms()),
@@ -430,6 +438,9 @@ impl Backend for WizardService {
             messages,
             messages_more,
             sign_in_again: self.sign_in_again_view(&job),
+            started_at: job.started_at,
+            finished_at: job.finished_at.filter(|_| job.state.is_final()),
+            attempts,
         })
     }
 

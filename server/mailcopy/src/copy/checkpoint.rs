@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::names::UidValidity;
+use crate::names::{Uid, UidValidity};
 
 /// Errors of a checkpoint store (any error type converts).
 pub type CheckpointError = Box<dyn std::error::Error + Send + Sync>;
@@ -143,6 +143,13 @@ pub struct FolderCheckpoint {
     /// the destination folder is quiet before it trusts what it lists.
     #[serde(default)]
     pub appending: bool,
+    /// The destination folder's UIDNEXT when this copy first scanned it, before it appended
+    /// anything: destination messages with a UID at or above it were appended by this copy
+    /// (an earlier attempt of the same job included, even one whose APPEND answer was never
+    /// read), the ones below it were there before. Carried from checkpoint to checkpoint as
+    /// long as the checkpoint applies; `None` in checkpoints written before it existed.
+    #[serde(default)]
+    pub appended_from: Option<Uid>,
 }
 
 impl FolderCheckpoint {
@@ -176,7 +183,14 @@ impl FolderCheckpoint {
             done: UidRanges::from_uids(done.range(low_water..).copied()),
             uid_map: UidMap::from_map(map),
             appending: false,
+            appended_from: None,
         }
+    }
+
+    /// Whether the destination message `destination_uid` (of the folder and UIDVALIDITY this
+    /// checkpoint applies to) was appended by this copy rather than there before it.
+    pub fn appended_by_this_copy(&self, destination_uid: u32) -> bool {
+        appended_by_this_copy(self.appended_from, destination_uid)
     }
 
     pub fn is_done(&self, uid: u32) -> bool {
@@ -195,6 +209,21 @@ impl FolderCheckpoint {
             && self.destination_uidvalidity.is_some()
             && self.destination_uidvalidity == destination_uidvalidity
     }
+}
+
+/// Whether a destination message was appended by this copy, by its UID: a server assigns
+/// UIDs in ascending order (RFC 3501 2.3.1.1), so everything appended after the destination's
+/// UIDNEXT was read has a UID at or above it. Without that reading, nothing counts as ours.
+pub fn appended_by_this_copy(appended_from: Option<Uid>, destination_uid: u32) -> bool {
+    appended_from.is_some_and(|from| destination_uid >= from.0)
+}
+
+/// The first UID a message appended from now on can get: the destination's UIDNEXT, else one
+/// above the highest UID listed (a lower bound of UIDNEXT, so just as exact for telling
+/// earlier messages from later ones), else 1 for an empty folder.
+pub fn first_uid_from_now(uid_next: Option<Uid>, listed: impl IntoIterator<Item = u32>) -> Uid {
+    let above = listed.into_iter().max().map_or(1, |u| u.saturating_add(1));
+    Uid(uid_next.map_or(above, |n| n.0.max(above)))
 }
 
 /// No checkpoints: every run scans in full (still idempotent).
@@ -423,6 +452,28 @@ impl CheckpointStore for FileCheckpoints {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_this_copy_appended_is_told_by_the_destination_uid() {
+        // Read before the first APPEND: UIDNEXT 41, messages 1..=40 there before.
+        let from = first_uid_from_now(Some(Uid(41)), [3, 40]);
+        assert_eq!(from, Uid(41));
+        assert!(!appended_by_this_copy(Some(from), 40));
+        assert!(appended_by_this_copy(Some(from), 41));
+        assert!(appended_by_this_copy(Some(from), 900));
+        // No UIDNEXT: one above the highest listed; an empty folder: 1.
+        assert_eq!(first_uid_from_now(None, [7, 2]), Uid(8));
+        assert_eq!(first_uid_from_now(None, []), Uid(1));
+        // A stale UIDNEXT below what is listed never counts a listed message as ours.
+        assert_eq!(first_uid_from_now(Some(Uid(5)), [9]), Uid(10));
+        // Without a reading (a checkpoint from before the field), nothing is ours.
+        assert!(!appended_by_this_copy(None, 1));
+        // Checkpoints written before the field read it as absent.
+        let old = r#"{"uidvalidity":7,"destination":"INBOX","low_water":3}"#;
+        let cp: FolderCheckpoint = serde_json::from_str(old).unwrap();
+        assert_eq!(cp.appended_from, None);
+        assert!(!cp.appended_by_this_copy(5));
+    }
 
     #[test]
     fn ranges_and_runs() {

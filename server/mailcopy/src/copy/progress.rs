@@ -31,13 +31,23 @@ pub enum Progress {
     },
     /// The metadata scan of both sides is done: what there is to copy. `messages` and
     /// `bytes` count the source messages that are not at the destination (each gets a
-    /// [`Progress::Message`]); `already_present` the ones that are.
+    /// [`Progress::Message`]); `already_present` the ones that were there before this copy,
+    /// `copied_before` the ones an earlier run of this copy appended (its checkpoints say
+    /// so: [`FolderCheckpoint::appended_from`](super::FolderCheckpoint::appended_from)).
+    /// Together they are every source message, each counted once; the byte counts are
+    /// source sizes.
     Scanned {
         folders: u64,
         messages: u64,
         bytes: u64,
         #[serde(default)]
         already_present: u64,
+        #[serde(default)]
+        already_present_bytes: u64,
+        #[serde(default)]
+        copied_before: u64,
+        #[serde(default)]
+        copied_before_bytes: u64,
     },
     /// Folder names serialize as their raw form.
     FolderStarted {

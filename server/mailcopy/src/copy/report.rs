@@ -83,9 +83,20 @@ pub struct FolderReport {
     /// Messages appended by this copy (in a dry run: that would be appended).
     pub copied: u32,
     pub copied_bytes: u64,
-    /// Source messages found at the destination (counted in `destination_before`) and not
-    /// copied again: a re-run or a resumed copy.
+    /// Source messages found at the destination (counted in `destination_before`) that
+    /// were there before this copy appended anything, and their source sizes: a re-run.
     pub already_present: u32,
+    #[serde(default)]
+    pub already_present_bytes: u64,
+    /// Source messages found at the destination (counted in `destination_before`) that an
+    /// earlier run of this same copy appended (a job resumed after a restart: its
+    /// checkpoints say so), and their source sizes. Not in `copied` (this run's) nor in
+    /// `already_present`: `copied + copied_before + already_present + skipped + rejected`
+    /// is every source message.
+    #[serde(default)]
+    pub copied_before: u32,
+    #[serde(default)]
+    pub copied_before_bytes: u64,
     /// Messages already present whose flags were brought in line with the source's (in a
     /// dry run: that would be).
     #[serde(default)]
@@ -118,6 +129,11 @@ pub struct FolderReport {
 }
 
 impl FolderReport {
+    /// Messages this copy put at the destination, whatever run did it.
+    pub fn copied_by_this_copy(&self) -> u64 {
+        u64::from(self.copied) + u64::from(self.copied_before)
+    }
+
     /// Messages that should be at the destination once the copy is done (at least: what
     /// was there, messages already present included, plus what was appended).
     pub fn expected_at_destination(&self) -> u64 {
@@ -176,9 +192,28 @@ pub struct Totals {
     pub copied: u64,
     pub copied_bytes: u64,
     pub already_present: u64,
+    #[serde(default)]
+    pub already_present_bytes: u64,
+    /// Σ [`FolderReport::copied_before`]: appended by an earlier run of this copy.
+    #[serde(default)]
+    pub copied_before: u64,
+    #[serde(default)]
+    pub copied_before_bytes: u64,
     pub skipped: u64,
     pub rejected: u64,
     pub keywords_dropped: u64,
+}
+
+impl Totals {
+    /// Messages this copy put at the destination, whatever run did it.
+    pub fn copied_by_this_copy(&self) -> u64 {
+        self.copied + self.copied_before
+    }
+
+    /// Their bytes (source sizes).
+    pub fn copied_by_this_copy_bytes(&self) -> u64 {
+        self.copied_bytes + self.copied_before_bytes
+    }
 }
 
 /// Everything a copy run produced.
@@ -205,6 +240,9 @@ impl CopyReport {
             t.copied += u64::from(f.copied);
             t.copied_bytes += f.copied_bytes;
             t.already_present += u64::from(f.already_present);
+            t.already_present_bytes += f.already_present_bytes;
+            t.copied_before += u64::from(f.copied_before);
+            t.copied_before_bytes += f.copied_before_bytes;
             t.skipped += f.skipped.len() as u64;
             t.rejected += f.rejected.len() as u64;
             t.keywords_dropped += u64::from(f.keywords_dropped);
@@ -289,7 +327,8 @@ fn summary_line(s: &MessageSummary) -> String {
     parts.join(", ")
 }
 
-/// The completeness table as plain text (for the CLI and the report e-mail).
+/// The completeness table of this run as plain text (the CLI): "Copied" is what this run
+/// appended, "Present" what was at the destination when it started (an earlier run's included).
 pub fn render_table(report: &CopyReport) -> String {
     let headers = [
         "Folder", "Source", "Size", "Dest.", "Copied", "Present", "Skipped", "Rejected",
@@ -314,8 +353,9 @@ pub fn render_table(report: &CopyReport) -> String {
             human_bytes(f.source_bytes),
             f.destination_count
                 .map_or_else(|| "?".to_string(), |n| n.to_string()),
+            // This run's: what an earlier run appended was at the destination already.
             f.copied.to_string(),
-            f.already_present.to_string(),
+            (u64::from(f.already_present) + u64::from(f.copied_before)).to_string(),
             f.skipped.len().to_string(),
             f.rejected.len().to_string(),
         ]);
@@ -332,7 +372,7 @@ pub fn render_table(report: &CopyReport) -> String {
             .sum::<Option<u64>>()
             .map_or_else(|| "?".to_string(), |n| n.to_string()),
         t.copied.to_string(),
-        t.already_present.to_string(),
+        (t.already_present + t.copied_before).to_string(),
         t.skipped.to_string(),
         t.rejected.to_string(),
     ]);

@@ -127,6 +127,7 @@ impl Run<'_> {
             &r.map,
         );
         checkpoint.appending = r.appending;
+        checkpoint.appended_from = r.appended_from;
         r.last_saved = Some(Instant::now());
         if r.loaded.as_ref() == Some(&checkpoint) {
             return true;

@@ -20,7 +20,7 @@ use tokio::sync::mpsc::{self, error::TryRecvError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::checkpoint::{CheckpointStore, FolderCheckpoint, NoCheckpoints};
+use super::checkpoint::{self, CheckpointStore, FolderCheckpoint, NoCheckpoints};
 use super::identity::{self, body_digest, Ident, MatchedBy};
 use super::message::{
     classify_refusal, flags_to_copy, is_deleted, summarize, KeywordPolicy, Refusal,
@@ -273,6 +273,9 @@ struct Resume {
     appending: bool,
     /// `appending` reached the store: several APPENDs may be in flight.
     marked: bool,
+    /// [`FolderCheckpoint::appended_from`]: kept from the checkpoint the scan used, else read
+    /// by this scan (before this run appended anything).
+    appended_from: Option<Uid>,
 }
 
 /// What the scan found out for the folder's report row.
@@ -281,6 +284,10 @@ struct ScanFacts {
     source_bytes: u64,
     destination_before: u32,
     already_present: u32,
+    already_present_bytes: u64,
+    /// Found at the destination, appended there by an earlier run of this copy.
+    copied_before: u32,
+    copied_before_bytes: u64,
     altered: u32,
     /// The live source messages' keys, when the plan has an `\All` folder to take the
     /// remainder of (see [`identity::remainder_of_all`]).
@@ -466,6 +473,9 @@ impl Run<'_> {
             messages,
             bytes,
             already_present: reports.iter().map(|r| u64::from(r.already_present)).sum(),
+            already_present_bytes: reports.iter().map(|r| r.already_present_bytes).sum(),
+            copied_before: reports.iter().map(|r| u64::from(r.copied_before)).sum(),
+            copied_before_bytes: reports.iter().map(|r| r.copied_before_bytes).sum(),
         });
 
         self.copy_all(&mut lanes, &jobs, scans, &mut reports).await;

@@ -82,6 +82,9 @@ impl Run<'_> {
                     report.source_bytes = facts.source_bytes;
                     report.destination_before = facts.destination_before;
                     report.already_present = facts.already_present;
+                    report.already_present_bytes = facts.already_present_bytes;
+                    report.copied_before = facts.copied_before;
+                    report.copied_before_bytes = facts.copied_before_bytes;
                     report.altered = facts.altered;
                     scans[i] = Some(work);
                 }
@@ -579,17 +582,33 @@ impl Run<'_> {
         let src_idents: Vec<Ident> = live.iter().map(|&i| src_msgs[i].ident()).collect();
         let dst_idents: Vec<Ident> = dst_msgs.iter().map(MessageMeta::ident).collect();
         let pairs = identity::match_messages(&src_idents, &dst_idents, &map);
+        // Which destination messages this copy appended (an earlier attempt of it): the
+        // checkpoint's reading, else this scan's, taken before this run appends anything
+        // (no listed message is at or above it, so none counts as ours).
+        let appended_from = saved.as_ref().and_then(|c| c.appended_from).or_else(|| {
+            dst_sel.as_ref().map(|sel| {
+                checkpoint::first_uid_from_now(sel.uid_next, dst_msgs.iter().map(|m| m.uid))
+            })
+        });
         let mut resume = Resume {
             source_uids: src_msgs.iter().map(|m| m.uid).collect(),
             loaded: saved,
+            appended_from,
             ..Resume::default()
         };
         let mut present = vec![false; src_msgs.len()];
         let mut flag_updates = Vec::new();
         let (mut altered, mut by_tier) = (0u32, [0u32; 4]);
+        let (mut before, mut before_bytes, mut present_bytes) = (0u32, 0u64, 0u64);
         for p in &pairs {
             let (s, d) = (&src_msgs[live[p.src]], &dst_msgs[p.dst]);
             present[live[p.src]] = true;
+            if checkpoint::appended_by_this_copy(appended_from, d.uid) {
+                before += 1;
+                before_bytes += u64::from(s.size);
+            } else {
+                present_bytes += u64::from(s.size);
+            }
             resume.done.insert(s.uid);
             resume.map.insert(s.uid, d.uid);
             if s.size != d.size {
@@ -624,7 +643,11 @@ impl Run<'_> {
             source_count: src_msgs.len() as u32,
             source_bytes: src_msgs.iter().map(|m| u64::from(m.size)).sum(),
             destination_before: dst_sel.as_ref().map_or(0, |d| d.exists),
-            already_present: pairs.len() as u32,
+            // Each pair is counted once: appended by this copy earlier, or there before it.
+            already_present: pairs.len() as u32 - before,
+            already_present_bytes: present_bytes,
+            copied_before: before,
+            copied_before_bytes: before_bytes,
             altered,
             elsewhere: if keys {
                 src_idents.iter().filter_map(Ident::elsewhere_key).collect()

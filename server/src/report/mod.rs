@@ -1,6 +1,12 @@
 //! The end-of-job report e-mail: rendered from the one translation catalogue (text and HTML),
 //! built with lettre, delivered by IMAP APPEND into the destination's INBOX (the default: no
 //! relay, no address needed) or through an SMTP relay when one is configured.
+//!
+//! The HTML is built for mail clients: one column at most 600 px wide, tables sized by
+//! attributes (`width`, `border`, `cellpadding`, `align`) so it stays readable where a client
+//! strips styles, and lists rather than wide tables for the messages not copied.
+
+pub mod dates;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -15,7 +21,8 @@ use secrecy::ExposeSecret;
 
 use crate::jobs::runner::AfterJob;
 use crate::jobs::state::JobState;
-use crate::jobs::store_trait::{source_address, AccountSecret, Job, JobStore};
+use crate::jobs::store_trait::{source_address, AccountSecret, Attempt, Job, JobStore};
+use jiff::tz::TimeZone;
 
 /// At most this many rejected (and skipped) messages are listed one by one.
 pub const MAX_LISTED: usize = 300;
@@ -35,6 +42,7 @@ fn esc(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// RFC 3339, for operators (the `jobs` command); the report writes dates out ([`dates`]).
 pub fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
@@ -78,9 +86,28 @@ pub fn reject_reason(reason: &RejectReason, server_text: &str) -> String {
     }
 }
 
-/// Renders the report of a final job. `report` is the engine's result when the copy ran.
-pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rendered {
-    let lang = Lang::from_code(&job.lang).unwrap_or_default();
+/// Where the report points and how it writes dates.
+#[derive(Clone, Debug)]
+pub struct ReportSettings {
+    /// Base URL of the service, for the job's link.
+    pub public_url: String,
+    /// The zone the report's dates are written in.
+    pub time_zone: TimeZone,
+}
+
+const TABLE: &str = "<table width=\"100%\" border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;font-size:13px\">";
+
+/// Renders the report of a final job. `report` is the engine's result when the copy ran;
+/// `attempts` the job's attempts (listed when there was more than one).
+pub fn render(
+    job: &Job,
+    report: Option<&CopyReport>,
+    attempts: &[Attempt],
+    settings: &ReportSettings,
+) -> Rendered {
+    let public_url = settings.public_url.as_str();
+    let when = |ms: i64| dates::written(ms, lang_of(job), &settings.time_zone);
+    let lang = lang_of(job);
     let t = |key: T| key.get(lang);
     let source = job.source_address.clone();
     let destination = source_address(&job.destination.login, &job.destination.host);
@@ -115,7 +142,12 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
     let link = format!("{}/jobs/{}", public_url.trim_end_matches('/'), job.id);
 
     let mut text = String::new();
-    let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body style=\"font-family:sans-serif\">");
+    let mut html = format!(
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
+         <body style=\"margin:0;font-family:sans-serif;font-size:14px\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"max-width:600px\"><tr><td style=\"padding:8px\">",
+        lang.code()
+    );
     let _ = writeln!(
         text,
         "{headline}{}",
@@ -141,21 +173,35 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
     let facts = [
         (t(T::ReportSource), account(&job.source)),
         (t(T::ReportDestination), account(&job.destination)),
-        (t(T::ReportStarted), format_time(started)),
-        (t(T::ReportEnded), format_time(ended)),
+        (t(T::ReportStarted), when(started)),
+        (t(T::ReportEnded), when(ended)),
         (t(T::ReportDuration), format_duration(ended - started)),
     ];
-    html.push_str("<table>");
+    html.push_str("<table role=\"presentation\" cellpadding=\"2\" cellspacing=\"0\" border=\"0\">");
     for (label, value) in &facts {
         let _ = writeln!(text, "{label}: {value}");
         let _ = write!(
             html,
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+            "<tr><th align=\"left\" valign=\"top\">{}</th><td>{}</td></tr>",
             esc(label),
             esc(value)
         );
     }
     html.push_str("</table>");
+    if attempts.len() > 1 {
+        let _ = writeln!(text, "\n{}:", t(T::AttemptsHeading));
+        let _ = write!(
+            html,
+            "<p><strong>{}</strong></p><ul>",
+            esc(t(T::AttemptsHeading))
+        );
+        for a in attempts {
+            let line = attempt_line(a, lang, &when);
+            let _ = writeln!(text, "- {line}");
+            let _ = write!(html, "<li>{}</li>", esc(&line));
+        }
+        html.push_str("</ul>");
+    }
 
     if let Some(report) = report {
         let totals = &report.totals;
@@ -165,7 +211,8 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
                 ("folders", totals.folders.to_string()),
                 ("messages", totals.messages.to_string()),
                 ("bytes", human_bytes(totals.bytes)),
-                ("copied", totals.copied.to_string()),
+                // Whatever attempt of the job appended it.
+                ("copied", totals.copied_by_this_copy().to_string()),
                 ("present", totals.already_present.to_string()),
                 ("skipped", totals.skipped.to_string()),
                 ("rejected", totals.rejected.to_string()),
@@ -182,10 +229,10 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
             let _ = write!(html, "<p>{}</p>", esc(&line));
         }
 
-        // The completeness table.
+        // The completeness table: the destination folder under its source when it differs,
+        // so that seven narrow columns fit a 600 px column.
         let headers = [
             t(T::TableFolder),
-            t(T::TableDestination),
             t(T::TableSource),
             t(T::TableAtDestination),
             t(T::TableCopied),
@@ -193,31 +240,45 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
             t(T::TableSkipped),
             t(T::TableRejected),
         ];
-        let _ = writeln!(text, "\n{}", headers.join(" | "));
-        html.push_str(
-            "<table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr>",
+        let _ = writeln!(
+            text,
+            "\n{} | {} | {}",
+            t(T::TableFolder),
+            t(T::TableDestination),
+            headers[1..].join(" | ")
         );
-        for h in headers {
-            let _ = write!(html, "<th>{}</th>", esc(h));
+        html.push_str(TABLE);
+        html.push_str("<tr>");
+        for (i, h) in headers.iter().enumerate() {
+            let align = if i == 0 { "left" } else { "right" };
+            let _ = write!(html, "<th align=\"{align}\">{}</th>", esc(h));
         }
         html.push_str("</tr>");
         for f in &report.folders {
-            let cells = [
-                f.source.to_string(),
-                f.destination.to_string(),
+            let counts = [
                 f.source_count.to_string(),
                 f.destination_count
                     .map(|n| n.to_string())
                     .unwrap_or_else(|| "?".into()),
-                f.copied.to_string(),
+                f.copied_by_this_copy().to_string(),
                 f.already_present.to_string(),
                 f.skipped.len().to_string(),
                 f.rejected.len().to_string(),
             ];
-            let _ = writeln!(text, "{}", cells.join(" | "));
-            html.push_str("<tr>");
-            for c in &cells {
-                let _ = write!(html, "<td>{}</td>", esc(c));
+            let (source, destination) = (f.source.to_string(), f.destination.to_string());
+            let _ = writeln!(text, "{source} | {destination} | {}", counts.join(" | "));
+            let _ = write!(
+                html,
+                "<tr><td style=\"word-break:break-word\">{}{}</td>",
+                esc(&source),
+                if destination == source {
+                    String::new()
+                } else {
+                    format!("<br>&rarr; {}", esc(&destination))
+                }
+            );
+            for c in &counts {
+                let _ = write!(html, "<td align=\"right\">{}</td>", esc(c));
             }
             html.push_str("</tr>");
         }
@@ -268,17 +329,7 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
                 continue;
             }
             let _ = writeln!(text, "\n{}:", t(title));
-            let _ = write!(
-                html,
-                "<h3>{}</h3><table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-                esc(t(title)),
-                esc(t(T::TableFolder)),
-                esc(t(T::ReportDate)),
-                esc(t(T::ReportFrom)),
-                esc(t(T::ReportSubjectHeader)),
-                esc(t(T::ReportSize)),
-                esc(t(T::ReportReason))
-            );
+            let _ = write!(html, "<h3>{}</h3><ul>", esc(t(title)));
             for (folder, summary, reason) in items.iter().take(MAX_LISTED) {
                 let cells = [
                     folder.clone(),
@@ -289,13 +340,20 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
                     reason.clone(),
                 ];
                 let _ = writeln!(text, "- {}", cells.join(" | "));
-                html.push_str("<tr>");
-                for c in &cells {
-                    let _ = write!(html, "<td>{}</td>", esc(c));
-                }
-                html.push_str("</tr>");
+                // Subject first, then who and when, then why: readable at any width.
+                let labelled = |key: T, value: &str| format!("{}: {}", t(key), esc(value));
+                let _ = write!(
+                    html,
+                    "<li style=\"margin-bottom:6px;word-break:break-word\"><strong>{}</strong><br>{} · {} · {}<br>{} · <span lang=\"en\">{}</span></li>",
+                    esc(&cells[3]),
+                    labelled(T::ReportFrom, &cells[2]),
+                    labelled(T::ReportDate, &cells[1]),
+                    labelled(T::ReportSize, &cells[4]),
+                    labelled(T::TableFolder, &cells[0]),
+                    esc(&cells[5]),
+                );
             }
-            html.push_str("</table>");
+            html.push_str("</ul>");
             if items.len() > MAX_LISTED {
                 let more = fill(
                     t(T::ReportMore),
@@ -314,7 +372,7 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
     );
     let _ = write!(
         html,
-        "<p>{} <a href=\"{}\">{}</a></p><p style=\"color:#666\">{}</p></body></html>",
+        "<p>{} <a href=\"{}\" style=\"word-break:break-all\">{}</a></p><p style=\"color:#666\">{}</p></td></tr></table></body></html>",
         esc(t(T::ReportLink)),
         esc(&link),
         esc(&link),
@@ -326,6 +384,27 @@ pub fn render(job: &Job, report: Option<&CopyReport>, public_url: &str) -> Rende
         text,
         html,
     }
+}
+
+fn lang_of(job: &Job) -> Lang {
+    Lang::from_code(&job.lang).unwrap_or_default()
+}
+
+/// "Attempt 2: 3 December 2026, 12:45 UTC – 3 December 2026, 12:47 UTC, finished".
+fn attempt_line(a: &Attempt, lang: Lang, when: &dyn Fn(i64) -> String) -> String {
+    let running = T::AttemptRunning.get(lang);
+    fill(
+        T::AttemptLine.get(lang),
+        &[
+            ("n", a.number.to_string()),
+            ("start", when(a.started_at)),
+            ("end", a.ended_at.map_or_else(|| running.to_string(), when)),
+            (
+                "how",
+                a.end.map_or(running, |e| e.text().get(lang)).to_string(),
+            ),
+        ],
+    )
 }
 
 /// The report as an RFC 5322 message (multipart/alternative: text, then HTML).
@@ -373,7 +452,7 @@ pub struct Reporter {
     pub store: Arc<dyn JobStore>,
     pub connect: Arc<ConnectOptions>,
     pub delivery: Delivery,
-    pub public_url: String,
+    pub settings: ReportSettings,
     pub from: Mailbox,
     pub attempts: u32,
     pub retry_delay: Duration,
@@ -466,7 +545,11 @@ impl AfterJob for Reporter {
                 tracing::warn!(job = %job.id, "finished job with an incomplete outcome");
             }
         }
-        let rendered = render(job, report, &self.public_url);
+        let attempts = self.store.attempts(&job.id).await.unwrap_or_else(|e| {
+            tracing::warn!(job = %job.id, error = %e, "reading the attempts for the report");
+            Vec::new()
+        });
+        let rendered = render(job, report, &attempts, &self.settings);
         let message = match self
             .recipient(job)
             .and_then(|to| build_message(&rendered, self.from.clone(), to))
