@@ -115,6 +115,7 @@ impl ProgressSink for Tracker {
                 view.messages_total = messages + already_present;
                 view.messages_done = already_present;
                 view.bytes_total = bytes;
+                view.counted = true;
                 self.present.store(already_present, Ordering::Relaxed);
             }
             Progress::FolderStarted { source, .. } => {
