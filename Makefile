@@ -13,7 +13,9 @@ WASM_BINDGEN_VERSION := 0.2.130
 SITE := target/site
 PKG := $(SITE)/pkg
 WASM_TARGET := wasm32-unknown-unknown
-WASM_OUT := target/$(WASM_TARGET)/wasm-release/app.wasm
+# Cargo's output directory (CARGO_TARGET_DIR when set, e.g. a worktree sharing a warm target).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+WASM_OUT := $(TARGET_DIR)/$(WASM_TARGET)/wasm-release/app.wasm
 APT_BUILD :=
 APT_TEST := dovecot-imapd chromium isync python3-aiosmtpd openssl
 export PATH := $(HOME)/.cargo/bin:$(PATH)

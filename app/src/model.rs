@@ -315,6 +315,10 @@ pub struct ProgressView {
     pub bytes_done: u64,
     pub bytes_total: u64,
     pub bytes_per_second: u64,
+    /// The totals are known: the preflight's counts seeded them, or the job's own scan of both
+    /// sides set them. Until then the page says the messages are being counted, not "0 of 0".
+    #[serde(default)]
+    pub counted: bool,
 }
 
 impl ProgressView {

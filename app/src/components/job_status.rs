@@ -52,21 +52,34 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// "12 of 40 messages · 1.2 MiB of 4.0 MiB", or, while a queued or running job has no totals
+/// yet (queued before its preflight ended, waiting for its own scan), "Counting the messages…".
+pub fn progress_line(progress: &ProgressView, active: bool, lang: Lang) -> String {
+    if active && !progress.counted {
+        return T::ProgressCounting.get(lang).to_string();
+    }
+    let messages = fill(
+        T::ProgressMessages.get(lang),
+        &[
+            ("done", progress.messages_done.to_string()),
+            ("total", progress.messages_total.to_string()),
+        ],
+    );
+    let size = fill(
+        T::ProgressBytes.get(lang),
+        &[
+            ("done", bytes(progress.bytes_done)),
+            ("total", bytes(progress.bytes_total)),
+        ],
+    );
+    format!("{messages} · {size}")
+}
+
 #[component]
-pub fn ProgressNumbers(progress: ProgressView) -> impl IntoView {
+pub fn ProgressNumbers(progress: ProgressView, active: bool) -> impl IntoView {
     let lang = expect_context::<Lang>();
     view! {
-        <p>
-            {fill(
-                T::ProgressMessages.get(lang),
-                &[("done", progress.messages_done.to_string()), ("total", progress.messages_total.to_string())],
-            )}
-            " · "
-            {fill(
-                T::ProgressBytes.get(lang),
-                &[("done", bytes(progress.bytes_done)), ("total", bytes(progress.bytes_total))],
-            )}
-        </p>
+        <p>{progress_line(&progress, active, lang)}</p>
         {progress
             .current_folder
             .map(|folder| view! { <p>{T::CurrentFolder.get(lang)} " " <span class="folder">{folder}</span></p> })}
@@ -95,8 +108,10 @@ pub fn FolderTable(job: JobView) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="table-wrap">
+        // Scrolls sideways on narrow screens: focusable so that the keyboard can scroll it.
+        <div class="table-wrap" tabindex="0" role="region" aria-labelledby="folders-caption">
             <table>
+                <caption id="folders-caption">{T::TableCaption.get(lang)}</caption>
                 <thead>
                     <tr>
                         <th scope="col">{T::TableFolder.get(lang)}</th>
@@ -229,5 +244,58 @@ pub fn MessageTable(job: JobView) -> impl IntoView {
             </table>
             {(more > 0).then(|| view! { <p>{fill(T::ReportMore.get(lang), &[("n", more.to_string())])}</p> })}
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_active_job_without_totals_is_counting_not_zero_of_zero() {
+        let unknown = ProgressView::default();
+        for (lang, text) in [
+            (Lang::En, "Counting the messages…"),
+            (Lang::Es, "Contando los mensajes…"),
+            (Lang::Fr, "Comptage des messages…"),
+        ] {
+            assert_eq!(progress_line(&unknown, true, lang), text);
+        }
+        // Counted (by the preflight or the scan), even an empty mailbox shows its numbers.
+        let empty = ProgressView {
+            counted: true,
+            ..ProgressView::default()
+        };
+        assert_eq!(
+            progress_line(&empty, true, Lang::Es),
+            "0 de 0 mensajes · 0 B de 0 B"
+        );
+        let counted = ProgressView {
+            counted: true,
+            messages_done: 3,
+            messages_total: 40,
+            bytes_done: 2048,
+            bytes_total: 4096,
+            ..ProgressView::default()
+        };
+        assert_eq!(
+            progress_line(&counted, true, Lang::En),
+            "3 of 40 messages · 2.0 KiB of 4.0 KiB"
+        );
+        // A final job shows what it has, counted or not.
+        assert_eq!(
+            progress_line(&unknown, false, Lang::Fr),
+            "0 messages sur 0 · 0 B sur 0 B"
+        );
+    }
+
+    #[test]
+    fn a_progress_record_written_before_the_flag_reads_as_not_counted() {
+        let old: ProgressView = serde_json::from_str(
+            r#"{"current_folder":null,"folders_done":0,"folders_total":2,"messages_done":0,"messages_total":5,"bytes_done":0,"bytes_total":0,"bytes_per_second":0}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(old.messages_total, 5);
+        assert!(!old.counted);
     }
 }

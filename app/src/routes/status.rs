@@ -161,6 +161,8 @@ pub fn JobPage() -> impl IntoView {
                             };
                             let link = format!("/jobs/{}", job.id);
                             let waiting = !job.sign_in_again.is_empty();
+                            let running = !waiting
+                                && matches!(state, PublicState::Queued | PublicState::Running { .. });
                             let job_id = job.id.clone();
                             let sign_in_forms = job
                                 .sign_in_again
@@ -201,8 +203,7 @@ pub fn JobPage() -> impl IntoView {
                                         <span>{job.destination_address.clone()}</span>
                                     </p>
                                     <div class="status" role="status" aria-live="polite">
-                                        {(!waiting && matches!(state, PublicState::Queued | PublicState::Running { .. }))
-                                            .then(|| view! { <p>{T::SyncQueued.get(lang)}</p> })}
+                                        {running.then(|| view! { <p>{T::SyncQueued.get(lang)}</p> })}
                                         <p>
                                             <strong>
                                                 {if waiting {
@@ -218,7 +219,7 @@ pub fn JobPage() -> impl IntoView {
                                         </p>
                                         {matches!(state, PublicState::Running { .. } | PublicState::Finished)
                                             .then(|| view! { <ProgressBar percent=job.progress.percent() /> })}
-                                        <ProgressNumbers progress=job.progress.clone() />
+                                        <ProgressNumbers progress=job.progress.clone() active=running />
                                         {matches!(state, PublicState::Running { .. })
                                             .then(|| {
                                                 let rate = job.progress.bytes_per_second;

@@ -140,6 +140,7 @@ fn fold(folded: &mut Folded, progress: Progress, elapsed: Duration) {
             view.messages_done = done;
             view.bytes_total = bytes + done_bytes;
             view.bytes_done = done_bytes;
+            view.counted = true;
             folded.done_at_scan = done;
             folded.done_bytes_at_scan = done_bytes;
         }

@@ -335,6 +335,7 @@ impl Backend for WizardService {
                     folders_total: p.folders.len() as u64,
                     messages_total: p.messages,
                     bytes_total: p.bytes.unwrap_or_default(),
+                    counted: true,
                     ..ProgressView::default()
                 })
                 .ok()
