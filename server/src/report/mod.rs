@@ -95,7 +95,7 @@ pub struct ReportSettings {
     pub time_zone: TimeZone,
 }
 
-const TABLE: &str = "<table width=\"100%\" border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;font-size:13px\">";
+const TABLE: &str = "<table width=\"100%\" border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse\">";
 
 /// Renders the report of a final job. `report` is the engine's result when the copy ran;
 /// `attempts` the job's attempts (listed when there was more than one).
@@ -144,7 +144,7 @@ pub fn render(
     let mut text = String::new();
     let mut html = format!(
         "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"></head>\
-         <body style=\"margin:0;font-family:sans-serif;font-size:14px\">\
+         <body style=\"margin:0;font-family:sans-serif;font-size:15px\">\
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" border=\"0\" style=\"max-width:600px\"><tr><td style=\"padding:8px\">",
         lang.code()
     );
@@ -251,7 +251,8 @@ pub fn render(
         html.push_str("<tr>");
         for (i, h) in headers.iter().enumerate() {
             let align = if i == 0 { "left" } else { "right" };
-            let _ = write!(html, "<th align=\"{align}\">{}</th>", esc(h));
+            // <small>, not a font-size style: it stays small where styles are stripped.
+            let _ = write!(html, "<th align=\"{align}\"><small>{}</small></th>", esc(h));
         }
         html.push_str("</tr>");
         for f in &report.folders {
@@ -269,7 +270,7 @@ pub fn render(
             let _ = writeln!(text, "{source} | {destination} | {}", counts.join(" | "));
             let _ = write!(
                 html,
-                "<tr><td style=\"word-break:break-word\">{}{}</td>",
+                "<tr><td style=\"word-break:break-word\"><small>{}{}</small></td>",
                 esc(&source),
                 if destination == source {
                     String::new()
@@ -278,7 +279,7 @@ pub fn render(
                 }
             );
             for c in &counts {
-                let _ = write!(html, "<td align=\"right\">{}</td>", esc(c));
+                let _ = write!(html, "<td align=\"right\"><small>{}</small></td>", esc(c));
             }
             html.push_str("</tr>");
         }
