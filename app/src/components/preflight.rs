@@ -13,7 +13,7 @@ use crate::model::{FolderNote, PreflightFolder, PreflightSkipped, PreflightView}
 #[component]
 pub fn PreflightSummary() -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let data = Resource::new(|| (), |_| preflight());
+    let data = crate::api::codec::resource(|| (), |_| preflight());
     view! {
         <section class="step preflight" aria-labelledby="preflight-heading">
             <h2 id="preflight-heading">{T::PreflightHeading.get(lang)}</h2>

@@ -65,7 +65,7 @@ pub fn StatusPage() -> impl IntoView {
             .unwrap_or_default()
     };
     let tick = RwSignal::new(0u32);
-    let status = Resource::new(
+    let status = crate::api::codec::resource(
         move || (address(), tick.get()),
         |(address, _)| public_status(address),
     );
@@ -123,7 +123,7 @@ pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id")).unwrap_or_default();
     let tick = RwSignal::new(0u32);
-    let job = Resource::new(move || (id(), tick.get()), |(id, _)| job_details(id));
+    let job = crate::api::codec::resource(move || (id(), tick.get()), |(id, _)| job_details(id));
     let sign_in_again = ServerAction::<SignInAgain>::new();
     // Active until the job is final and its report delivery settled (the report line changes
     // after the state does). A job waiting for sign-in may wait for days: no refresh then

@@ -16,7 +16,7 @@ pub fn WizardPage() -> impl IntoView {
     let lang = expect_context::<Lang>();
     let validate = ServerAction::<ValidateAccount>::new();
     let synchronize = ServerAction::<Synchronize>::new();
-    let stored = Resource::new(|| (), |_| get_wizard());
+    let stored = crate::api::codec::resource(|| (), |_| get_wizard());
 
     // The newest answer wins: a finished action (with JavaScript) or the stored draft.
     let latest = RwSignal::new(None::<WizardView>);
