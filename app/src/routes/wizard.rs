@@ -1,7 +1,8 @@
 //! The home page: the copy wizard (source account, destination account, preflight,
 //! Synchronize) and the status lookup by source address.
 
-use leptos::form::ActionForm;
+use crate::components::action_form::ActionForm;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::{get_wizard, Synchronize, ValidateAccount};
@@ -65,7 +66,7 @@ pub fn WizardPage() -> impl IntoView {
             {move || {
                 wizard()
                     .map(|result| match result {
-                        Ok(view) => {
+                        Ok(view) => Either::Left({
                             let show_destination = view.source.is_established();
                             let ready = view.ready_to_sync();
                             let sync_error = view.sync_error.clone();
@@ -137,16 +138,12 @@ pub fn WizardPage() -> impl IntoView {
                                         }
                                     })}
                             }
-                                .into_any()
-                        }
-                        Err(error) => {
-                            view! {
-                                <p class="error-box" role="alert">
-                                    {error.message().get(lang)}
-                                </p>
-                            }
-                                .into_any()
-                        }
+                        }),
+                        Err(error) => Either::Right(view! {
+                            <p class="error-box" role="alert">
+                                {error.message().get(lang)}
+                            </p>
+                        }),
                     })
             }}
         </Transition>
