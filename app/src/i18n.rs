@@ -77,6 +77,10 @@ impl Lang {
 }
 
 /// Catalogue keys. Texts with `{name}` placeholders are filled with [`fill`].
+///
+/// Keys under `#[cfg(feature = "ssr")]` are texts only the server renders (the report e-mail,
+/// the sign-in's hand-back page): they stay out of the WASM bundle. A key that a wire type can
+/// carry to the browser (a field error, for one) must not be among them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum T {
     AppTagline,
@@ -105,7 +109,6 @@ pub enum T {
     OtherService,
     PresetNeedsOauth,
     PresetNote,
-    HostChoices,
     SessionExpired,
     InternalError,
     TooManyRequests,
@@ -137,12 +140,16 @@ pub enum T {
     SignedInWith,
     SignInOr,
     PresetOauthNotEnabled,
+    #[cfg(feature = "ssr")]
     SignInReturning,
+    #[cfg(feature = "ssr")]
     SignInContinue,
+    #[cfg(feature = "ssr")]
     SignInLinkInvalid,
     StateWaitingForSignIn,
     SignInAgainWhy,
     SignInAgain,
+    #[cfg(feature = "ssr")]
     BackToJob,
     Language,
     Footer,
@@ -177,6 +184,7 @@ pub enum T {
     OutcomeRejections,
     OutcomeIncomplete,
     ReportState,
+    #[cfg(feature = "ssr")]
     BackHome,
     Advanced,
     Rate,
@@ -190,24 +198,36 @@ pub enum T {
     Port,
     PortHelp,
     AllowPlaintext,
+    #[cfg(feature = "ssr")]
     ReportSubjectFinished,
+    #[cfg(feature = "ssr")]
     ReportSubjectFailed,
+    #[cfg(feature = "ssr")]
     ReportSource,
+    #[cfg(feature = "ssr")]
     ReportDestination,
+    #[cfg(feature = "ssr")]
     ReportStarted,
+    #[cfg(feature = "ssr")]
     ReportEnded,
+    #[cfg(feature = "ssr")]
     ReportDuration,
+    #[cfg(feature = "ssr")]
     ReportTotals,
     ReportRejectedList,
+    #[cfg(feature = "ssr")]
     ReportSkippedList,
     ReportMore,
+    #[cfg(feature = "ssr")]
     ReportLink,
     ReportDate,
     ReportFrom,
     ReportSubjectHeader,
     ReportSize,
     ReportReason,
+    #[cfg(feature = "ssr")]
     ReportKeywordsDropped,
+    #[cfg(feature = "ssr")]
     ReportSignature,
     PreflightHeading,
     PreflightLoading,
@@ -316,7 +336,6 @@ impl T {
                 "Ce fournisseur n'accepte que la connexion OAuth2 : pas de mot de passe, utilisez le bouton de connexion.",
             ],
             T::PresetNote => ["What this provider needs:", "Lo que necesita este proveedor:", "Ce qu'exige ce fournisseur :"],
-            T::HostChoices => ["Servers of this service:", "Servidores de este servicio:", "Serveurs de ce service :"],
             T::SessionExpired => [
                 "Your session expired: please enter the account again.",
                 "Su sesión ha caducado: introduzca de nuevo la cuenta.",
@@ -503,6 +522,7 @@ impl T {
                 "Incomplète : la copie s'est arrêtée avant la fin.",
             ],
             T::ReportState => ["Report e-mail:", "Correo de informe:", "E-mail de rapport :"],
+            #[cfg(feature = "ssr")]
             T::BackHome => ["Start another copy", "Iniciar otra copia", "Lancer une autre copie"],
             T::Advanced => ["Advanced settings", "Opciones avanzadas", "Paramètres avancés"],
             T::Rate => ["Speed: {rate}/s", "Velocidad: {rate}/s", "Vitesse : {rate}/s"],
@@ -532,21 +552,29 @@ impl T {
                 "Si el servidor no ofrece cifrado, conectar igualmente: la contraseña viajaría sin cifrar.",
                 "Si le serveur ne propose pas de chiffrement, se connecter quand même : le mot de passe circulerait en clair.",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSubjectFinished => [
                 "IMAPCopy: the synchronization of {source} has finished",
                 "IMAPCopy: la sincronización de {source} ha terminado",
                 "IMAPCopy : la synchronisation de {source} est terminée",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSubjectFailed => [
                 "IMAPCopy: the synchronization of {source} failed",
                 "IMAPCopy: error en la sincronización de {source}",
                 "IMAPCopy : échec de la synchronisation de {source}",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSource => ["Source account", "Cuenta de origen", "Compte source"],
+            #[cfg(feature = "ssr")]
             T::ReportDestination => ["Destination account", "Cuenta de destino", "Compte de destination"],
+            #[cfg(feature = "ssr")]
             T::ReportStarted => ["Started", "Inicio", "Début"],
+            #[cfg(feature = "ssr")]
             T::ReportEnded => ["Ended", "Fin", "Fin"],
+            #[cfg(feature = "ssr")]
             T::ReportDuration => ["Duration", "Duración", "Durée"],
+            #[cfg(feature = "ssr")]
             T::ReportTotals => [
                 "{folders} folders, {messages} messages ({bytes}) at the source; {copied} copied, {present} already there, {skipped} skipped, {rejected} rejected.",
                 "{folders} carpetas, {messages} mensajes ({bytes}) en el origen; {copied} copiados, {present} ya presentes, {skipped} omitidos, {rejected} rechazados.",
@@ -557,12 +585,14 @@ impl T {
                 "Mensajes que el destino no ha aceptado",
                 "Messages refusés par la destination",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSkippedList => [
                 "Messages not copied on purpose",
                 "Mensajes no copiados a propósito",
                 "Messages volontairement non copiés",
             ],
             T::ReportMore => ["… and {n} more.", "… y {n} más.", "… et {n} de plus."],
+            #[cfg(feature = "ssr")]
             T::ReportLink => [
                 "Details of this synchronization (private link):",
                 "Detalle de esta sincronización (enlace privado):",
@@ -573,11 +603,13 @@ impl T {
             T::ReportSubjectHeader => ["Subject", "Asunto", "Objet"],
             T::ReportSize => ["Size", "Tamaño", "Taille"],
             T::ReportReason => ["Reason", "Motivo", "Motif"],
+            #[cfg(feature = "ssr")]
             T::ReportKeywordsDropped => [
                 "{n} keywords were refused by the destination (the messages were copied without them).",
                 "El destino ha rechazado {n} etiquetas (los mensajes se copiaron sin ellas).",
                 "La destination a refusé {n} mots-clés (les messages ont été copiés sans eux).",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSignature => [
                 "This message was written by IMAPCopy.",
                 "Este mensaje ha sido generado por IMAPCopy.",
@@ -753,8 +785,11 @@ impl T {
                 "Este proveedor solo acepta el inicio de sesión OAuth2, que este servicio IMAPCopy no tiene activado: la contraseña será rechazada.",
                 "Ce fournisseur n'accepte que la connexion OAuth2, que ce service IMAPCopy n'a pas activée : un mot de passe sera refusé.",
             ],
+            #[cfg(feature = "ssr")]
             T::SignInReturning => ["Back to IMAPCopy…", "Volviendo a IMAPCopy…", "Retour à IMAPCopy…"],
+            #[cfg(feature = "ssr")]
             T::SignInContinue => ["Continue", "Continuar", "Continuer"],
+            #[cfg(feature = "ssr")]
             T::SignInLinkInvalid => [
                 "This sign-in cannot be completed.",
                 "No se puede completar este inicio de sesión.",
@@ -775,6 +810,7 @@ impl T {
                 "Volver a iniciar sesión con {provider}",
                 "Se reconnecter avec {provider}",
             ],
+            #[cfg(feature = "ssr")]
             T::BackToJob => ["Back to the copy", "Volver a la copia", "Retour à la copie"],
             T::Language => ["Language", "Idioma", "Langue"],
             T::Footer => [

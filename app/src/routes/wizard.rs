@@ -76,13 +76,16 @@ pub fn WizardPage() -> impl IntoView {
                             let sign_in = view.sign_in.clone();
                             view! {
                                 <AccountForm view=view.source action=validate sign_in=sign_in.clone() />
-                                <Show when=move || show_destination>
-                                    <AccountForm
-                                        view=view.destination.clone()
-                                        action=validate
-                                        sign_in=sign_in.clone()
-                                    />
-                                </Show>
+                                {show_destination
+                                    .then(|| {
+                                        view! {
+                                            <AccountForm
+                                                view=view.destination.clone()
+                                                action=validate
+                                                sign_in=sign_in.clone()
+                                            />
+                                        }
+                                    })}
                                 {ready.then(|| view! { <PreflightSummary /> })}
                                 {ready.then(|| view! {
                                     <section class="step sync" aria-labelledby="sync-heading">
