@@ -77,6 +77,10 @@ impl Lang {
 }
 
 /// Catalogue keys. Texts with `{name}` placeholders are filled with [`fill`].
+///
+/// Keys under `#[cfg(feature = "ssr")]` are texts only the server renders (the report e-mail,
+/// the sign-in's hand-back page): they stay out of the WASM bundle. A key that a wire type can
+/// carry to the browser (a field error, for one) must not be among them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum T {
     AppTagline,
@@ -105,7 +109,6 @@ pub enum T {
     OtherService,
     PresetNeedsOauth,
     PresetNote,
-    HostChoices,
     SessionExpired,
     InternalError,
     TooManyRequests,
@@ -137,12 +140,16 @@ pub enum T {
     SignedInWith,
     SignInOr,
     PresetOauthNotEnabled,
+    #[cfg(feature = "ssr")]
     SignInReturning,
+    #[cfg(feature = "ssr")]
     SignInContinue,
+    #[cfg(feature = "ssr")]
     SignInLinkInvalid,
     StateWaitingForSignIn,
     SignInAgainWhy,
     SignInAgain,
+    #[cfg(feature = "ssr")]
     BackToJob,
     Language,
     Footer,
@@ -177,6 +184,7 @@ pub enum T {
     OutcomeRejections,
     OutcomeIncomplete,
     ReportState,
+    #[cfg(feature = "ssr")]
     BackHome,
     Advanced,
     Rate,
@@ -190,35 +198,57 @@ pub enum T {
     Port,
     PortHelp,
     AllowPlaintext,
+    #[cfg(feature = "ssr")]
     ReportSubjectFinished,
+    #[cfg(feature = "ssr")]
     ReportSubjectFailed,
+    #[cfg(feature = "ssr")]
     ReportSource,
+    #[cfg(feature = "ssr")]
     ReportDestination,
+    #[cfg(feature = "ssr")]
     ReportStarted,
     AttemptsHeading,
+    #[cfg(feature = "ssr")]
     AttemptLine,
+    #[cfg(feature = "ssr")]
     AttemptFinished,
+    #[cfg(feature = "ssr")]
     AttemptFailed,
+    #[cfg(feature = "ssr")]
     AttemptCancelled,
+    #[cfg(feature = "ssr")]
     AttemptRetried,
+    #[cfg(feature = "ssr")]
     AttemptPaused,
+    #[cfg(feature = "ssr")]
     AttemptSignIn,
+    #[cfg(feature = "ssr")]
     AttemptStopped,
+    #[cfg(feature = "ssr")]
     AttemptLost,
+    #[cfg(feature = "ssr")]
     AttemptRunning,
+    #[cfg(feature = "ssr")]
     ReportEnded,
+    #[cfg(feature = "ssr")]
     ReportDuration,
+    #[cfg(feature = "ssr")]
     ReportTotals,
     ReportRejectedList,
+    #[cfg(feature = "ssr")]
     ReportSkippedList,
     ReportMore,
+    #[cfg(feature = "ssr")]
     ReportLink,
     ReportDate,
     ReportFrom,
     ReportSubjectHeader,
     ReportSize,
     ReportReason,
+    #[cfg(feature = "ssr")]
     ReportKeywordsDropped,
+    #[cfg(feature = "ssr")]
     ReportSignature,
     PreflightHeading,
     PreflightLoading,
@@ -327,7 +357,6 @@ impl T {
                 "Ce fournisseur n'accepte que la connexion OAuth2 : pas de mot de passe, utilisez le bouton de connexion.",
             ],
             T::PresetNote => ["What this provider needs:", "Lo que necesita este proveedor:", "Ce qu'exige ce fournisseur :"],
-            T::HostChoices => ["Servers of this service:", "Servidores de este servicio:", "Serveurs de ce service :"],
             T::SessionExpired => [
                 "Your session expired: please enter the account again.",
                 "Su sesión ha caducado: introduzca de nuevo la cuenta.",
@@ -514,6 +543,7 @@ impl T {
                 "Incomplète : la copie s'est arrêtée avant la fin.",
             ],
             T::ReportState => ["Report e-mail:", "Correo de informe:", "E-mail de rapport :"],
+            #[cfg(feature = "ssr")]
             T::BackHome => ["Start another copy", "Iniciar otra copia", "Lancer une autre copie"],
             T::Advanced => ["Advanced settings", "Opciones avanzadas", "Paramètres avancés"],
             T::Rate => ["Speed: {rate}/s", "Velocidad: {rate}/s", "Vitesse : {rate}/s"],
@@ -543,56 +573,74 @@ impl T {
                 "Si el servidor no ofrece cifrado, conectar igualmente: la contraseña viajaría sin cifrar.",
                 "Si le serveur ne propose pas de chiffrement, se connecter quand même : le mot de passe circulerait en clair.",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSubjectFinished => [
                 "IMAPCopy: the synchronization of {source} has finished",
                 "IMAPCopy: la sincronización de {source} ha terminado",
                 "IMAPCopy : la synchronisation de {source} est terminée",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSubjectFailed => [
                 "IMAPCopy: the synchronization of {source} failed",
                 "IMAPCopy: error en la sincronización de {source}",
                 "IMAPCopy : échec de la synchronisation de {source}",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSource => ["Source account", "Cuenta de origen", "Compte source"],
+            #[cfg(feature = "ssr")]
             T::ReportDestination => ["Destination account", "Cuenta de destino", "Compte de destination"],
+            #[cfg(feature = "ssr")]
             T::ReportStarted => ["Started", "Inicio", "Début"],
             T::AttemptsHeading => ["Attempts", "Intentos", "Tentatives"],
+            #[cfg(feature = "ssr")]
             T::AttemptLine => [
                 "Attempt {n}: {start} – {end}, {how}",
                 "Intento {n}: {start} – {end}, {how}",
                 "Tentative {n} : {start} – {end}, {how}",
             ],
+            #[cfg(feature = "ssr")]
             T::AttemptFinished => ["finished", "terminado", "terminée"],
+            #[cfg(feature = "ssr")]
             T::AttemptFailed => ["failed", "falló", "échouée"],
+            #[cfg(feature = "ssr")]
             T::AttemptCancelled => ["cancelled", "cancelado", "annulée"],
+            #[cfg(feature = "ssr")]
             T::AttemptRetried => [
                 "stopped on an error, tried again",
                 "se detuvo por un error y se reintentó",
                 "arrêtée sur une erreur, reprise",
             ],
+            #[cfg(feature = "ssr")]
             T::AttemptPaused => [
                 "paused at the provider's daily limit",
                 "en pausa por el límite diario del proveedor",
                 "en pause à la limite quotidienne du fournisseur",
             ],
+            #[cfg(feature = "ssr")]
             T::AttemptSignIn => [
                 "waited for a new sign-in",
                 "esperó un nuevo inicio de sesión",
                 "en attente d'une nouvelle connexion",
             ],
+            #[cfg(feature = "ssr")]
             T::AttemptStopped => [
                 "the service stopped; resumed",
                 "el servicio se detuvo; se reanudó",
                 "le service s'est arrêté ; reprise",
             ],
+            #[cfg(feature = "ssr")]
             T::AttemptLost => [
                 "interrupted (the service restarted); resumed",
                 "interrumpido (el servicio se reinició); se reanudó",
                 "interrompue (le service a redémarré) ; reprise",
             ],
+            #[cfg(feature = "ssr")]
             T::AttemptRunning => ["running", "en curso", "en cours"],
+            #[cfg(feature = "ssr")]
             T::ReportEnded => ["Ended", "Fin", "Fin"],
+            #[cfg(feature = "ssr")]
             T::ReportDuration => ["Duration", "Duración", "Durée"],
+            #[cfg(feature = "ssr")]
             T::ReportTotals => [
                 "{folders} folders, {messages} messages ({bytes}) at the source; {copied} copied, {present} already there, {skipped} skipped, {rejected} rejected.",
                 "{folders} carpetas, {messages} mensajes ({bytes}) en el origen; {copied} copiados, {present} ya presentes, {skipped} omitidos, {rejected} rechazados.",
@@ -603,12 +651,14 @@ impl T {
                 "Mensajes que el destino no ha aceptado",
                 "Messages refusés par la destination",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSkippedList => [
                 "Messages not copied on purpose",
                 "Mensajes no copiados a propósito",
                 "Messages volontairement non copiés",
             ],
             T::ReportMore => ["… and {n} more.", "… y {n} más.", "… et {n} de plus."],
+            #[cfg(feature = "ssr")]
             T::ReportLink => [
                 "Details of this synchronization (private link):",
                 "Detalle de esta sincronización (enlace privado):",
@@ -619,11 +669,13 @@ impl T {
             T::ReportSubjectHeader => ["Subject", "Asunto", "Objet"],
             T::ReportSize => ["Size", "Tamaño", "Taille"],
             T::ReportReason => ["Reason", "Motivo", "Motif"],
+            #[cfg(feature = "ssr")]
             T::ReportKeywordsDropped => [
                 "{n} keywords were refused by the destination (the messages were copied without them).",
                 "El destino ha rechazado {n} etiquetas (los mensajes se copiaron sin ellas).",
                 "La destination a refusé {n} mots-clés (les messages ont été copiés sans eux).",
             ],
+            #[cfg(feature = "ssr")]
             T::ReportSignature => [
                 "This message was written by IMAPCopy.",
                 "Este mensaje ha sido generado por IMAPCopy.",
@@ -799,8 +851,11 @@ impl T {
                 "Este proveedor solo acepta el inicio de sesión OAuth2, que este servicio IMAPCopy no tiene activado: la contraseña será rechazada.",
                 "Ce fournisseur n'accepte que la connexion OAuth2, que ce service IMAPCopy n'a pas activée : un mot de passe sera refusé.",
             ],
+            #[cfg(feature = "ssr")]
             T::SignInReturning => ["Back to IMAPCopy…", "Volviendo a IMAPCopy…", "Retour à IMAPCopy…"],
+            #[cfg(feature = "ssr")]
             T::SignInContinue => ["Continue", "Continuar", "Continuer"],
+            #[cfg(feature = "ssr")]
             T::SignInLinkInvalid => [
                 "This sign-in cannot be completed.",
                 "No se puede completar este inicio de sesión.",
@@ -821,6 +876,7 @@ impl T {
                 "Volver a iniciar sesión con {provider}",
                 "Se reconnecter avec {provider}",
             ],
+            #[cfg(feature = "ssr")]
             T::BackToJob => ["Back to the copy", "Volver a la copia", "Retour à la copie"],
             T::Language => ["Language", "Idioma", "Langue"],
             T::Footer => [

@@ -18,5 +18,10 @@ pub use shell::{shell, App};
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    // A server function's redirect (Synchronize to the job's page, a sign-in to the provider's
+    // page) is a full navigation: no client-side router here.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|location: &str| {
+        let _ = leptos::prelude::window().location().set_href(location);
+    });
     leptos::mount::hydrate_body(App);
 }

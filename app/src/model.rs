@@ -375,19 +375,19 @@ pub struct JobView {
     /// Waiting for sign-in: the sides whose sign-in is gone ("Sign in again" on this page).
     #[serde(default)]
     pub sign_in_again: Vec<SignInAgainView>,
-    /// The job's own start (its first attempt's) and, once final, its end: ms since the epoch.
+    /// "Started: 2026-12-03 12:45 UTC · Duration: 3 min" — the job's own, over all its
+    /// attempts (the duration once final), in the page's language (the server writes it).
     #[serde(default)]
-    pub started_at: Option<i64>,
+    pub times: Option<String>,
+    /// Its attempts, one line each, listed only when there was more than one (a restart, a
+    /// retry, a pause), in the page's language.
     #[serde(default)]
-    pub finished_at: Option<i64>,
-    /// Its attempts, listed only when there was more than one (a restart, a retry, a pause).
-    #[serde(default)]
-    pub attempts: Vec<AttemptView>,
+    pub attempts: Vec<String>,
 }
 
-/// How one attempt of a job ended (stored by the server, shown on the job page and in the
-/// report).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How one attempt of a job ended (stored by the server, written out on the job page and in
+/// the report by the server: the browser gets the lines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttemptEnd {
     Finished,
     Failed,
@@ -435,6 +435,7 @@ impl AttemptEnd {
     }
 
     /// The localized words for it ("interrupted (the service restarted); resumed").
+    #[cfg(feature = "ssr")]
     pub fn text(self) -> T {
         match self {
             AttemptEnd::Finished => T::AttemptFinished,
@@ -447,16 +448,6 @@ impl AttemptEnd {
             AttemptEnd::Lost => T::AttemptLost,
         }
     }
-}
-
-/// One attempt of a job on its page.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttemptView {
-    pub number: u32,
-    pub started_at: i64,
-    /// None while it runs.
-    pub ended_at: Option<i64>,
-    pub end: Option<AttemptEnd>,
 }
 
 /// One side of a job waiting for someone to sign in again at its provider.

@@ -1,13 +1,11 @@
+use leptos::either::EitherOf4;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::{
-    components::{Route, Router, Routes},
-    ParamSegment, SsrMode, StaticSegment,
-};
 
 use crate::i18n::{Lang, T};
 use crate::routes::status::{JobPage, StatusPage};
 use crate::routes::wizard::WizardPage;
+use crate::routes::Page;
 
 /// The Content-Security-Policy of pages: scripts only from here or carrying this response's
 /// nonce (the hydration bootstrap), WASM allowed to compile, nothing framed, posted or embedded
@@ -71,10 +69,23 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
+    // Each page is rendered whole on the server before it is sent (`routes::route_list`), so
+    // that it works with JavaScript disabled.
+    #[cfg(feature = "ssr")]
+    crate::routes::provide_server_action_error();
+    let page = match Page::current() {
+        Page::Wizard => EitherOf4::A(view! { <WizardPage /> }),
+        Page::Status { address } => EitherOf4::B(view! { <StatusPage address /> }),
+        Page::Job { id } => EitherOf4::C(view! { <JobPage id /> }),
+        Page::NotFound => {
+            #[cfg(feature = "ssr")]
+            crate::api::backend::set_status(404);
+            EitherOf4::D(view! { <p class="notice">{T::PageNotFound.get(lang)}</p> })
+        }
+    };
     view! {
         <Stylesheet id="leptos" href="/pkg/imapcopy.css" />
         <Title text="IMAPCopy" />
-        <Router>
             <header class="site-header">
                 <a class="brand" href="/">"IMAPCopy"</a>
                 <nav class="languages" aria-label=T::Language.get(lang)>
@@ -97,27 +108,9 @@ pub fn App() -> impl IntoView {
                         .collect_view()}
                 </nav>
             </header>
-            <main id="main">
-                <Routes fallback=move || view! { <p class="notice">{T::PageNotFound.get(lang)}</p> }>
-                    // Async: the whole page (wizard state included) is rendered before it is sent,
-                    // so it works with JavaScript disabled.
-                    <Route path=StaticSegment("") view=WizardPage ssr=SsrMode::Async />
-                    <Route path=StaticSegment("status") view=StatusPage ssr=SsrMode::Async />
-                    <Route
-                        path=(StaticSegment("status"), ParamSegment("address"))
-                        view=StatusPage
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=(StaticSegment("jobs"), ParamSegment("id"))
-                        view=JobPage
-                        ssr=SsrMode::Async
-                    />
-                </Routes>
-            </main>
+            <main id="main">{page}</main>
             <footer class="site-footer">
                 <p>{T::Footer.get(lang)}</p>
             </footer>
-        </Router>
     }
 }

@@ -1,4 +1,7 @@
 //! IMAPCopy server: configuration, web wiring, storage. See ARCHITECTURE.md.
+// The Leptos page types nest deeply (the hand-matched routes of `app::routes`): rendering them
+// to HTML needs more than the default query depth, as in `app`.
+#![recursion_limit = "256"]
 
 pub mod cli;
 pub mod config;

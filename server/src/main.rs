@@ -68,8 +68,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Rendering a page walks its nested view types recursively: room to spare beyond the
+    // default 2 MiB per worker.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(8 * 1024 * 1024)
         .build()?;
     match cli.command {
         Some(Command::Serve(args)) => runtime.block_on(serve(*args)),

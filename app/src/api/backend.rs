@@ -48,7 +48,8 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<PublicState, ApiError>;
 
     /// Everything about one job, by its private id.
-    async fn job(&self, id: &str) -> Option<JobView>;
+    /// A job's page, its texts in `lang`.
+    async fn job(&self, id: &str, lang: Lang) -> Option<JobView>;
 
     /// "Sign in again" on one side (`source`, `destination`) of a job waiting for sign-in:
     /// where to send the browser — the provider's authorization page, or back to the job's

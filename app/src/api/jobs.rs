@@ -57,7 +57,7 @@ pub async fn public_status(address: String) -> Result<PublicState, ApiError> {
 #[server(endpoint = "job")]
 pub async fn job_details(id: String) -> Result<Option<JobView>, ApiError> {
     let backend = super::backend::backend()?;
-    Ok(backend.job(&id).await)
+    Ok(backend.job(&id, crate::lang::current()).await)
 }
 
 /// "Sign in again" on a job's private page: on to the provider's sign-in (a 302 without

@@ -2,6 +2,7 @@
 //! take the backend from context, call it, map the result. The backend (the `server` crate)
 //! implements [`backend::Backend`].
 
+pub mod codec;
 pub mod jobs;
 pub mod preflight;
 pub mod wizard;

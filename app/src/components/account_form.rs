@@ -1,7 +1,8 @@
 //! One account step: service preset, login, password, IMAP server, SSL, and the Validate button.
 //! Posts to the `validate_account` server function; works as a plain form without JavaScript.
 
-use leptos::form::ActionForm;
+use crate::components::action_form::ActionForm;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::ValidateAccount;
@@ -125,34 +126,28 @@ pub fn AccountForm(
     };
 
     let status = match view.status.clone() {
-        SideStatus::Established { folders, messages } => Some(
-            view! {
-                <div class="status ok" role="status">
-                    <p>
-                        <strong>{T::ConnectionEstablished.get(lang)}</strong>
-                        " "
-                        {fill(
-                            T::FoldersMessages.get(lang),
-                            &[("folders", folders.to_string()), ("messages", messages.to_string())],
-                        )}
-                    </p>
-                </div>
-            }
-            .into_any(),
-        ),
-        SideStatus::Failed { kind, detail } => Some(
-            view! {
-                <div class="status error" role="alert">
-                    <p>
-                        <strong>{T::ValidationFailed.get(lang)}</strong>
-                        " "
-                        {kind.cause().get(lang)}
-                    </p>
-                    <p class="detail" lang="en">{detail}</p>
-                </div>
-            }
-            .into_any(),
-        ),
+        SideStatus::Established { folders, messages } => Some(Either::Left(view! {
+            <div class="status ok" role="status">
+                <p>
+                    <strong>{T::ConnectionEstablished.get(lang)}</strong>
+                    " "
+                    {fill(
+                        T::FoldersMessages.get(lang),
+                        &[("folders", folders.to_string()), ("messages", messages.to_string())],
+                    )}
+                </p>
+            </div>
+        })),
+        SideStatus::Failed { kind, detail } => Some(Either::Right(view! {
+            <div class="status error" role="alert">
+                <p>
+                    <strong>{T::ValidationFailed.get(lang)}</strong>
+                    " "
+                    {kind.cause().get(lang)}
+                </p>
+                <p class="detail" lang="en">{detail}</p>
+            </div>
+        })),
         SideStatus::Invalid(_) | SideStatus::NotChecked => None,
     };
 

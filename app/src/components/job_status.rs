@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::i18n::{fill, Lang, T};
-use crate::model::{utc_minute, AttemptView, JobView, ProgressView, PublicState};
+use crate::model::{utc_minute, JobView, ProgressView, PublicState};
 
 /// The sentence for a job's coarse state.
 pub fn state_sentence(state: PublicState, lang: Lang) -> String {
@@ -146,56 +146,26 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
-/// "Started: 2026-12-03 12:45 UTC · Duration: 3 min" (the job's own, over all its attempts;
-/// the duration once it is final), and its attempts when there were several.
+/// The job's own start and duration, and its attempts when there were several (lines the
+/// server wrote in the page's language: their texts stay out of the WASM bundle).
 #[component]
-pub fn JobTimes(job: JobView) -> Option<impl IntoView> {
+pub fn JobTimes(job: JobView) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let started = job.started_at?;
-    let mut line = format!("{}: {}", T::ReportStarted.get(lang), utc_minute(started));
-    if let Some(finished) = job.finished_at {
-        let secs = u64::try_from((finished - started) / 1000).unwrap_or(0);
-        line.push_str(&format!(
-            " · {}: {}",
-            T::ReportDuration.get(lang),
-            duration(secs)
-        ));
-    }
     let attempts = (job.attempts.len() > 1).then(|| {
         let items = job
             .attempts
-            .iter()
-            .map(|a| view! { <li>{attempt_line(a, lang)}</li> })
+            .into_iter()
+            .map(|line| view! { <li>{line}</li> })
             .collect_view();
         view! {
             <h2 class="attempts-heading">{T::AttemptsHeading.get(lang)}</h2>
             <ol class="attempts">{items}</ol>
         }
     });
-    Some(view! {
-        <p class="times">{line}</p>
+    view! {
+        {job.times.map(|t| view! { <p class="times">{t}</p> })}
         {attempts}
-    })
-}
-
-/// "Attempt 2: 2026-12-03 12:45 UTC – 2026-12-03 12:47 UTC, finished".
-pub fn attempt_line(a: &AttemptView, lang: Lang) -> String {
-    let running = T::AttemptRunning.get(lang);
-    fill(
-        T::AttemptLine.get(lang),
-        &[
-            ("n", a.number.to_string()),
-            ("start", utc_minute(a.started_at)),
-            (
-                "end",
-                a.ended_at.map_or_else(|| running.to_string(), utc_minute),
-            ),
-            (
-                "how",
-                a.end.map_or(running, |e| e.text().get(lang)).to_string(),
-            ),
-        ],
-    )
+    }
 }
 
 /// The messages that were not copied, with the reason for each.

@@ -1,4 +1,5 @@
 pub mod account_form;
+pub mod action_form;
 pub mod job_status;
 pub mod preflight;
 pub mod status_lookup;

@@ -3,6 +3,7 @@
 //! and the destination's limits (APPENDLIMIT, quota). Rendered on the server too: the wizard's
 //! `SsrMode::Async` waits for it (the server bounds it in time and caches it in the draft).
 
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 
 use crate::api::preflight;
@@ -13,7 +14,7 @@ use crate::model::{FolderNote, PreflightFolder, PreflightSkipped, PreflightView}
 #[component]
 pub fn PreflightSummary() -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let data = Resource::new(|| (), |_| preflight());
+    let data = crate::api::codec::resource(|| (), |_| preflight());
     view! {
         <section class="step preflight" aria-labelledby="preflight-heading">
             <h2 id="preflight-heading">{T::PreflightHeading.get(lang)}</h2>
@@ -21,10 +22,10 @@ pub fn PreflightSummary() -> impl IntoView {
                 {move || {
                     data.get()
                         .map(|answer| match answer {
-                            Ok(Some(view)) => summary(view, lang).into_any(),
-                            Ok(None) => ().into_any(),
+                            Ok(Some(view)) => EitherOf3::A(summary(view, lang)),
+                            Ok(None) => EitherOf3::B(()),
                             Err(error) => {
-                                view! { <p class="error-box">{error.message().get(lang)}</p> }.into_any()
+                                EitherOf3::C(view! { <p class="error-box">{error.message().get(lang)}</p> })
                             }
                         })
                 }}
@@ -35,7 +36,7 @@ pub fn PreflightSummary() -> impl IntoView {
 
 fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
     if let Some(failure) = view.failure {
-        return view! {
+        return Either::Left(view! {
             <div class="status error">
                 <p>
                     <strong>{T::PreflightFailed.get(lang)}</strong>
@@ -44,8 +45,7 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
                 </p>
                 <p class="detail" lang="en">{failure.detail}</p>
             </div>
-        }
-        .into_any();
+        });
     }
     let totals = match view.bytes {
         Some(b) => fill(
@@ -93,7 +93,7 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
         .map(|f| folder_row(f, lang))
         .collect_view();
     let skipped = (!view.skipped.is_empty()).then(|| skipped_list(view.skipped, lang));
-    view! {
+    Either::Right(view! {
         <p class="totals">{totals}</p>
         {append_limit}
         {too_large}
@@ -116,8 +116,7 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
             </table>
         </div>
         {skipped}
-    }
-    .into_any()
+    })
 }
 
 fn folder_row(f: PreflightFolder, lang: Lang) -> impl IntoView {

@@ -1,8 +1,6 @@
-//! "Check the status": a plain GET form to `/status?address=…` (works without JavaScript; the
-//! router handles it in place when hydrated).
+//! "Check the status": a plain GET form to `/status?address=…`.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 
 use crate::i18n::{Lang, T};
 
@@ -12,7 +10,7 @@ pub fn StatusLookup(#[prop(optional, into)] value: String) -> impl IntoView {
     view! {
         <section class="step lookup" aria-labelledby="lookup-heading">
             <h2 id="lookup-heading">{T::StatusHeading.get(lang)}</h2>
-            <Form action="/status" method="GET">
+            <form action="/status" method="GET">
                 <div class="field">
                     <label for="lookup-address">{T::SourceAddress.get(lang)}</label>
                     <input
@@ -30,7 +28,7 @@ pub fn StatusLookup(#[prop(optional, into)] value: String) -> impl IntoView {
                 <div class="actions">
                     <button type="submit" class="secondary">{T::Send.get(lang)}</button>
                 </div>
-            </Form>
+            </form>
         </section>
     }
 }

@@ -1,11 +1,11 @@
 //! Status pages: the public lookup by source address (coarse state only) and the private job
 //! page (everything). Both refresh themselves while the job is active.
 
+use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
 use leptos_meta::Meta;
-use leptos_router::hooks::{use_params_map, use_query_map};
 
-use leptos::form::ActionForm;
+use crate::components::action_form::ActionForm;
 
 use crate::api::{job_details, public_status, SignInAgain};
 use crate::components::job_status::{
@@ -53,22 +53,18 @@ fn refresh_meta(active: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoV
     }
 }
 
+/// The lookup's answer for `address` (from `/status/{address}` or the form's `?address=`).
 #[component]
-pub fn StatusPage() -> impl IntoView {
+pub fn StatusPage(address: String) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let query = use_query_map();
-    let params = use_params_map();
-    let address = move || {
-        params
-            .with(|p| p.get("address"))
-            .or_else(|| query.with(|q| q.get("address")))
-            .unwrap_or_default()
-    };
     let tick = RwSignal::new(0u32);
-    let status = Resource::new(
-        move || (address(), tick.get()),
-        |(address, _)| public_status(address),
-    );
+    let status = {
+        let address = address.clone();
+        crate::api::codec::resource(
+            move || (address.clone(), tick.get()),
+            |(address, _)| public_status(address),
+        )
+    };
     let active = move || {
         matches!(
             status.get(),
@@ -86,16 +82,15 @@ pub fn StatusPage() -> impl IntoView {
                         let state = match state {
                             Ok(state) => state,
                             Err(error) => {
-                                return view! {
+                                return Either::Left(view! {
                                     <section class="step" aria-labelledby="status-heading">
                                         <h1 id="status-heading">{T::StatusHeading.get(lang)}</h1>
                                         <p class="error-box" role="alert">{error.message().get(lang)}</p>
                                     </section>
-                                }
-                                    .into_any();
+                                });
                             }
                         };
-                        view! {
+                        Either::Right(view! {
                             <section class="step" aria-labelledby="status-heading">
                                 <h1 id="status-heading">{T::StatusHeading.get(lang)}</h1>
                                 <div class="status" role="status" aria-live="polite">
@@ -108,22 +103,21 @@ pub fn StatusPage() -> impl IntoView {
                                     }}
                                 </div>
                             </section>
-                        }
-                            .into_any()
+                        })
                     })
             }}
         </Transition>
-        <StatusLookup value=address() />
+        <StatusLookup value=address />
     }
 }
 
+/// The private page of the job `id` (from `/jobs/{id}`).
 #[component]
-pub fn JobPage() -> impl IntoView {
+pub fn JobPage(id: String) -> impl IntoView {
     let lang = expect_context::<Lang>();
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id")).unwrap_or_default();
     let tick = RwSignal::new(0u32);
-    let job = Resource::new(move || (id(), tick.get()), |(id, _)| job_details(id));
+    let job =
+        crate::api::codec::resource(move || (id.clone(), tick.get()), |(id, _)| job_details(id));
     let sign_in_again = ServerAction::<SignInAgain>::new();
     // Active until the job is final and its report delivery settled (the report line changes
     // after the state does). A job waiting for sign-in may wait for days: no refresh then
@@ -194,7 +188,7 @@ pub fn JobPage() -> impl IntoView {
                                     }
                                 })
                                 .collect::<Vec<_>>();
-                            view! {
+                            EitherOf3::A(view! {
                                 <section class="step" aria-labelledby="job-heading">
                                     <h1 id="job-heading">{T::JobHeading.get(lang)}</h1>
                                     <p class="accounts">
@@ -257,16 +251,15 @@ pub fn JobPage() -> impl IntoView {
                                     {(!job.folders.is_empty()).then(|| view! { <FolderTable job=job.clone() /> })}
                                     {(!job.messages.is_empty()).then(|| view! { <MessageTable job=job.clone() /> })}
                                 </section>
-                            }
-                                .into_any()
+                            })
                         }
                         Ok(None) => {
                             // An unknown job id is a missing page, not an empty one.
                             #[cfg(feature = "ssr")]
                             crate::api::backend::set_status(404);
-                            view! { <p class="notice">{T::StateUnknown.get(lang)}</p> }.into_any()
+                            EitherOf3::B(view! { <p class="notice">{T::StateUnknown.get(lang)}</p> })
                         }
-                        Err(e) => view! { <p class="error-box" role="alert">{e.message().get(lang)}</p> }.into_any(),
+                        Err(e) => EitherOf3::C(view! { <p class="error-box" role="alert">{e.message().get(lang)}</p> }),
                     })
             }}
         </Transition>

@@ -1,7 +1,8 @@
 //! The home page: the copy wizard (source account, destination account, preflight,
 //! Synchronize) and the status lookup by source address.
 
-use leptos::form::ActionForm;
+use crate::components::action_form::ActionForm;
+use leptos::either::Either;
 use leptos::prelude::*;
 
 use crate::api::{get_wizard, Synchronize, ValidateAccount};
@@ -16,7 +17,7 @@ pub fn WizardPage() -> impl IntoView {
     let lang = expect_context::<Lang>();
     let validate = ServerAction::<ValidateAccount>::new();
     let synchronize = ServerAction::<Synchronize>::new();
-    let stored = Resource::new(|| (), |_| get_wizard());
+    let stored = crate::api::codec::resource(|| (), |_| get_wizard());
 
     // The newest answer wins: a finished action (with JavaScript) or the stored draft.
     let latest = RwSignal::new(None::<WizardView>);
@@ -65,7 +66,7 @@ pub fn WizardPage() -> impl IntoView {
             {move || {
                 wizard()
                     .map(|result| match result {
-                        Ok(view) => {
+                        Ok(view) => Either::Left({
                             let show_destination = view.source.is_established();
                             let ready = view.ready_to_sync();
                             let sync_error = view.sync_error.clone();
@@ -75,13 +76,16 @@ pub fn WizardPage() -> impl IntoView {
                             let sign_in = view.sign_in.clone();
                             view! {
                                 <AccountForm view=view.source action=validate sign_in=sign_in.clone() />
-                                <Show when=move || show_destination>
-                                    <AccountForm
-                                        view=view.destination.clone()
-                                        action=validate
-                                        sign_in=sign_in.clone()
-                                    />
-                                </Show>
+                                {show_destination
+                                    .then(|| {
+                                        view! {
+                                            <AccountForm
+                                                view=view.destination.clone()
+                                                action=validate
+                                                sign_in=sign_in.clone()
+                                            />
+                                        }
+                                    })}
                                 {ready.then(|| view! { <PreflightSummary /> })}
                                 {ready.then(|| view! {
                                     <section class="step sync" aria-labelledby="sync-heading">
@@ -137,16 +141,12 @@ pub fn WizardPage() -> impl IntoView {
                                         }
                                     })}
                             }
-                                .into_any()
-                        }
-                        Err(error) => {
-                            view! {
-                                <p class="error-box" role="alert">
-                                    {error.message().get(lang)}
-                                </p>
-                            }
-                                .into_any()
-                        }
+                        }),
+                        Err(error) => Either::Right(view! {
+                            <p class="error-box" role="alert">
+                                {error.message().get(lang)}
+                            </p>
+                        }),
                     })
             }}
         </Transition>

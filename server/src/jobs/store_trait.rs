@@ -234,18 +234,6 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
-impl Attempt {
-    /// As the job page shows it.
-    pub fn view(&self) -> app::model::AttemptView {
-        app::model::AttemptView {
-            number: u32::try_from(self.number).unwrap_or(u32::MAX),
-            started_at: self.started_at,
-            ended_at: self.ended_at,
-            end: self.end,
-        }
-    }
-}
-
 /// What a public lookup ([`JobStore::lookup`]) found.
 #[derive(Clone, Debug)]
 pub enum LookupResult {

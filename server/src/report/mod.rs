@@ -391,8 +391,9 @@ fn lang_of(job: &Job) -> Lang {
     Lang::from_code(&job.lang).unwrap_or_default()
 }
 
-/// "Attempt 2: 3 December 2026, 12:45 UTC – 3 December 2026, 12:47 UTC, finished".
-fn attempt_line(a: &Attempt, lang: Lang, when: &dyn Fn(i64) -> String) -> String {
+/// "Attempt 2: 3 December 2026, 12:45 UTC – 3 December 2026, 12:47 UTC, finished", with
+/// times as `when` writes them (the report's dates; the job page's UTC minutes).
+pub fn attempt_line(a: &Attempt, lang: Lang, when: &dyn Fn(i64) -> String) -> String {
     let running = T::AttemptRunning.get(lang);
     fill(
         T::AttemptLine.get(lang),

@@ -19,12 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::backend::SharedBackend;
-use app::{shell, App};
+use app::shell;
 use axum::http::{header, HeaderValue};
 use axum::routing::get;
 use axum::Router;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::LeptosRoutes;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use serve::{serve, ServeLimits};
@@ -58,7 +58,7 @@ pub fn router(
     config: &WebConfig,
 ) -> Router {
     let backend: SharedBackend = service.clone();
-    let routes = generate_route_list(App);
+    let routes = app::routes::route_list();
     let context = {
         let backend = backend.clone();
         move || provide_context::<SharedBackend>(backend.clone())

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use app::api::backend::{Backend, ClientInfo, Validated};
 use app::error::ApiError;
-use app::i18n::Lang;
+use app::i18n::{Lang, T};
 use app::model::{
     AccountForm, FailureKind, FolderRow, JobView, PreflightView, ProgressView, PublicState,
     SideStatus, SideView, WizardView,
@@ -14,7 +14,7 @@ use app::model::{
 use crate::jobs::lookup::Query;
 use crate::jobs::state::JobState;
 use crate::jobs::store_trait::{
-    AccountSpec, Attempt, InsertError, Job, JobStore, LookupResult, NewJob, Resolved, Side,
+    AccountSpec, InsertError, Job, JobStore, LookupResult, NewJob, Resolved, Side,
 };
 use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
 
@@ -395,7 +395,7 @@ impl Backend for WizardService {
         }
     }
 
-    async fn job(&self, id: &str) -> Option<JobView> {
+    async fn job(&self, id: &str, lang: Lang) -> Option<JobView> {
         if id.is_empty() || id.len() > 64 {
             return None;
         }
@@ -409,7 +409,10 @@ impl Backend for WizardService {
         let (messages, messages_more) = not_copied(stored.report.as_ref());
         let folders = stored.folders;
         let attempts = match self.jobs.attempts(&job.id).await {
-            Ok(a) if a.len() > 1 => a.iter().map(Attempt::view).collect(),
+            Ok(a) if a.len() > 1 => a
+                .iter()
+                .map(|a| crate::report::attempt_line(a, lang, &app::model::utc_minute))
+                .collect(),
             Ok(_) => Vec::new(),
             Err(e) => {
                 tracing::warn!(job = %job.id, error = %e, "reading the attempts");
@@ -439,8 +442,7 @@ impl Backend for WizardService {
             messages,
             messages_more,
             sign_in_again: self.sign_in_again_view(&job),
-            started_at: job.started_at,
-            finished_at: job.finished_at.filter(|_| job.state.is_final()),
+            times: job_times(&job, lang),
             attempts,
         })
     }
@@ -477,6 +479,26 @@ impl Backend for WizardService {
     fn cookie_attributes(&self) -> &str {
         &self.cookie_attributes
     }
+}
+
+/// "Started: 2026-12-03 12:45 UTC · Duration: 3 min": the job's own start (its first
+/// attempt's), and its duration once it is final.
+fn job_times(job: &Job, lang: Lang) -> Option<String> {
+    let started = job.started_at?;
+    let mut line = format!(
+        "{}: {}",
+        T::ReportStarted.get(lang),
+        app::model::utc_minute(started)
+    );
+    if let Some(finished) = job.finished_at.filter(|_| job.state.is_final()) {
+        let secs = u64::try_from((finished - started) / 1000).unwrap_or(0);
+        line.push_str(&format!(
+            " · {}: {}",
+            T::ReportDuration.get(lang),
+            app::components::job_status::duration(secs)
+        ));
+    }
+    Some(line)
 }
 
 /// The part of a job's stored result the pages show (see `jobs::runner::StoredResult`).
