@@ -208,6 +208,7 @@ pub enum T {
     ReportDestination,
     #[cfg(feature = "ssr")]
     ReportStarted,
+    PreflightGmailNoAllMail,
     AttemptsHeading,
     #[cfg(feature = "ssr")]
     AttemptLine,
@@ -591,6 +592,11 @@ impl T {
             T::ReportDestination => ["Destination account", "Cuenta de destino", "Compte de destination"],
             #[cfg(feature = "ssr")]
             T::ReportStarted => ["Started", "Inicio", "Début"],
+            T::PreflightGmailNoAllMail => [
+                "This Gmail account shows no “All Mail” folder over IMAP: archived messages (those in no label) cannot be read, and will not be copied. In Gmail's settings, under Labels, tick “Show in IMAP” for All Mail, then validate the source again.",
+                "Esta cuenta de Gmail no muestra la carpeta «Todos» por IMAP: los mensajes archivados (los que no tienen etiqueta) no se pueden leer y no se copiarán. En la configuración de Gmail, en Etiquetas, marque «Mostrar en IMAP» para Todos y vuelva a validar el origen.",
+                "Ce compte Gmail ne montre pas le dossier « Tous les messages » en IMAP : les messages archivés (sans libellé) ne peuvent pas être lus et ne seront pas copiés. Dans les paramètres de Gmail, onglet Libellés, cochez « Afficher dans IMAP » pour Tous les messages, puis validez de nouveau la source.",
+            ],
             T::AttemptsHeading => ["Attempts", "Intentos", "Tentatives"],
             #[cfg(feature = "ssr")]
             T::AttemptLine => [

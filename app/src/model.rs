@@ -491,8 +491,18 @@ pub struct PreflightView {
     pub too_large: Option<u64>,
     /// The destination's storage quota, when it reports one.
     pub quota: Option<QuotaView>,
+    /// What to know about the accounts as a whole before the copy starts.
+    #[serde(default)]
+    pub warnings: Vec<PreflightWarning>,
     /// The preflight could not be done (the copy can still be queued).
     pub failure: Option<PreflightFailure>,
+}
+
+/// A warning about the accounts as a whole, shown above the folder table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PreflightWarning {
+    /// A Gmail source that lists no All Mail folder: archived messages cannot be copied.
+    GmailWithoutAllMail,
 }
 
 impl PreflightView {

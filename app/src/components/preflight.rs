@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use crate::api::preflight;
 use crate::components::job_status::bytes as size;
 use crate::i18n::{fill, Lang, T};
-use crate::model::{FolderNote, PreflightFolder, PreflightSkipped, PreflightView};
+use crate::model::{FolderNote, PreflightFolder, PreflightSkipped, PreflightView, PreflightWarning};
 
 #[component]
 pub fn PreflightSummary() -> impl IntoView {
@@ -87,6 +87,16 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
     let too_large = view.too_large.filter(|n| *n > 0).map(|n| {
         view! { <p class="warning">{fill(T::PreflightTooLarge.get(lang), &[("n", n.to_string())])}</p> }
     });
+    let warnings = view
+        .warnings
+        .iter()
+        .map(|w| {
+            let text = match w {
+                PreflightWarning::GmailWithoutAllMail => T::PreflightGmailNoAllMail,
+            };
+            view! { <p class="warning">{text.get(lang)}</p> }
+        })
+        .collect_view();
     let rows = view
         .folders
         .into_iter()
@@ -95,6 +105,7 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
     let skipped = (!view.skipped.is_empty()).then(|| skipped_list(view.skipped, lang));
     Either::Right(view! {
         <p class="totals">{totals}</p>
+        {warnings}
         {append_limit}
         {too_large}
         {quota}

@@ -25,6 +25,7 @@ pub use crate::imap::mailbox::Quota;
 use crate::imap::{mailbox, CmdError};
 use crate::names::MailboxName;
 use crate::plan::{plan_folders, FolderPlan, PlanOptions, Side};
+use crate::profile::Provider;
 use crate::session::ImapSession;
 
 /// What a copy would do: the folder plan and the numbers read from both servers.
@@ -47,6 +48,27 @@ pub struct Preview {
     pub too_large: Option<u64>,
     /// The destination's storage quota (INBOX's quota root), when it reports one.
     pub quota: Option<Quota>,
+    /// What the user should know about the accounts as a whole before the copy starts.
+    pub warnings: Vec<PreviewWarning>,
+}
+
+/// A warning about the accounts as a whole (the folders' own notes are per row).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PreviewWarning {
+    /// The source is Gmail but lists no `\All` folder: its user hid All Mail from IMAP (Gmail's
+    /// settings, Labels, "Show in IMAP"), so archived messages — in no label — cannot be read
+    /// and will not be copied.
+    GmailWithoutAllMail,
+}
+
+/// The warnings that the source's provider and the plan call for (pure).
+pub fn warnings(source: Provider, plan: &FolderPlan) -> Vec<PreviewWarning> {
+    let mut out = Vec::new();
+    // Gmail: archived mail exists only in All Mail (`\All`); without it the copy cannot see it.
+    if source == Provider::Gmail && !plan.folders.iter().any(|m| m.all_mail) {
+        out.push(PreviewWarning::GmailWithoutAllMail);
+    }
+    out
 }
 
 /// One source folder and where it goes.
@@ -100,6 +122,7 @@ pub async fn preview(
             ..plan_options.clone()
         };
         let plan = plan_folders(&src_side, &dst_side, &plan_options);
+        let warnings = warnings(src.provider(), &plan);
         let dst_delimiter = dst_side.effective_delimiter();
         let with_size = src.has_capability("STATUS=SIZE");
         // The destination is not needed any more: log out while the source counts.
@@ -109,7 +132,9 @@ pub async fn preview(
         );
         let counts = counts?;
         quiet_logout(src).await;
-        Ok(assemble(plan, dst_delimiter, &counts, append_limit, quota))
+        let mut preview = assemble(plan, dst_delimiter, &counts, append_limit, quota);
+        preview.warnings = warnings;
+        Ok(preview)
     };
     match tokio::time::timeout(limit, work).await {
         Ok(result) => result,
@@ -257,6 +282,7 @@ fn assemble(
         append_limit,
         too_large,
         quota,
+        warnings: Vec::new(),
     }
 }
 
@@ -353,6 +379,37 @@ mod tests {
             delimiter: Some('/'),
             attributes: attrs.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_gmail_source_without_all_mail_is_warned_about_and_only_gmail() {
+        let ns = || {
+            Some(Namespace {
+                prefix: String::new(),
+                delimiter: Some('/'),
+            })
+        };
+        let dst = Side::new(vec![folder("INBOX", &[])], ns());
+        let hidden = Side::new(
+            vec![folder("INBOX", &[]), folder("[Gmail]/Sent Mail", &["\\Sent"])],
+            ns(),
+        );
+        let shown = Side::new(
+            vec![
+                folder("INBOX", &[]),
+                folder("[Gmail]/All Mail", &["\\All", "\\HasNoChildren"]),
+            ],
+            ns(),
+        );
+        let plan = |src: &Side| plan_folders(src, &dst, &PlanOptions::default());
+        assert_eq!(
+            warnings(Provider::Gmail, &plan(&hidden)),
+            [PreviewWarning::GmailWithoutAllMail]
+        );
+        assert_eq!(warnings(Provider::Gmail, &plan(&shown)), []);
+        // Other servers have no All Mail to miss.
+        assert_eq!(warnings(Provider::Other, &plan(&hidden)), []);
+        assert_eq!(warnings(Provider::Microsoft, &plan(&hidden)), []);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mailcopy::net::{AddressPolicy, StaticResolver};
-use mailcopy::preview::{preview, Preview, PreviewFolder, Quota};
+use mailcopy::preview::{preview, Preview, PreviewFolder, PreviewWarning, Quota};
 use mailcopy::{
     render_plan, ConnectError, ConnectOptions, Credentials, Endpoint, MappingNote, PlanOptions,
     Security,
@@ -242,4 +242,47 @@ async fn preview_dovecot_append_limit_failures_and_time_limit() {
     .await
     .unwrap_err();
     assert_eq!(e, ConnectError::TimedOut { stage: "preview" });
+}
+
+/// A source that says it is Gmail (`X-GM-EXT-1`, added to Dovecot's capabilities) warns when
+/// it lists no `\All` folder — All Mail hidden from IMAP — and not when it lists one (the
+/// Gmail-like layout's `[Gmail]/All Mail`, a virtual folder with `\All`).
+#[tokio::test]
+async fn a_gmail_source_that_hides_all_mail_is_warned_about() {
+    let gmail_caps = "imap_capability = +X-GM-EXT-1\n".to_string();
+    let hidden = Dovecot::start_with(Options {
+        extra_conf: gmail_caps.clone(),
+        ..Options::new(Flavour::Slash)
+    })
+    .unwrap();
+    let shown = Dovecot::start_with(Options {
+        extra_conf: gmail_caps,
+        ..Options::new(Flavour::GmailLike)
+    })
+    .unwrap();
+    let dst = Dovecot::start_with(Options::new(Flavour::DotInbox)).unwrap();
+    let user = "gia@example.test";
+    for d in [&hidden, &shown, &dst] {
+        d.add_user(user, PASSWORD).unwrap();
+    }
+    let creds = Credentials::new(user, PASSWORD);
+    let opts = options(&[&hidden, &shown, &dst]);
+    let mut seen = Vec::new();
+    for src in [&hidden, &shown] {
+        let p = preview(
+            (&tls(src), &creds),
+            (&tls(&dst), &creds),
+            &opts,
+            &PlanOptions::default(),
+            LIMIT,
+        )
+        .await
+        .unwrap();
+        seen.push(p.warnings);
+    }
+    assert_eq!(
+        seen,
+        [vec![PreviewWarning::GmailWithoutAllMail], vec![]],
+        "hidden All Mail warns, a listed one does not"
+    );
 }

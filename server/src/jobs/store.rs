@@ -485,10 +485,25 @@ impl Store {
         event: JobEvent,
         set: &[(&str, rusqlite::types::Value)],
     ) -> anyhow::Result<Option<JobState>> {
+        self.apply_then(id, owner, event, set, |_| Ok(()))
+    }
+
+    /// [`Store::apply`], then `then` in the same transaction when the event was taken.
+    fn apply_then(
+        &self,
+        id: &str,
+        owner: Option<&str>,
+        event: JobEvent,
+        set: &[(&str, rusqlite::types::Value)],
+        then: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> anyhow::Result<Option<JobState>> {
         let now = self.now_ms();
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let next = apply_in(&tx, now, id, owner, event, set)?;
+        if next.is_some() {
+            then(&tx)?;
+        }
         tx.commit()?;
         Ok(next)
     }
@@ -551,11 +566,7 @@ impl Store {
             id,
             Some(owner),
             JobEvent::Retry,
-            &[
-                ("not_before", not_before.into()),
-                ("error_kind", kind.to_string().into()),
-                ("last_error", error.to_string().into()),
-            ],
+            &retry_fields(not_before, kind, error),
         )
     }
 
@@ -569,35 +580,25 @@ impl Store {
         until: i64,
         error: &str,
     ) -> anyhow::Result<Option<JobState>> {
-        let now = self.now_ms();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let next = apply_in(
-            &tx,
-            now,
+        self.apply_then(
             id,
             Some(owner),
             JobEvent::Retry,
-            &[
-                ("not_before", until.into()),
-                ("error_kind", DAILY_LIMIT_KIND.to_string().into()),
-                ("last_error", error.to_string().into()),
-            ],
-        )?;
-        if next.is_some() {
-            tx.execute(
-                "UPDATE jobs SET attempts = MAX(attempts - 1, 0), limit_pauses = limit_pauses + 1 \
-                 WHERE id = ?1",
-                [id],
-            )?;
-            tx.execute(
-                "UPDATE job_attempts SET ended_how = ?2 WHERE job_id = ?1 \
-                 AND attempt = (SELECT max(attempt) FROM job_attempts WHERE job_id = ?1)",
-                params![id, AttemptEnd::Paused.as_str()],
-            )?;
-        }
-        tx.commit()?;
-        Ok(next)
+            &retry_fields(until, DAILY_LIMIT_KIND, error),
+            |tx| {
+                tx.execute(
+                    "UPDATE jobs SET attempts = MAX(attempts - 1, 0), limit_pauses = limit_pauses + 1 \
+                     WHERE id = ?1",
+                    [id],
+                )?;
+                tx.execute(
+                    "UPDATE job_attempts SET ended_how = ?2 WHERE job_id = ?1 \
+                     AND attempt = (SELECT max(attempt) FROM job_attempts WHERE job_id = ?1)",
+                    params![id, AttemptEnd::Paused.as_str()],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     /// Shutdown: a running job goes back to the queue to resume at the next start.
@@ -838,6 +839,19 @@ impl Store {
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// What a retry (or a daily-limit pause, which is one) sets: when it may run again and why.
+fn retry_fields(
+    not_before: i64,
+    kind: &str,
+    error: &str,
+) -> [(&'static str, rusqlite::types::Value); 3] {
+    [
+        ("not_before", not_before.into()),
+        ("error_kind", kind.to_string().into()),
+        ("last_error", error.to_string().into()),
+    ]
 }
 
 /// [`Store::apply`] inside a transaction the caller holds (and commits), so that a state

@@ -14,10 +14,10 @@
 use std::time::{Duration, Instant};
 
 use app::model::{
-    FolderNote, PreflightFailure, PreflightFolder, PreflightSkipped, PreflightView, QuotaView,
+    FolderNote, PreflightFailure, PreflightWarning, PreflightFolder, PreflightSkipped, PreflightView, QuotaView,
     SkipKind,
 };
-use mailcopy::preview::{preview, Preview};
+use mailcopy::preview::{preview, Preview, PreviewWarning};
 use mailcopy::{ConnectError, MappingNote, PlanOptions, SkipReason};
 
 use super::wizard::{failure_kind, WizardService};
@@ -127,6 +127,13 @@ pub fn view_of(p: &Preview) -> PreflightView {
             used_kib: q.used_kib,
             limit_kib: q.limit_kib,
         }),
+        warnings: p
+            .warnings
+            .iter()
+            .map(|w| match w {
+                PreviewWarning::GmailWithoutAllMail => PreflightWarning::GmailWithoutAllMail,
+            })
+            .collect(),
         failure: None,
     }
 }
@@ -225,8 +232,10 @@ mod tests {
                 used_kib: 1,
                 limit_kib: 2,
             }),
+            warnings: vec![PreviewWarning::GmailWithoutAllMail],
         };
         let view = view_of(&preview);
+        assert_eq!(view.warnings, [PreflightWarning::GmailWithoutAllMail]);
         let find = |name: &str| view.folders.iter().find(|f| f.source == name).unwrap();
         assert_eq!(find("Boîte").destination, "INBOX.Boîte");
         assert!(find("Boîte").will_create && !find("INBOX").will_create);
