@@ -9,7 +9,9 @@ use leptos::prelude::*;
 use crate::api::preflight;
 use crate::components::job_status::bytes as size;
 use crate::i18n::{fill, Lang, T};
-use crate::model::{FolderNote, PreflightFolder, PreflightSkipped, PreflightView, PreflightWarning};
+use crate::model::{
+    FolderNote, PreflightFolder, PreflightSkipped, PreflightView, PreflightWarning,
+};
 
 #[component]
 pub fn PreflightSummary() -> impl IntoView {

@@ -391,7 +391,10 @@ mod tests {
         };
         let dst = Side::new(vec![folder("INBOX", &[])], ns());
         let hidden = Side::new(
-            vec![folder("INBOX", &[]), folder("[Gmail]/Sent Mail", &["\\Sent"])],
+            vec![
+                folder("INBOX", &[]),
+                folder("[Gmail]/Sent Mail", &["\\Sent"]),
+            ],
             ns(),
         );
         let shown = Side::new(

@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use app::model::{
-    FolderNote, PreflightFailure, PreflightWarning, PreflightFolder, PreflightSkipped, PreflightView, QuotaView,
-    SkipKind,
+    FolderNote, PreflightFailure, PreflightFolder, PreflightSkipped, PreflightView,
+    PreflightWarning, QuotaView, SkipKind,
 };
 use mailcopy::preview::{preview, Preview, PreviewWarning};
 use mailcopy::{ConnectError, MappingNote, PlanOptions, SkipReason};
