@@ -208,6 +208,7 @@ pub enum T {
     ReportDestination,
     #[cfg(feature = "ssr")]
     ReportStarted,
+    #[cfg(feature = "ssr")]
     PreflightGmailNoAllMail,
     AttemptsHeading,
     #[cfg(feature = "ssr")]
@@ -592,6 +593,7 @@ impl T {
             T::ReportDestination => ["Destination account", "Cuenta de destino", "Compte de destination"],
             #[cfg(feature = "ssr")]
             T::ReportStarted => ["Started", "Inicio", "Début"],
+            #[cfg(feature = "ssr")]
             T::PreflightGmailNoAllMail => [
                 "This Gmail account shows no “All Mail” folder over IMAP: archived messages (those in no label) cannot be read, and will not be copied. In Gmail's settings, under Labels, tick “Show in IMAP” for All Mail, then validate the source again.",
                 "Esta cuenta de Gmail no muestra la carpeta «Todos» por IMAP: los mensajes archivados (los que no tienen etiqueta) no se pueden leer y no se copiarán. En la configuración de Gmail, en Etiquetas, marque «Mostrar en IMAP» para Todos y vuelva a validar el origen.",

@@ -491,18 +491,32 @@ pub struct PreflightView {
     pub too_large: Option<u64>,
     /// The destination's storage quota, when it reports one.
     pub quota: Option<QuotaView>,
-    /// What to know about the accounts as a whole before the copy starts.
-    #[serde(default)]
+    /// What to know about the accounts as a whole before the copy starts (kept with the
+    /// cached preflight on the server; never sent).
+    #[serde(skip)]
     pub warnings: Vec<PreflightWarning>,
+    /// The same, written in the page's language by the server as it answers (their texts
+    /// stay out of the WASM bundle).
+    #[serde(default)]
+    pub warning_texts: Vec<String>,
     /// The preflight could not be done (the copy can still be queued).
     pub failure: Option<PreflightFailure>,
 }
 
 /// A warning about the accounts as a whole, shown above the folder table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PreflightWarning {
     /// A Gmail source that lists no All Mail folder: archived messages cannot be copied.
     GmailWithoutAllMail,
+}
+
+impl PreflightWarning {
+    #[cfg(feature = "ssr")]
+    pub fn text(self) -> T {
+        match self {
+            PreflightWarning::GmailWithoutAllMail => T::PreflightGmailNoAllMail,
+        }
+    }
 }
 
 impl PreflightView {

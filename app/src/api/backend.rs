@@ -37,7 +37,8 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The preflight of a draft whose two accounts are established (folder mapping, counts,
     /// limits), `None` otherwise. Bounded in time; the server may answer from a cache.
-    async fn preflight(&self, draft: Option<&str>) -> Option<PreflightView>;
+    /// The preflight of the draft, its warnings written in `lang`.
+    async fn preflight(&self, draft: Option<&str>, lang: Lang) -> Option<PreflightView>;
 
     /// The coarse state of the most recent job for a source address (rate-limited per
     /// client: the lookup must not serve to enumerate who is migrating).

@@ -10,5 +10,7 @@ pub async fn preflight() -> Result<Option<PreflightView>, ApiError> {
     use super::backend::{backend, draft_cookie};
     let backend = backend()?;
     let draft = draft_cookie().await;
-    Ok(backend.preflight(draft.as_deref()).await)
+    Ok(backend
+        .preflight(draft.as_deref(), crate::lang::current())
+        .await)
 }

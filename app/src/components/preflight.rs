@@ -9,9 +9,7 @@ use leptos::prelude::*;
 use crate::api::preflight;
 use crate::components::job_status::bytes as size;
 use crate::i18n::{fill, Lang, T};
-use crate::model::{
-    FolderNote, PreflightFolder, PreflightSkipped, PreflightView, PreflightWarning,
-};
+use crate::model::{FolderNote, PreflightFolder, PreflightSkipped, PreflightView};
 
 #[component]
 pub fn PreflightSummary() -> impl IntoView {
@@ -90,14 +88,9 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
         view! { <p class="warning">{fill(T::PreflightTooLarge.get(lang), &[("n", n.to_string())])}</p> }
     });
     let warnings = view
-        .warnings
+        .warning_texts
         .iter()
-        .map(|w| {
-            let text = match w {
-                PreflightWarning::GmailWithoutAllMail => T::PreflightGmailNoAllMail,
-            };
-            view! { <p class="warning">{text.get(lang)}</p> }
-        })
+        .map(|text| view! { <p class="warning">{text.clone()}</p> })
         .collect_view();
     let rows = view
         .folders

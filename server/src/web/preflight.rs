@@ -134,6 +134,8 @@ pub fn view_of(p: &Preview) -> PreflightView {
                 PreviewWarning::GmailWithoutAllMail => PreflightWarning::GmailWithoutAllMail,
             })
             .collect(),
+        // Written per answer, in the page's language (`Backend::preflight`).
+        warning_texts: Vec::new(),
         failure: None,
     }
 }

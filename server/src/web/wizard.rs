@@ -358,8 +358,14 @@ impl Backend for WizardService {
         }
     }
 
-    async fn preflight(&self, draft: Option<&str>) -> Option<PreflightView> {
-        self.preflight_view(draft).await
+    async fn preflight(&self, draft: Option<&str>, lang: Lang) -> Option<PreflightView> {
+        let mut view = self.preflight_view(draft).await?;
+        view.warning_texts = view
+            .warnings
+            .iter()
+            .map(|w| w.text().get(lang).to_string())
+            .collect();
+        Some(view)
     }
 
     async fn public_status(
