@@ -3,7 +3,6 @@
 
 use leptos::either::{Either, EitherOf3};
 use leptos::prelude::*;
-use leptos_meta::Meta;
 
 use crate::components::action_form::ActionForm;
 
@@ -43,13 +42,19 @@ fn refresh_while(active: impl Fn() -> bool + Send + Sync + 'static, tick: RwSign
 }
 
 /// Without JavaScript, an active job's page reloads itself: a `<meta http-equiv="refresh">`
-/// rendered on the server only. It must sit inside the page's `<Transition>`: the resource it
-/// reads resolves asynchronously (the job store answers from the blocking pool), and only
-/// what is under the Transition waits for it before the page is sent.
+/// inside `<noscript>`, so that only a browser without JavaScript sees it (with scripting on,
+/// a `<noscript>`'s content is inert text, and [`refresh_while`] polls instead). Browsers obey
+/// a refresh pragma anywhere in the document, not only in `<head>`. The markup is the
+/// element's inner HTML, which hydration leaves as the server sent it. It must sit inside the
+/// page's `<Transition>`: the resource it reads resolves asynchronously (the job store answers
+/// from the blocking pool), and only what is under the Transition waits for it before the page
+/// is sent.
 fn refresh_meta(active: impl Fn() -> bool + Send + Sync + 'static) -> impl IntoView {
     move || {
-        (active() && cfg!(feature = "ssr"))
-            .then(|| view! { <Meta http_equiv="refresh" content=REFRESH_SECS.to_string() /> })
+        active().then(|| {
+            let meta = format!(r#"<meta http-equiv="refresh" content="{REFRESH_SECS}">"#);
+            view! { <noscript inner_html=meta></noscript> }
+        })
     }
 }
 
