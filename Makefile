@@ -16,8 +16,9 @@ WASM_TARGET := wasm32-unknown-unknown
 # Cargo's output directory (CARGO_TARGET_DIR when set, e.g. a worktree sharing a warm target).
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 WASM_OUT := $(TARGET_DIR)/$(WASM_TARGET)/wasm-release/app.wasm
-# The WASM bundle's budget, gzip bytes (issue 15): `make site` fails above it.
-WASM_MAX_GZIP := 307200
+# The WASM bundle's budget, gzip bytes (issue 15: 300 KB, decimal like its 446 KB baseline of
+# 445,864 bytes): `make site` fails above it.
+WASM_MAX_GZIP := 300000
 # -Oz, after flattening and re-running the relooper: about 5 KB gzip less than -Oz alone.
 WASM_OPT_PASSES := --flatten --rereloop -Oz -Oz
 APT_BUILD :=
