@@ -210,6 +210,10 @@ pub enum T {
     ReportStarted,
     #[cfg(feature = "ssr")]
     PreflightGmailNoAllMail,
+    #[cfg(feature = "ssr")]
+    PreflightDailyUpload,
+    #[cfg(feature = "ssr")]
+    PreflightDailyDownload,
     AttemptsHeading,
     #[cfg(feature = "ssr")]
     AttemptLine,
@@ -598,6 +602,18 @@ impl T {
                 "This Gmail account shows no “All Mail” folder over IMAP: archived messages (those in no label) cannot be read, and will not be copied. In Gmail's settings, under Labels, tick “Show in IMAP” for All Mail, then validate the source again.",
                 "Esta cuenta de Gmail no muestra la carpeta «Todos» por IMAP: los mensajes archivados (los que no tienen etiqueta) no se pueden leer y no se copiarán. En la configuración de Gmail, en Etiquetas, marque «Mostrar en IMAP» para Todos y vuelva a validar el origen.",
                 "Ce compte Gmail ne montre pas le dossier « Tous les messages » en IMAP : les messages archivés (sans libellé) ne peuvent pas être lus et ne seront pas copiés. Dans les paramètres de Gmail, onglet Libellés, cochez « Afficher dans IMAP » pour Tous les messages, puis validez de nouveau la source.",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightDailyUpload => [
+                "{provider} accepts about {mb} MB a day over IMAP: this copy takes up to {days} days. Each day it copies a little less than that, pauses until the next day and goes on by itself; the page shows until when.",
+                "{provider} acepta unos {mb} MB al día por IMAP: esta copia tardará hasta {days} días. Cada día copia algo menos que eso, se detiene hasta el día siguiente y continúa sola; la página indica hasta cuándo.",
+                "{provider} accepte environ {mb} Mo par jour en IMAP : cette copie prendra jusqu'à {days} jours. Chaque jour elle copie un peu moins que cela, s'interrompt jusqu'au lendemain et reprend d'elle-même ; la page indique jusqu'à quand.",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightDailyDownload => [
+                "{provider} lets about {mb} MB a day be read over IMAP: this copy takes up to {days} days. Each day it copies a little less than that, pauses until the next day and goes on by itself; the page shows until when.",
+                "{provider} permite leer unos {mb} MB al día por IMAP: esta copia tardará hasta {days} días. Cada día copia algo menos que eso, se detiene hasta el día siguiente y continúa sola; la página indica hasta cuándo.",
+                "{provider} permet de lire environ {mb} Mo par jour en IMAP : cette copie prendra jusqu'à {days} jours. Chaque jour elle copie un peu moins que cela, s'interrompt jusqu'au lendemain et reprend d'elle-même ; la page indique jusqu'à quand.",
             ],
             T::AttemptsHeading => ["Attempts", "Intentos", "Tentatives"],
             #[cfg(feature = "ssr")]

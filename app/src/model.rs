@@ -508,13 +508,43 @@ pub struct PreflightView {
 pub enum PreflightWarning {
     /// A Gmail source that lists no All Mail folder: archived messages cannot be copied.
     GmailWithoutAllMail,
+    /// The mailbox is larger than a day's volume of `provider`: the copy takes up to `days`
+    /// days, pausing between them by itself.
+    DailyVolume {
+        days: u64,
+        /// The provider's volume, MB a day.
+        megabytes: u64,
+        provider: &'static str,
+        /// Its upload volume (into the destination), else its download volume.
+        upload: bool,
+    },
 }
 
 impl PreflightWarning {
+    /// The warning in `lang` (written by the server: the texts stay out of the WASM bundle).
     #[cfg(feature = "ssr")]
-    pub fn text(self) -> T {
+    pub fn text(self, lang: crate::i18n::Lang) -> String {
         match self {
-            PreflightWarning::GmailWithoutAllMail => T::PreflightGmailNoAllMail,
+            PreflightWarning::GmailWithoutAllMail => {
+                T::PreflightGmailNoAllMail.get(lang).to_string()
+            }
+            PreflightWarning::DailyVolume {
+                days,
+                megabytes,
+                provider,
+                upload,
+            } => crate::i18n::fill(
+                if upload {
+                    T::PreflightDailyUpload.get(lang)
+                } else {
+                    T::PreflightDailyDownload.get(lang)
+                },
+                &[
+                    ("days", days.to_string()),
+                    ("mb", megabytes.to_string()),
+                    ("provider", provider.to_string()),
+                ],
+            ),
         }
     }
 }

@@ -82,6 +82,10 @@ pub struct CopyArgs {
     /// Read every copied message back from the destination and compare it with the source's.
     #[arg(long)]
     pub verify: bool,
+    /// Keeping under Gmail's daily volumes: a larger copy stops for the day (exit status 1,
+    /// incomplete, with the cause) and is run again the next day.
+    #[command(flatten)]
+    pub pacing: crate::config::PacingArgs,
 }
 
 /// An account given as a URL.
@@ -354,6 +358,7 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
         dry_run: args.dry_run,
         include_gmail_virtual: args.include_gmail_virtual,
         verify: args.verify,
+        pacing: args.pacing.pacing(),
     };
     let checkpoints: Box<dyn CheckpointStore> = match &args.state {
         Some(dir) => {

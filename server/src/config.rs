@@ -148,6 +148,41 @@ pub struct ServeArgs {
     /// OAuth2 sign-in (Google, Microsoft, a generic provider).
     #[command(flatten)]
     pub oauth2: crate::oauth::OAuthArgs,
+    #[command(flatten)]
+    pub pacing: PacingArgs,
+}
+
+/// The daily volumes a copy keeps under (`imapcopy serve` and `imapcopy copy`).
+#[derive(Debug, Clone, Args)]
+pub struct PacingArgs {
+    /// Megabytes a day one copy reads from a Gmail account (Google's IMAP download limit is
+    /// 2,500 MB a day for Workspace): near it the copy stops for the day and goes on by itself
+    /// the next; 0: no limit.
+    #[arg(long, env = "IMAPCOPY_GMAIL_DAILY_DOWNLOAD_MB", default_value_t = 2500)]
+    pub gmail_daily_download_mb: u64,
+    /// Megabytes a day one copy writes into a Gmail account (Google's IMAP upload limit is
+    /// 500 MB a day); 0: no limit.
+    #[arg(long, env = "IMAPCOPY_GMAIL_DAILY_UPLOAD_MB", default_value_t = 500)]
+    pub gmail_daily_upload_mb: u64,
+}
+
+impl PacingArgs {
+    /// The copy's pacing: `None` when both volumes are 0 (no limit).
+    pub fn pacing(&self) -> Option<mailcopy::copy::Pacing> {
+        let bytes = |mb: u64| match mb {
+            0 => u64::MAX,
+            mb => mb.saturating_mul(mailcopy::profile::MB),
+        };
+        (self.gmail_daily_download_mb > 0 || self.gmail_daily_upload_mb > 0).then(|| {
+            mailcopy::copy::Pacing {
+                volumes: mailcopy::profile::DailyVolumes {
+                    gmail_download: bytes(self.gmail_daily_download_mb),
+                    gmail_upload: bytes(self.gmail_daily_upload_mb),
+                },
+                ..Default::default()
+            }
+        })
+    }
 }
 
 impl ServeArgs {

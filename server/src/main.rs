@@ -155,6 +155,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
             concurrency: args.jobs.max(1),
             copy: mailcopy::copy::CopyOptions {
                 connections: args.connections.max(1),
+                pacing: args.pacing.pacing(),
                 ..Default::default()
             },
             providers: providers.clone(),
@@ -183,6 +184,7 @@ async fn serve(mut args: ServeArgs) -> anyhow::Result<()> {
         cookie_attributes,
         smtp_reports: args.smtp_host.is_some(),
         sign_in: imapcopy::web::sign_in::SignIn::new(providers)?,
+        volumes: args.pacing.pacing().map(|p| p.volumes),
     };
     let backend = web::shared(service);
 

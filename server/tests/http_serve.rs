@@ -254,6 +254,7 @@ async fn a_10_mb_upload_is_refused_with_413_before_it_is_sent() {
         cookie_attributes: String::new(),
         smtp_reports: false,
         sign_in: Default::default(),
+        volumes: None,
     };
     let options = leptos::config::LeptosOptions::builder()
         .output_name("imapcopy")

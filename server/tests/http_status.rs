@@ -47,6 +47,7 @@ fn app_limited(config: &WebConfig, limits: Limits) -> (axum::Router, tempfile::T
         cookie_attributes: String::new(),
         smtp_reports: false,
         sign_in: Default::default(),
+        volumes: None,
     };
     let options = LeptosOptions::builder()
         .output_name("imapcopy")

@@ -51,6 +51,7 @@ fn job(lang: &str) -> Job {
         sign_in_since: None,
         not_before: None,
         limit_pauses: 0,
+        volume_day: None,
     }
 }
 

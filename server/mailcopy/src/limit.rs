@@ -39,6 +39,26 @@ impl Default for ConnectionCaps {
     }
 }
 
+impl ConnectionCaps {
+    /// The caps for connections to `host`: the per-account cap is also at most what the
+    /// host's provider allows one account ([`crate::profile::Limits::connections_per_account`]:
+    /// Gmail 15, Microsoft 16), whatever the operator set.
+    pub fn for_host(self, host: &str) -> ConnectionCaps {
+        let provider = crate::profile::Provider::from_host(host)
+            .limits()
+            .connections_per_account;
+        let per_account = match (self.per_account, provider) {
+            (0, Some(p)) => p,
+            (mine, Some(p)) => mine.min(p),
+            (mine, None) => mine,
+        };
+        ConnectionCaps {
+            per_account,
+            ..self
+        }
+    }
+}
+
 /// Shared by all clones (an `Arc` inside).
 #[derive(Clone, Default)]
 pub struct ConnectionLimiter {
@@ -122,7 +142,7 @@ impl ConnectionLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let s = counts.servers.get(&server).copied().unwrap_or(0);
         let a = counts.accounts.get(&account).copied().unwrap_or(0);
-        if !admits(self.inner.caps, s, a) {
+        if !admits(self.inner.caps.for_host(host), s, a) {
             return None;
         }
         *counts.servers.entry(server.clone()).or_default() += 1;
@@ -217,6 +237,31 @@ mod tests {
             per_account: 0,
         };
         assert!(admits(none, 1000, 1000));
+    }
+
+    #[test]
+    fn a_providers_cap_per_account_bounds_the_operators() {
+        let generous = ConnectionCaps {
+            per_server: 100,
+            per_account: 40,
+        };
+        assert_eq!(generous.for_host("imap.gmail.com").per_account, 15);
+        assert_eq!(generous.for_host("outlook.office365.com.").per_account, 16);
+        assert_eq!(generous.for_host("imap.example.org"), generous);
+        assert_eq!(CAPS.for_host("imap.gmail.com"), CAPS);
+        let uncapped = ConnectionCaps {
+            per_server: 0,
+            per_account: 0,
+        };
+        assert_eq!(uncapped.for_host("imap.gmail.com").per_account, 15);
+        assert_eq!(uncapped.for_host("imap.gmail.com").per_server, 0);
+        let l = ConnectionLimiter::new(generous);
+        let held: Vec<_> = (0..15)
+            .map(|_| l.try_acquire("imap.gmail.com", "ann@gmail.com").unwrap())
+            .collect();
+        assert!(l.try_acquire("imap.gmail.com", "ann@gmail.com").is_none());
+        assert!(l.try_acquire("imap.gmail.com", "bob@gmail.com").is_some());
+        drop(held);
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub use crate::imap::mailbox::Quota;
 use crate::imap::{mailbox, CmdError};
 use crate::names::MailboxName;
 use crate::plan::{plan_folders, FolderPlan, PlanOptions, Side};
-use crate::profile::Provider;
+use crate::profile::{days_for, DailyVolume, DailyVolumes, Provider};
 use crate::session::ImapSession;
 
 /// What a copy would do: the folder plan and the numbers read from both servers.
@@ -59,6 +59,31 @@ pub enum PreviewWarning {
     /// settings, Labels, "Show in IMAP"), so archived messages — in no label — cannot be read
     /// and will not be copied.
     GmailWithoutAllMail,
+    /// The mailbox is larger than a day's volume of a provider (Gmail): the copy moves about
+    /// that much a day, pauses until the next, and takes up to `days` days.
+    DailyVolume {
+        days: u64,
+        /// The provider's volume, octets a day.
+        per_day: u64,
+        provider: Provider,
+        /// The destination's upload volume (else the source's download volume).
+        upload: bool,
+    },
+}
+
+/// The warning for a copy of `bytes` under `volume`, when it takes more than a day at the
+/// share of it the copy uses ([`crate::copy::volume::SHARE_PERCENT`]).
+pub fn volume_warning(bytes: u64, volume: DailyVolume) -> Option<PreviewWarning> {
+    let days = days_for(
+        bytes,
+        volume.bytes / 100 * crate::copy::volume::SHARE_PERCENT,
+    );
+    (days > 1).then_some(PreviewWarning::DailyVolume {
+        days,
+        per_day: volume.bytes,
+        provider: volume.provider,
+        upload: volume.upload,
+    })
 }
 
 /// The warnings that the source's provider and the plan call for (pure).
@@ -110,6 +135,7 @@ pub async fn preview(
     destination: (&Endpoint, &Credentials),
     opts: &ConnectOptions,
     plan_options: &PlanOptions,
+    volumes: Option<&DailyVolumes>,
     limit: Duration,
 ) -> Result<Preview, ConnectError> {
     let work = async {
@@ -122,7 +148,8 @@ pub async fn preview(
             ..plan_options.clone()
         };
         let plan = plan_folders(&src_side, &dst_side, &plan_options);
-        let warnings = warnings(src.provider(), &plan);
+        let mut warnings = warnings(src.provider(), &plan);
+        let volume = volumes.and_then(|v| v.for_copy(src.provider(), dst.provider()));
         let dst_delimiter = dst_side.effective_delimiter();
         let with_size = src.has_capability("STATUS=SIZE");
         // The destination is not needed any more: log out while the source counts.
@@ -133,6 +160,11 @@ pub async fn preview(
         let counts = counts?;
         quiet_logout(src).await;
         let mut preview = assemble(plan, dst_delimiter, &counts, append_limit, quota);
+        // Only with the sizes (STATUS=SIZE): Gmail does not offer it, so a Gmail source's
+        // download volume is not estimated here (the copy keeps under it all the same).
+        if let (Some(bytes), Some(volume)) = (preview.bytes, volume) {
+            warnings.extend(volume_warning(bytes, volume));
+        }
         preview.warnings = warnings;
         Ok(preview)
     };
@@ -413,6 +445,26 @@ mod tests {
         // Other servers have no All Mail to miss.
         assert_eq!(warnings(Provider::Other, &plan(&hidden)), []);
         assert_eq!(warnings(Provider::Microsoft, &plan(&hidden)), []);
+    }
+
+    #[test]
+    fn a_copy_larger_than_a_days_volume_is_told_how_many_days_it_takes() {
+        let into_gmail = DailyVolumes::default()
+            .for_copy(Provider::Other, Provider::Gmail)
+            .unwrap();
+        // 10 GB at 95 % of 500 MB a day: 22 days (20 at the full volume).
+        assert_eq!(
+            volume_warning(10_000 * crate::profile::MB, into_gmail),
+            Some(PreviewWarning::DailyVolume {
+                days: 22,
+                per_day: 500 * crate::profile::MB,
+                provider: Provider::Gmail,
+                upload: true,
+            })
+        );
+        // Within a day: nothing to say.
+        assert_eq!(volume_warning(400 * crate::profile::MB, into_gmail), None);
+        assert_eq!(volume_warning(0, into_gmail), None);
     }
 
     #[test]

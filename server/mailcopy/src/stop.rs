@@ -31,6 +31,10 @@ pub enum StopKind {
     /// A provider's limit per day was reached (Gmail: "Account exceeded command or bandwidth
     /// limits"): the job pauses, it does not fail (see `retry_after`).
     DailyLimit,
+    /// The copy moved about as much as a provider allows in a day (it keeps under Gmail's
+    /// daily volumes itself, see `copy::volume`): it goes on when the day is over
+    /// (`retry_after`); not a failure.
+    DailyVolume,
     /// The destination is full (`[OVERQUOTA]`).
     QuotaFull,
     /// A folder could not be copied in full (still changing, refused to open...); a re-run

@@ -92,6 +92,7 @@ async fn preview_dovecot_counts_mapping_collisions_and_quota() {
         (&tls(dst), &creds),
         &options(&[src, dst]),
         &PlanOptions::default(),
+        None,
         LIMIT,
     )
     .await
@@ -166,6 +167,7 @@ async fn preview_dovecot_counts_mapping_collisions_and_quota() {
         (&tls(src), &creds),
         &options(&[src, dst]),
         &PlanOptions::default(),
+        None,
         LIMIT,
     )
     .await
@@ -208,6 +210,7 @@ async fn preview_dovecot_append_limit_failures_and_time_limit() {
         (&tls(&dst), &creds),
         &opts,
         &PlanOptions::default(),
+        None,
         LIMIT,
     )
     .await
@@ -225,6 +228,7 @@ async fn preview_dovecot_append_limit_failures_and_time_limit() {
         (&tls(&dst), &wrong),
         &opts,
         &PlanOptions::default(),
+        None,
         LIMIT,
     )
     .await
@@ -237,6 +241,7 @@ async fn preview_dovecot_append_limit_failures_and_time_limit() {
         (&tls(&dst), &creds),
         &opts,
         &PlanOptions::default(),
+        None,
         Duration::from_millis(1),
     )
     .await
@@ -274,6 +279,7 @@ async fn a_gmail_source_that_hides_all_mail_is_warned_about() {
             (&tls(&dst), &creds),
             &opts,
             &PlanOptions::default(),
+            None,
             LIMIT,
         )
         .await

@@ -12,5 +12,6 @@ pub mod sign_in;
 pub mod state;
 pub mod store;
 pub mod store_trait;
+pub mod volume_day;
 
 pub use store_trait::JobStore;

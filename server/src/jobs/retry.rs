@@ -61,6 +61,15 @@ pub fn decide(
     if stop.kind == StopKind::DailyLimit {
         return RetryDecision::PauseForLimit(limit_pause(policy, stop, limit_pauses));
     }
+    // The copy kept under a daily volume itself: it goes on when its day is over, exactly
+    // (at least a minute, at most a day).
+    if stop.kind == StopKind::DailyVolume {
+        let wait = stop
+            .retry_after()
+            .unwrap_or(MAX_LIMIT_PAUSE)
+            .clamp(Duration::from_secs(60), MAX_LIMIT_PAUSE);
+        return RetryDecision::PauseForLimit(wait);
+    }
     // The engine asked the token source for a renewed token once before it stopped with a
     // refused one, so neither a refresh nor time helps: a new sign-in may. Attempts do not
     // count: nothing was tried that a retry would repeat.
@@ -180,6 +189,29 @@ mod tests {
         assert_eq!(
             decide(&POLICY, &s, 1, 0, 0.0),
             RetryDecision::RetryAfter(POLICY.max_wait)
+        );
+    }
+
+    #[test]
+    fn a_copy_that_moved_its_days_volume_pauses_until_the_day_is_over() {
+        let mut s = stop(StopKind::DailyVolume, false);
+        s.retry_after_ms = Some(5 * 3600 * 1000);
+        // Not doubled by earlier pauses, whatever the attempts.
+        for pauses in [0, 3, 9] {
+            assert_eq!(
+                decide(&POLICY, &s, 9, pauses, 0.5),
+                RetryDecision::PauseForLimit(Duration::from_secs(5 * 3600))
+            );
+        }
+        s.retry_after_ms = Some(10);
+        assert_eq!(
+            decide(&POLICY, &s, 1, 0, 0.5),
+            RetryDecision::PauseForLimit(Duration::from_secs(60))
+        );
+        s.retry_after_ms = None;
+        assert_eq!(
+            decide(&POLICY, &s, 1, 0, 0.5),
+            RetryDecision::PauseForLimit(MAX_LIMIT_PAUSE)
         );
     }
 

@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 
 use super::retry::{self, RetryDecision, RetryPolicy};
 use super::sign_in::{self, SideTokens, DEFAULT_SIGN_IN_WAIT};
-use super::store_trait::{AccountSecret, Job, JobSecrets, JobStore, Side};
+use super::store_trait::{AccountSecret, Job, JobSecrets, JobStore, Side, VolumeDay};
 use crate::oauth::{KeeperSlot, OAuthHttp, Providers, TokenKeeper, REFRESH_MARGIN};
 
 #[derive(Clone, Debug)]
@@ -387,17 +387,30 @@ impl Runner {
             })
         };
 
+        // Pacing under a daily volume counts what earlier attempts copied in the same day.
+        let day = VolumeDay::current(job.volume_day, self.store.now_ms());
+        let mut options = self.config.copy.clone();
+        if let Some(pacing) = options.pacing.as_mut() {
+            pacing.used_today = day.bytes;
+            pacing.day_left_ms = day.left_ms(self.store.now_ms());
+        }
         let report = copy_mailbox_with(
             (&source_endpoint, &source_creds),
             (&dest_endpoint, &dest_creds),
             &self.connect,
-            &self.config.copy,
+            &options,
             tracker.as_ref(),
             &cancel,
             self.store.checkpoints(&job.id).as_ref(),
         )
         .await;
         heartbeat.abort();
+        let day = day.plus(report.totals.copied_bytes);
+        if job.volume_day != Some(day) {
+            if let Err(e) = self.store.record_volume(&job.id, day).await {
+                tracing::warn!(job = %job.id, error = %e, "the day's copied volume was not recorded");
+            }
+        }
         let _ = self
             .store
             .heartbeat(

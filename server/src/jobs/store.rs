@@ -14,7 +14,9 @@ use super::checkpoints::{self, SqliteCheckpoints};
 use super::lookup::SourceRow;
 use super::sealed;
 use super::state::{transition, JobEvent, JobState};
-use super::store_trait::{attempt_end_after, Attempt, AttemptEnd, JobStore, DAILY_LIMIT_KIND};
+use super::store_trait::{
+    attempt_end_after, Attempt, AttemptEnd, JobStore, VolumeDay, DAILY_LIMIT_KIND,
+};
 use crate::oauth::{ProviderId, Tokens};
 use crate::seal::Sealer;
 use mailcopy::copy::CheckpointStore;
@@ -50,7 +52,7 @@ const JOB_COLUMNS: &str = "id, state, source_address, source_host, source_port, 
      dest_host, dest_port, dest_security, dest_login, lang, report_to, created_at, started_at, finished_at, \
      attempts, cancel_requested, progress, last_error, error_kind, outcome, result, report_state, report_error, \
      (source_secret IS NOT NULL OR dest_secret IS NOT NULL), source_provider, dest_provider, sign_in_sides, \
-     sign_in_since, not_before, limit_pauses";
+     sign_in_since, not_before, limit_pauses, volume_day_start, volume_day_bytes";
 
 /// The secret and provider columns of a side.
 fn columns(side: Side) -> (&'static str, &'static str) {
@@ -147,6 +149,15 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
         sign_in_since: row.get(29)?,
         not_before: row.get(30)?,
         limit_pauses: row.get(31)?,
+        volume_day: row
+            .get::<_, Option<i64>>(32)?
+            .map(|start_ms| -> rusqlite::Result<VolumeDay> {
+                Ok(VolumeDay {
+                    start_ms,
+                    bytes: u64::try_from(row.get::<_, i64>(33)?).unwrap_or(0),
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -599,6 +610,19 @@ impl Store {
                 Ok(())
             },
         )
+    }
+
+    /// What the job copied in its current day ([`VolumeDay`]).
+    pub fn record_volume(&self, id: &str, day: VolumeDay) -> anyhow::Result<()> {
+        self.conn().execute(
+            "UPDATE jobs SET volume_day_start = ?2, volume_day_bytes = ?3 WHERE id = ?1",
+            params![
+                id,
+                day.start_ms,
+                i64::try_from(day.bytes).unwrap_or(i64::MAX)
+            ],
+        )?;
+        Ok(())
     }
 
     /// Shutdown: a running job goes back to the queue to resume at the next start.
@@ -1068,6 +1092,11 @@ impl JobStore for Store {
             error.to_string(),
         );
         blocking(move || s.pause_for_limit(&id, &owner, until, &error)).await
+    }
+
+    async fn record_volume(&self, id: &str, day: VolumeDay) -> anyhow::Result<()> {
+        let (s, id) = (self.clone(), id.to_string());
+        blocking(move || s.record_volume(&id, day)).await
     }
 
     async fn release(&self, id: &str, owner: &str) -> anyhow::Result<Option<JobState>> {

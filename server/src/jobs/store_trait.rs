@@ -20,6 +20,7 @@ use secrecy::SecretString;
 
 use super::lookup::{self, Decision, Query, SourceRow};
 use super::state::{JobEvent, JobState};
+pub use super::volume_day::VolumeDay;
 use crate::oauth::{ProviderId, Tokens};
 
 /// Milliseconds since the Unix epoch. Injected so tests control time.
@@ -187,6 +188,9 @@ pub struct Job {
     pub not_before: Option<i64>,
     /// Pauses taken for a provider's daily limit.
     pub limit_pauses: i64,
+    /// What it copied in its current day (pacing under a daily volume); `None` before the
+    /// first attempt.
+    pub volume_day: Option<VolumeDay>,
 }
 
 /// `error_kind` of a job paused by a provider's daily limit.
@@ -390,6 +394,9 @@ pub trait JobStore: Send + Sync {
     ) -> anyhow::Result<Option<JobState>>;
 
     /// Shutdown: a running job goes back to the queue to resume at the next start.
+    /// Records what the job copied in its current day ([`VolumeDay`]).
+    async fn record_volume(&self, id: &str, day: VolumeDay) -> anyhow::Result<()>;
+
     async fn release(&self, id: &str, owner: &str) -> anyhow::Result<Option<JobState>>;
 
     /// Re-seals one side's OAuth2 tokens (a refresh's result) in one write, keeping its

@@ -45,6 +45,7 @@ impl WizardService {
             (&destination.endpoint, &destination_creds),
             &self.connect,
             &PlanOptions::default(),
+            self.volumes.as_ref(),
             self.check_timeout,
         )
         .await;
@@ -132,6 +133,17 @@ pub fn view_of(p: &Preview) -> PreflightView {
             .iter()
             .map(|w| match w {
                 PreviewWarning::GmailWithoutAllMail => PreflightWarning::GmailWithoutAllMail,
+                PreviewWarning::DailyVolume {
+                    days,
+                    per_day,
+                    provider,
+                    upload,
+                } => PreflightWarning::DailyVolume {
+                    days: *days,
+                    megabytes: per_day.div_ceil(mailcopy::profile::MB),
+                    provider: provider.name().unwrap_or("?"),
+                    upload: *upload,
+                },
             })
             .collect(),
         // Written per answer, in the page's language (`Backend::preflight`).

@@ -37,6 +37,9 @@ pub struct WizardService {
     pub smtp_reports: bool,
     /// OAuth2 sign-in ("Sign in with Google / Microsoft").
     pub sign_in: SignIn,
+    /// The daily volumes the copies keep under (`None`: no pacing), for the preflight's
+    /// estimate of how many days a copy takes.
+    pub volumes: Option<mailcopy::profile::DailyVolumes>,
 }
 
 /// A plausible single e-mail address (the relay has the final word).
@@ -360,11 +363,7 @@ impl Backend for WizardService {
 
     async fn preflight(&self, draft: Option<&str>, lang: Lang) -> Option<PreflightView> {
         let mut view = self.preflight_view(draft).await?;
-        view.warning_texts = view
-            .warnings
-            .iter()
-            .map(|w| w.text().get(lang).to_string())
-            .collect();
+        view.warning_texts = view.warnings.iter().map(|w| w.text(lang)).collect();
         Some(view)
     }
 

@@ -40,6 +40,7 @@ pub fn service(
         cookie_attributes: String::new(),
         smtp_reports,
         sign_in,
+        volumes: Some(Default::default()),
     }
 }
 

@@ -65,6 +65,7 @@ mod progress;
 mod report;
 mod run;
 mod throttle;
+pub mod volume;
 mod window;
 
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,32 @@ pub struct CopyOptions {
     /// what it keeps: nothing is copied again for it).
     #[serde(default)]
     pub verify: bool,
+    /// Keep under the providers' daily volumes (Gmail): the copy stops for the day once it
+    /// has moved about that much ([`Pacing`]). `None`: no pacing.
+    #[serde(default)]
+    pub pacing: Option<Pacing>,
+}
+
+/// How a copy keeps under a provider's daily volume: the volumes, and what this copy already
+/// moved in the current day (by earlier attempts: the job runner keeps the count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pacing {
+    pub volumes: crate::profile::DailyVolumes,
+    /// Octets copied in the current day before this run.
+    pub used_today: u64,
+    /// Milliseconds until the current day is over (when the copy may go on).
+    pub day_left_ms: u64,
+}
+
+impl Default for Pacing {
+    /// The profiles' volumes, a day that starts now.
+    fn default() -> Self {
+        Pacing {
+            volumes: crate::profile::DailyVolumes::default(),
+            used_today: 0,
+            day_left_ms: 24 * 60 * 60 * 1000,
+        }
+    }
 }
 
 impl Default for CopyOptions {
@@ -109,6 +136,7 @@ impl Default for CopyOptions {
             dry_run: false,
             include_gmail_virtual: false,
             verify: false,
+            pacing: Some(Pacing::default()),
         }
     }
 }

@@ -84,6 +84,19 @@ impl Run<'_> {
                 && pending.back().is_none_or(|b| b.tag.is_some())
             {
                 let end = batch_end(messages, i, &fetched_at_all);
+                // Within the day's volume (Gmail): what does not fit waits for tomorrow.
+                let end = i + self.take_volume(&messages[i..end]);
+                if end == i {
+                    if pending.is_empty() {
+                        // After everything handed over: the destination side appends what
+                        // was fetched, then stops the copy for the day.
+                        if let Some(stop) = self.day_over() {
+                            let _ = tx.send(Ahead::Stop(Fail::Fatal(stop))).await;
+                        }
+                        return;
+                    }
+                    break;
+                }
                 let Some(permits) = self
                     .batch_budget(budget, &messages[i..end], pending.is_empty())
                     .await

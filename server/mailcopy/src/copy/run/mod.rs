@@ -231,6 +231,8 @@ struct State {
     pace: pace::Pace,
     /// Destination folders this run created (CREATE answered OK): empty, and quiet.
     fresh: BTreeSet<String>,
+    /// What may still be moved today under a provider's daily volume (`None`: not paced).
+    volume: Option<crate::copy::volume::Budget>,
 }
 
 /// A folder after the scan of both sides and the matching: what is left to do.
@@ -325,6 +327,20 @@ impl Run<'_> {
         }
     }
 
+    /// How many of `messages` (in order) may be fetched within the day's volume — all of
+    /// them when the copy is not paced; they count as moved.
+    fn take_volume(&self, messages: &[MessageMeta]) -> usize {
+        match lock(&self.state).volume.as_mut() {
+            Some(budget) => budget.take(messages.iter().map(|m| u64::from(m.size))),
+            None => messages.len(),
+        }
+    }
+
+    /// Why the copy stops for the day, the next message not fitting in the day's volume.
+    fn day_over(&self) -> Option<Stop> {
+        lock(&self.state).volume.as_ref().map(|b| b.stop())
+    }
+
     fn stopped(&self) -> bool {
         self.cancel.is_cancelled() || lock(&self.state).fatal.is_some()
     }
@@ -376,6 +392,16 @@ impl Run<'_> {
             Err(e) => return self.finish(Vec::new(), Some(e)),
         };
         tracing::debug!(phase = "connected", "copy phase done");
+        // Pacing under a daily volume, by the providers the sessions found (Gmail).
+        if let (Some(pacing), Some(s), Some(d), false) = (
+            self.options.pacing.as_ref(),
+            first.src.as_ref(),
+            first.dst.as_ref(),
+            self.options.dry_run,
+        ) {
+            lock(&self.state).volume =
+                crate::copy::volume::Budget::new(pacing, s.provider(), d.provider());
+        }
         let mut extra: Vec<Lane> = Vec::new();
         for l in opened {
             match l {
