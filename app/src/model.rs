@@ -651,6 +651,32 @@ pub struct PreflightFailure {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_daily_volume_warning_names_the_days_the_volume_and_the_provider() {
+        use crate::i18n::Lang;
+        let w = |upload| PreflightWarning::DailyVolume {
+            days: 20,
+            megabytes: 500,
+            provider: "Gmail",
+            upload,
+        };
+        for (lang, days) in [
+            (Lang::En, "20 days"),
+            (Lang::Es, "20 días"),
+            (Lang::Fr, "20 jours"),
+        ] {
+            for upload in [true, false] {
+                let text = w(upload).text(lang);
+                assert!(text.contains(days), "{text}");
+                assert!(text.starts_with("Gmail "), "{text}");
+                assert!(text.contains("500 M"), "{text}");
+                assert!(!text.contains('{'), "{text}");
+            }
+            assert_ne!(w(true).text(lang), w(false).text(lang));
+        }
+    }
+
     #[test]
     fn quota_warning_only_when_both_numbers_are_known_and_room_is_short() {
         let mut view = PreflightView {

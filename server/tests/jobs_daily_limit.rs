@@ -6,6 +6,10 @@
 //! an account that says it is Gmail keeps under Gmail's daily upload volume by itself: it
 //! stops for the day, pauses until the day is over, and goes on the next day.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// `web_support::serial()` is held across awaits on purpose: page renders run one at a time.
+#![allow(clippy::await_holding_lock)]
+
+mod web_support;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -319,6 +323,9 @@ async fn a_copy_into_gmail_keeps_under_its_daily_volume_and_takes_days() {
         assert_eq!(now_stored - copied, per_day, "day {days}");
         assert_eq!(day.bytes, per_day as u64 * size);
         copied = now_stored;
+        if days == 1 {
+            paused_pages_say_until(&store, &id, now + 24 * HOUR_MS).await;
+        }
         // Nothing runs before its time.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(store.get(&id).unwrap().unwrap().state, JobState::Queued);
@@ -328,4 +335,52 @@ async fn a_copy_into_gmail_keeps_under_its_daily_volume_and_takes_days() {
     task.await.unwrap();
     assert_eq!(days as usize, MESSAGES.div_ceil(per_day) - 1);
     assert_each_message_once(&dst);
+}
+
+/// The private job page and the public lookup of a paused job say until when, in the page's
+/// language, rendered by the real HTTP application.
+async fn paused_pages_say_until(store: &Arc<Store>, id: &str, until_ms: i64) {
+    use tower::ServiceExt;
+    let _serial = web_support::serial();
+    let service = web_support::service(
+        store.clone(),
+        ConnectOptions::new(Arc::new(StaticResolver::new())),
+        Default::default(),
+        100,
+        false,
+    );
+    let app = web_support::router(service, &imapcopy::web::WebConfig::local());
+    let when = app::model::utc_minute(until_ms);
+    let address = web_support::urlencode(USER);
+    for (path, lang, sentence) in [
+        (format!("/jobs/{id}"), "en", "The copy is paused until"),
+        (
+            format!("/jobs/{id}"),
+            "es",
+            "La copia está en pausa hasta el",
+        ),
+        (
+            format!("/status?address={address}"),
+            "fr",
+            "La copie est en pause jusqu'au",
+        ),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(
+                web_support::get(&path)
+                    .header("accept-language", lang)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body = web_support::body_text(response).await;
+        let text = body.replace("&#x27;", "'").replace("&#39;", "'");
+        assert!(
+            text.contains(&format!("{sentence} {when}")),
+            "{path} ({lang}) does not say {sentence} {when}: {body}"
+        );
+    }
 }

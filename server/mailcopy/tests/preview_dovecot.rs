@@ -292,3 +292,63 @@ async fn a_gmail_source_that_hides_all_mail_is_warned_about() {
         "hidden All Mail warns, a listed one does not"
     );
 }
+
+/// A destination that says it is Gmail (`X-GM-EXT-1`) and a mailbox larger than a day's
+/// upload volume: the preflight says how many days the copy takes (at 95 % of the volume a
+/// day); the same mailbox into another server, or without pacing, gets no such warning.
+#[tokio::test]
+async fn a_mailbox_larger_than_a_days_volume_into_gmail_is_told_how_many_days() {
+    let src = Dovecot::start_with(Options::new(Flavour::Slash)).unwrap();
+    let gmail = Dovecot::start_with(Options {
+        extra_conf: "imap_capability = +X-GM-EXT-1\n".into(),
+        ..Options::new(Flavour::DotInbox)
+    })
+    .unwrap();
+    let other = Dovecot::start_with(Options::new(Flavour::DotInbox)).unwrap();
+    let user = "vol@example.test";
+    for d in [&src, &gmail, &other] {
+        d.add_user(user, PASSWORD).unwrap();
+    }
+    // 10 messages of 1,000 octets: 10,000 octets.
+    for n in 0..10 {
+        src.append(user, "INBOX", &[], None, &message(n, 1_000))
+            .unwrap();
+    }
+    let volumes = mailcopy::profile::DailyVolumes {
+        gmail_download: u64::MAX,
+        gmail_upload: 2_000,
+    };
+    let creds = Credentials::new(user, PASSWORD);
+    let opts = options(&[&src, &gmail, &other]);
+    let run = |dst: &Dovecot, volumes: Option<&mailcopy::profile::DailyVolumes>| {
+        let (dst, creds, opts) = (tls(dst), creds.clone(), opts.clone());
+        let volumes = volumes.copied();
+        let source = tls(&src);
+        async move {
+            preview(
+                (&source, &creds),
+                (&dst, &creds),
+                &opts,
+                &PlanOptions::default(),
+                volumes.as_ref(),
+                LIMIT,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let into_gmail = run(&gmail, Some(&volumes)).await;
+    assert_eq!(into_gmail.bytes, Some(10_000));
+    // 10,000 octets at 1,900 a day: 6 days.
+    assert_eq!(
+        into_gmail.warnings,
+        [PreviewWarning::DailyVolume {
+            days: 6,
+            per_day: 2_000,
+            provider: mailcopy::profile::Provider::Gmail,
+            upload: true,
+        }]
+    );
+    assert_eq!(run(&other, Some(&volumes)).await.warnings, []);
+    assert_eq!(run(&gmail, None).await.warnings, []);
+}
