@@ -27,6 +27,9 @@ pub struct Limits {
     pub daily_download: Option<u64>,
     /// Octets a day that may be written into one account over IMAP.
     pub daily_upload: Option<u64>,
+    /// An APPEND of a message whose Message-ID the account already holds adds nothing: the
+    /// account keeps one message per Message-ID (Gmail), so such messages count as present.
+    pub merges_by_message_id: bool,
 }
 
 /// The daily volumes the copy keeps under, per provider: the profiles' numbers unless the
@@ -143,6 +146,7 @@ impl Provider {
                 max_message_size: None,
                 daily_download: Some(2_500 * MB),
                 daily_upload: Some(500 * MB),
+                merges_by_message_id: true,
             },
             // Exchange and Exchange Online: 16 IMAP connections per user by default
             // (MaxConnectionsPerUser); messages up to 150 MB, the most a tenant can allow
@@ -153,6 +157,7 @@ impl Provider {
                 max_message_size: Some(150 * 1024 * 1024),
                 daily_download: None,
                 daily_upload: None,
+                merges_by_message_id: false,
             },
             Provider::Other => Limits::default(),
         }

@@ -823,3 +823,65 @@ async fn microsoft_non_mail_folders_are_skipped_and_listed() {
     let (_, dst_state) = copy_from(None).await;
     assert_eq!(dst_state.lock().unwrap().mailboxes.len(), folders.len() + 1);
 }
+
+/// Gmail as the destination keeps one message per Message-ID (an APPEND of one it holds adds
+/// nothing): such messages count as present — the copy ends complete (not "the destination
+/// lists fewer than expected"), sends each Message-ID once, and a re-run adds nothing.
+/// Messages without a Message-ID are all copied. The fake plays Gmail (`X-GM-EXT-1`, merging
+/// APPENDs); the same mailbox into a fake that does not merge gets every message.
+#[tokio::test]
+async fn gmail_as_the_destination_merges_by_message_id_and_reruns_add_nothing() {
+    let date = "01-Jan-2024 10:00:00 +0000";
+    let mut src = FakeState::with_inbox();
+    for body in [
+        // Byte-identical twins.
+        &b"Subject: twin\r\nMessage-ID: <twin@x>\r\n\r\nsame\r\n"[..],
+        b"Subject: twin\r\nMessage-ID: <twin@x>\r\n\r\nsame\r\n",
+        // One Message-ID, two different messages (a list copy and the sent one).
+        b"Subject: list\r\nMessage-ID: <shared@x>\r\n\r\nfrom the list\r\n",
+        b"Subject: sent\r\nMessage-ID: <shared@x>\r\n\r\nas sent\r\n",
+        b"Subject: alone\r\nMessage-ID: <alone@x>\r\n\r\nalone\r\n",
+        // No Message-ID: never merged.
+        b"Subject: no id\r\n\r\nno id\r\n",
+        b"Subject: no id\r\n\r\nno id\r\n",
+    ] {
+        src.add("INBOX", &["\\Seen"], date, body);
+    }
+    // What the destination already holds: one of the shared Message-ID.
+    let mut gmail = FakeState::with_inbox();
+    gmail.gmail = true;
+    gmail.add(
+        "INBOX",
+        &[],
+        date,
+        b"Subject: older\r\nMessage-ID: <alone@x>\r\n\r\nan older copy\r\n",
+    );
+    let src_port = fake::start(Arc::new(Mutex::new(src))).await;
+    let gmail = Arc::new(Mutex::new(gmail));
+    let dst_port = fake::start(gmail.clone()).await;
+    let (src, dst) = (fake_account(src_port), fake_account(dst_port));
+
+    let first = run(&src, &dst, &[], 2, &Events::default()).await;
+    assert_eq!(first.outcome, Outcome::Complete, "{first:?}");
+    // twin, shared (list), no id ×2; the second twin, "sent" and "alone" are held merged.
+    assert_eq!(first.totals.copied, 4);
+    assert_eq!(first.totals.already_present, 3);
+    {
+        let st = gmail.lock().unwrap();
+        assert_eq!(st.merged, 0, "nothing sent that Gmail would merge");
+        assert_eq!(st.mailboxes["INBOX"].messages.len(), 5);
+    }
+    let again = run(&src, &dst, &[], 2, &Events::default()).await;
+    assert_eq!(again.outcome, Outcome::Complete, "{again:?}");
+    assert_eq!(again.totals.copied, 0);
+    assert_eq!(again.totals.already_present, 7);
+    assert_eq!(gmail.lock().unwrap().mailboxes["INBOX"].messages.len(), 5);
+
+    // A destination that keeps every message gets all 7.
+    let plain = Arc::new(Mutex::new(FakeState::with_inbox()));
+    let plain_port = fake::start(plain.clone()).await;
+    let report = run(&src, &fake_account(plain_port), &[], 2, &Events::default()).await;
+    assert_eq!(report.outcome, Outcome::Complete);
+    assert_eq!(report.totals.copied, 7);
+    assert_eq!(plain.lock().unwrap().mailboxes["INBOX"].messages.len(), 7);
+}

@@ -234,6 +234,33 @@ pub(crate) fn remainder_of_all(
         .collect()
 }
 
+/// For a destination that merges APPENDs of one Message-ID into one message (Gmail, see
+/// [`crate::profile::Limits::merges_by_message_id`]): the source messages (indices into
+/// `src`) left unpaired by `pairs` that the folder holds merged — their Message-ID is that of
+/// a destination message, or of an earlier source message left to copy (appending it would
+/// only merge it into that one). A message without a Message-ID is never merged.
+pub(crate) fn merged_at_destination(src: &[Ident], dst: &[Ident], pairs: &[Pair]) -> Vec<usize> {
+    let mut held: HashSet<u64> = dst
+        .iter()
+        .filter_map(|d| d.header.and_then(|h| h.message_id))
+        .collect();
+    let paired: HashSet<usize> = pairs.iter().map(|p| p.src).collect();
+    let mut merged = Vec::new();
+    for (i, s) in src.iter().enumerate() {
+        if paired.contains(&i) {
+            continue;
+        }
+        let Some(id) = s.header.and_then(|h| h.message_id) else {
+            continue;
+        };
+        // The first one left is appended (and then held); the later ones merge into it.
+        if !held.insert(id) {
+            merged.push(i);
+        }
+    }
+    merged
+}
+
 /// How a pair was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MatchedBy {
@@ -557,6 +584,31 @@ mod tests {
             id(43, 10, 5, Some(1), 7),
         ];
         assert_eq!(pairs(&src, &dst, &BTreeMap::new()).len(), 3);
+    }
+
+    #[test]
+    fn a_merging_destination_holds_every_message_whose_message_id_it_has() {
+        // Source: twins 1 and 2 (one Message-ID), 3 sharing its Message-ID with another
+        // destination message, 4 and 5 sharing one not at the destination yet, 6 without one.
+        let src = [
+            id(1, 10, 5, Some(1), 7),
+            id(2, 10, 5, Some(1), 7),
+            id(3, 20, 6, Some(2), 8),
+            id(4, 30, 7, Some(3), 9),
+            id(5, 31, 8, Some(3), 10),
+            id(6, 40, 9, None, 11),
+            id(7, 40, 9, None, 11),
+        ];
+        let dst = [id(50, 10, 5, Some(1), 7), id(51, 99, 1, Some(2), 12)];
+        let pairs = match_messages(&src, &dst, &BTreeMap::new());
+        let merged: Vec<u32> = merged_at_destination(&src, &dst, &pairs)
+            .into_iter()
+            .map(|i| src[i].uid)
+            .collect();
+        // 1 is paired; 2 and 3 merge into what is there; 4 is appended and 5 merges into it;
+        // 6 and 7 have no Message-ID: both are appended.
+        assert_eq!(merged, [2, 3, 5]);
+        assert_eq!(merged_at_destination(&src, &[], &[]).len(), 2);
     }
 
     #[test]

@@ -89,6 +89,11 @@ pub struct FakeState {
     pub refused_sessions: u32,
     /// Sessions open when each stored APPEND arrived, in order.
     pub open_at_append: Vec<u32>,
+    /// Plays Gmail as a destination: offers `X-GM-EXT-1`, and an APPEND of a message whose
+    /// Message-ID the mailbox already holds stores nothing (answered OK with that message's
+    /// UID), counted in `merged`.
+    pub gmail: bool,
+    pub merged: u32,
 }
 
 /// What the server does instead of answering one command (see `fetch_faults`).
@@ -271,10 +276,16 @@ fn quote(s: &str) -> String {
 async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
     let (r, mut w) = sock.into_split();
     let mut r = BufReader::new(r);
-    let caps = if state.lock().unwrap().literal_plus {
-        "IMAP4rev1 UIDPLUS NAMESPACE LITERAL+"
-    } else {
-        "IMAP4rev1 UIDPLUS NAMESPACE"
+    let caps = {
+        let st = state.lock().unwrap();
+        let mut caps = "IMAP4rev1 UIDPLUS NAMESPACE".to_string();
+        if st.literal_plus {
+            caps.push_str(" LITERAL+");
+        }
+        if st.gmail {
+            caps.push_str(" X-GM-EXT-1");
+        }
+        caps
     };
     let greeting = state
         .lock()
@@ -581,6 +592,15 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                             format!("{tag} NO [CANNOT] keyword {k} not allowed\r\n").as_bytes(),
                         );
                         false
+                    } else if let Some(uid) = st
+                        .gmail
+                        .then(|| merged_into(st.mailboxes.get(&name), &body))
+                        .flatten()
+                    {
+                        // Gmail: one message per Message-ID; nothing stored.
+                        st.merged += 1;
+                        ok(&mut out, &format!("[APPENDUID 42 {uid}] merged"));
+                        false
                     } else {
                         st.appends += 1;
                         let number = st.appends;
@@ -732,4 +752,23 @@ pub fn header_fields(raw: &[u8], fields: &[String]) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// The UID of the message of `mailbox` with the Message-ID of `body`, if it has one.
+fn merged_into(mailbox: Option<&FakeMailbox>, body: &[u8]) -> Option<u32> {
+    let id = message_id(body)?;
+    mailbox?
+        .messages
+        .iter()
+        .find(|m| message_id(&m.body).as_deref() == Some(id.as_slice()))
+        .map(|m| m.uid)
+}
+
+/// The Message-ID field's value, trimmed.
+fn message_id(raw: &[u8]) -> Option<Vec<u8>> {
+    let field = header_fields(raw, &["MESSAGE-ID".to_string()]);
+    let text = String::from_utf8_lossy(&field);
+    let (_, value) = text.split_once(':')?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.as_bytes().to_vec())
 }

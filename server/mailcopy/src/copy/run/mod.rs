@@ -233,6 +233,9 @@ struct State {
     fresh: BTreeSet<String>,
     /// What may still be moved today under a provider's daily volume (`None`: not paced).
     volume: Option<crate::copy::volume::Budget>,
+    /// The destination keeps one message per Message-ID (Gmail): see
+    /// [`identity::merged_at_destination`].
+    merging_destination: bool,
 }
 
 /// A folder after the scan of both sides and the matching: what is left to do.
@@ -392,6 +395,10 @@ impl Run<'_> {
             Err(e) => return self.finish(Vec::new(), Some(e)),
         };
         tracing::debug!(phase = "connected", "copy phase done");
+        // The destination's profile: Gmail keeps one message per Message-ID.
+        if let Some(d) = first.dst.as_ref() {
+            lock(&self.state).merging_destination = d.provider().limits().merges_by_message_id;
+        }
         // Pacing under a daily volume, by the providers the sessions found (Gmail).
         if let (Some(pacing), Some(s), Some(d), false) = (
             self.options.pacing.as_ref(),

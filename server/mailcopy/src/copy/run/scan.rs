@@ -552,10 +552,13 @@ impl Run<'_> {
                 .filter(|i| i.header.is_none() && !src_paired.contains(&i.uid))
                 .map(|i| i.uid)
                 .collect();
+            // A destination that merges by Message-ID (Gmail): every destination message's
+            // Message-ID counts (`identity::merged_at_destination`).
+            let merging = lock(&self.state).merging_destination;
             let dst_need: Vec<u32> = dst_idents
                 .iter()
+                .filter(|i| !dst_paired.contains(&i.uid) || (merging && i.header.is_none()))
                 .map(|i| i.uid)
-                .filter(|u| !dst_paired.contains(u))
                 .collect();
             if grouped {
                 self.examine_again(
@@ -582,6 +585,13 @@ impl Run<'_> {
         let src_idents: Vec<Ident> = live.iter().map(|&i| src_msgs[i].ident()).collect();
         let dst_idents: Vec<Ident> = dst_msgs.iter().map(MessageMeta::ident).collect();
         let pairs = identity::match_messages(&src_idents, &dst_idents, &map);
+        // Gmail as the destination keeps one message per Message-ID: a source message whose
+        // Message-ID the folder holds is there (merged); appending it would add nothing.
+        let merged = if lock(&self.state).merging_destination {
+            identity::merged_at_destination(&src_idents, &dst_idents, &pairs)
+        } else {
+            Vec::new()
+        };
         // Which destination messages this copy appended (an earlier attempt of it): the
         // checkpoint's reading, else this scan's, taken before this run appends anything
         // (no listed message is at or above it, so none counts as ours).
@@ -629,6 +639,15 @@ impl Run<'_> {
                 });
             }
         }
+        for &i in &merged {
+            let s = &src_msgs[live[i]];
+            present[live[i]] = true;
+            present_bytes += u64::from(s.size);
+            resume.done.insert(s.uid);
+        }
+        if !merged.is_empty() {
+            tracing::debug!(folder = %job.source.raw(), merged = merged.len(), "held merged at the destination (one message per Message-ID)");
+        }
         if !pairs.is_empty() {
             tracing::debug!(
                 folder = %job.source.raw(),
@@ -644,7 +663,7 @@ impl Run<'_> {
             source_bytes: src_msgs.iter().map(|m| u64::from(m.size)).sum(),
             destination_before: dst_sel.as_ref().map_or(0, |d| d.exists),
             // Each pair is counted once: appended by this copy earlier, or there before it.
-            already_present: pairs.len() as u32 - before,
+            already_present: (pairs.len() + merged.len()) as u32 - before,
             already_present_bytes: present_bytes,
             copied_before: before,
             copied_before_bytes: before_bytes,
