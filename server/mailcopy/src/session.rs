@@ -75,6 +75,9 @@ pub struct ImapSession {
     greeting: String,
     /// This connection's place under the process's connection cap, given back on drop.
     permit: Option<ConnectionPermit>,
+    /// The metadata FETCH asks for Gmail's message id (`X-GM-MSGID`) where `X-GM-EXT-1` is
+    /// offered: a copy's source sessions (the destination's identity is the content's).
+    gmail_ids: bool,
 }
 
 impl fmt::Debug for ImapSession {
@@ -95,7 +98,20 @@ impl ImapSession {
             host,
             greeting,
             permit: None,
+            gmail_ids: false,
         }
+    }
+
+    /// The metadata FETCH of this session asks for Gmail's message ids, if the server offers
+    /// `X-GM-EXT-1` (a copy's source sessions).
+    pub(crate) fn with_gmail_ids(mut self) -> Self {
+        self.gmail_ids = true;
+        self
+    }
+
+    /// Whether the metadata FETCH asks for `X-GM-MSGID`.
+    pub(crate) fn asks_gmail_ids(&self) -> bool {
+        self.gmail_ids && self.has_capability("X-GM-EXT-1")
     }
 
     /// Keeps `permit` as long as the session lives.

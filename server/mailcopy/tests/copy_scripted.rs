@@ -885,3 +885,56 @@ async fn gmail_as_the_destination_merges_by_message_id_and_reruns_add_nothing() 
     assert_eq!(report.totals.copied, 7);
     assert_eq!(plain.lock().unwrap().mailboxes["INBOX"].messages.len(), 7);
 }
+
+/// A Gmail source (`X-GM-EXT-1`) identifies a message by `X-GM-MSGID`: of its `\All` folder
+/// only the messages no label holds go to the archive folder — including an archived message
+/// byte-identical to a labelled one, which the content identity (a server without Gmail's
+/// id) takes for that message. Labels are copied as they are.
+#[tokio::test]
+async fn gmail_message_ids_tell_an_archived_twin_from_the_labelled_message() {
+    let date = "01-Jan-2024 10:00:00 +0000";
+    let a = b"Subject: a\r\nMessage-ID: <a@x>\r\n\r\nin INBOX and Work\r\n";
+    let b = b"Subject: b\r\nMessage-ID: <b@x>\r\n\r\nin Work\r\n";
+    let c = b"Subject: c\r\nMessage-ID: <c@x>\r\n\r\narchived\r\n";
+    let source = |gmail: bool| {
+        let mut st = FakeState::with_inbox();
+        st.gmail = gmail;
+        let all = "[Gmail]/All Mail";
+        st.attributes.insert(all.into(), "\\All".into());
+        st.add_gmail("INBOX", &["\\Seen"], date, a, Some(1));
+        st.add_gmail("Work", &["\\Seen"], date, a, Some(1));
+        st.add_gmail("Work", &[], date, b, Some(2));
+        for (body, id) in [(&a[..], 1), (b, 2), (c, 3), (b, 4)] {
+            // 4: another message with b's bytes and date, archived.
+            st.add_gmail(all, &[], date, body, Some(id));
+        }
+        Arc::new(Mutex::new(st))
+    };
+    for (gmail, archived) in [(true, 2), (false, 1)] {
+        let src_port = fake::start(source(gmail)).await;
+        let dst = Arc::new(Mutex::new(FakeState::with_inbox()));
+        let dst_port = fake::start(dst.clone()).await;
+        let report = run(
+            &fake_account(src_port),
+            &fake_account(dst_port),
+            &[],
+            2,
+            &Events::default(),
+        )
+        .await;
+        assert_eq!(
+            report.outcome,
+            Outcome::Complete,
+            "gmail {gmail}: {report:?}"
+        );
+        let st = dst.lock().unwrap();
+        let count = |name: &str| st.mailboxes.get(name).map_or(0, |m| m.messages.len());
+        assert_eq!((count("INBOX"), count("Work")), (1, 2), "gmail {gmail}");
+        assert_eq!(
+            count("Archive"),
+            archived,
+            "gmail {gmail}: {:?}",
+            st.mailboxes.keys()
+        );
+    }
+}

@@ -208,17 +208,32 @@ pub(crate) struct Ident {
     pub instant: Option<i64>,
     /// `None` when the header fields were not fetched (a message paired by the checkpoint).
     pub header: Option<HeaderIdentity>,
+    /// Gmail's message id (`X-GM-MSGID`), where the server offers `X-GM-EXT-1`.
+    pub gm_msgid: Option<u64>,
 }
 
 /// What makes two source messages in different folders one message, for the `\All`
-/// folder's remainder: header digest, INTERNALDATE and size (Gmail lists one message in each
-/// of its labels and in All Mail with all three equal). A byte-identical twin counts as the
-/// same message. `None` without the header fields.
-pub(crate) type ElsewhereKey = (u128, Option<i64>, u32);
+/// folder's remainder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ElsewhereKey {
+    /// Gmail's message id (`X-GM-MSGID`): one message, however many labels list it; two
+    /// messages with the same bytes are still two.
+    Gmail(u64),
+    /// Elsewhere: header digest, INTERNALDATE and size (Gmail lists one message in each of
+    /// its labels and in All Mail with all three equal). A byte-identical twin then counts as
+    /// the same message.
+    Content(u128, Option<i64>, u32),
+}
 
 impl Ident {
+    /// `None` without Gmail's id and without the header fields.
     pub(crate) fn elsewhere_key(&self) -> Option<ElsewhereKey> {
-        self.header.map(|h| (h.digest, self.instant, self.size))
+        match self.gm_msgid {
+            Some(id) => Some(ElsewhereKey::Gmail(id)),
+            None => self
+                .header
+                .map(|h| ElsewhereKey::Content(h.digest, self.instant, self.size)),
+        }
     }
 }
 
@@ -478,10 +493,13 @@ mod tests {
 
     #[test]
     fn the_remainder_of_all_is_what_no_other_folder_holds_and_what_cannot_be_told() {
-        let key = |d: u128, t: i64, size: u32| Some((d, Some(t), size));
-        let elsewhere: HashSet<ElsewhereKey> = [(1, Some(10), 100), (2, Some(20), 200)]
-            .into_iter()
-            .collect();
+        let key = |d: u128, t: i64, size: u32| Some(ElsewhereKey::Content(d, Some(t), size));
+        let elsewhere: HashSet<ElsewhereKey> = [
+            ElsewhereKey::Content(1, Some(10), 100),
+            ElsewhereKey::Content(2, Some(20), 200),
+        ]
+        .into_iter()
+        .collect();
         let keys = vec![
             key(1, 10, 100), // in a label
             key(3, 30, 300), // archived
@@ -495,6 +513,46 @@ mod tests {
             vec![false, true, true, true, true, false]
         );
         assert_eq!(remainder_of_all(&keys, &HashSet::new()), vec![true; 6]);
+    }
+
+    #[test]
+    fn gmails_message_id_tells_byte_identical_messages_apart() {
+        let labelled = Ident {
+            gm_msgid: Some(7),
+            ..id(1, 10, 5, Some(1), 9)
+        };
+        // The same bytes and date, another Gmail message (archived): another key.
+        let twin = Ident {
+            gm_msgid: Some(8),
+            ..labelled
+        };
+        assert_ne!(labelled.elsewhere_key(), twin.elsewhere_key());
+        // Without Gmail's id the two are one message.
+        let (a, b) = (
+            Ident {
+                gm_msgid: None,
+                ..labelled
+            },
+            Ident {
+                gm_msgid: None,
+                ..twin
+            },
+        );
+        assert_eq!(a.elsewhere_key(), b.elsewhere_key());
+        // Gmail's id needs no header fields.
+        let bare = Ident {
+            header: None,
+            ..labelled
+        };
+        assert_eq!(bare.elsewhere_key(), Some(ElsewhereKey::Gmail(7)));
+        assert_eq!(
+            Ident {
+                gm_msgid: None,
+                ..bare
+            }
+            .elsewhere_key(),
+            None
+        );
     }
 
     #[test]
@@ -553,6 +611,7 @@ mod tests {
                 message_id: msgid,
                 digest,
             }),
+            gm_msgid: None,
         }
     }
 
@@ -678,6 +737,7 @@ mod tests {
                 size: 10,
                 instant: Some(5),
                 header: None,
+                gm_msgid: None,
             },
             id(51, 10, 5, Some(1), 7),
         ];

@@ -26,6 +26,9 @@ pub(crate) struct MessageMeta {
     pub internaldate: Option<String>,
     /// The identity header fields, reduced (only when they were fetched).
     pub header: Option<HeaderIdentity>,
+    /// Gmail's message id (`X-GM-MSGID`, fetched where `X-GM-EXT-1` is offered): one message
+    /// listed in several labels and in All Mail has one.
+    pub gm_msgid: Option<u64>,
 }
 
 impl MessageMeta {
@@ -36,6 +39,7 @@ impl MessageMeta {
             size: self.size,
             instant: self.internaldate.as_deref().and_then(parse_internaldate),
             header: self.header,
+            gm_msgid: self.gm_msgid,
         }
     }
 }
@@ -65,7 +69,11 @@ pub(crate) async fn fetch_meta(
     uid_set: &str,
     with_headers: bool,
 ) -> Result<Vec<MessageMeta>, CmdError> {
-    let id = s.conn.send(&fetch_meta_line(uid_set, with_headers)).await?;
+    let gmail = s.asks_gmail_ids();
+    let id = s
+        .conn
+        .send(&fetch_meta_line(uid_set, with_headers, gmail))
+        .await?;
     let mut meta = MetaAnswers::new(with_headers);
     s.conn.read_done("UID FETCH", &id, |r| meta.note(r)).await?;
     meta.finish()
@@ -91,10 +99,11 @@ pub(crate) async fn examine_many_with_meta(
     s: &mut ImapSession,
     folders: &[(String, bool)],
 ) -> Result<Vec<Result<(Selected, Vec<MessageMeta>), CmdError>>, CmdError> {
+    let gmail = s.asks_gmail_ids();
     let mut lines = Vec::with_capacity(folders.len() * 2);
     for (mailbox, with_headers) in folders {
         lines.push(super::mailbox::select_line(mailbox, true)?);
-        lines.push(fetch_meta_line("1:*", *with_headers));
+        lines.push(fetch_meta_line("1:*", *with_headers, gmail));
     }
     let mut sels = vec![Selected::default(); folders.len()];
     let mut metas: Vec<MetaAnswers> = folders.iter().map(|(_, h)| MetaAnswers::new(*h)).collect();
@@ -138,13 +147,15 @@ pub(crate) async fn examine_many_with_meta(
     Ok(out)
 }
 
-fn fetch_meta_line(uid_set: &str, with_headers: bool) -> String {
+/// `gmail`: the server offers `X-GM-EXT-1`, and Gmail's message id is asked for too.
+fn fetch_meta_line(uid_set: &str, with_headers: bool, gmail: bool) -> String {
     let headers = if with_headers {
         format!(" BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]")
     } else {
         String::new()
     };
-    format!("UID FETCH {uid_set} (UID FLAGS INTERNALDATE RFC822.SIZE{headers})")
+    let gm = if gmail { " X-GM-MSGID" } else { "" };
+    format!("UID FETCH {uid_set} (UID FLAGS INTERNALDATE RFC822.SIZE{gm}{headers})")
 }
 
 /// The answers to a metadata FETCH, collected as they arrive.
@@ -176,6 +187,7 @@ impl MetaAnswers {
             flags: Vec::new(),
             internaldate: None,
             header: None,
+            gm_msgid: None,
         };
         for a in attrs {
             match a {
@@ -183,6 +195,7 @@ impl MetaAnswers {
                 AttributeValue::Rfc822Size(n) => m.size = *n,
                 AttributeValue::Flags(f) => m.flags = flag::from_server(f),
                 AttributeValue::InternalDate(d) => m.internaldate = Some(d.to_string()),
+                AttributeValue::GmailMsgId(id) => m.gm_msgid = Some(*id),
                 AttributeValue::BodySection { data, .. } if self.with_headers => {
                     m.header = Some(HeaderIdentity::of(data.as_deref().unwrap_or_default()));
                 }

@@ -25,6 +25,8 @@ pub struct FakeMsg {
     pub flags: Vec<String>,
     pub date: String,
     pub body: Vec<u8>,
+    /// Gmail's message id, sent as `X-GM-MSGID` when asked for (`gmail`).
+    pub gm_msgid: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -94,6 +96,8 @@ pub struct FakeState {
     /// UID), counted in `merged`.
     pub gmail: bool,
     pub merged: u32,
+    /// LIST attributes by mailbox (e.g. `\All`), besides `\HasNoChildren`.
+    pub attributes: BTreeMap<String, String>,
 }
 
 /// What the server does instead of answering one command (see `fetch_faults`).
@@ -134,6 +138,19 @@ impl FakeState {
     }
 
     pub fn add(&mut self, mailbox: &str, flags: &[&str], date: &str, body: &[u8]) {
+        self.add_gmail(mailbox, flags, date, body, None);
+    }
+
+    /// [`FakeState::add`] with Gmail's message id (one message listed in several labels has
+    /// one id).
+    pub fn add_gmail(
+        &mut self,
+        mailbox: &str,
+        flags: &[&str],
+        date: &str,
+        body: &[u8],
+        gm_msgid: Option<u64>,
+    ) {
         let mb = self
             .mailboxes
             .entry(mailbox.to_string())
@@ -148,6 +165,7 @@ impl FakeState {
             flags: flags.iter().map(|s| s.to_string()).collect(),
             date: date.to_string(),
             body: body.to_vec(),
+            gm_msgid,
         });
     }
 }
@@ -339,9 +357,16 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                 ok(&mut out, "done");
             }
             "LIST" => {
-                for name in state.lock().unwrap().mailboxes.keys() {
+                let st = state.lock().unwrap();
+                for name in st.mailboxes.keys() {
+                    let extra = st
+                        .attributes
+                        .get(name)
+                        .map(|a| format!(" {a}"))
+                        .unwrap_or_default();
                     out.extend_from_slice(
-                        format!("* LIST (\\HasNoChildren) \"/\" {}\r\n", quote(name)).as_bytes(),
+                        format!("* LIST (\\HasNoChildren{extra}) \"/\" {}\r\n", quote(name))
+                            .as_bytes(),
                     );
                 }
                 ok(&mut out, "done");
@@ -505,6 +530,9 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                                 format!(" RFC822.SIZE {}", m.body.len()).as_bytes(),
                             );
                         }
+                        if let (true, Some(id)) = (items.contains("X-GM-MSGID"), m.gm_msgid) {
+                            line.extend_from_slice(format!(" X-GM-MSGID {id}").as_bytes());
+                        }
                         if items.contains("BODY.PEEK[]") {
                             line.extend_from_slice(
                                 format!(" BODY[] {{{}}}\r\n", m.body.len()).as_bytes(),
@@ -614,6 +642,7 @@ async fn session(sock: TcpStream, state: Shared) -> std::io::Result<()> {
                             flags,
                             date,
                             body,
+                            gm_msgid: None,
                         });
                         if st.drop_after_append.contains(&number) {
                             // Stored, but the OK never comes: the connection just ends.

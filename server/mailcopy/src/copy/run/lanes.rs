@@ -4,6 +4,9 @@
 use super::*;
 use crate::copy::throttle;
 
+/// [`Account::role`] of the account copied from.
+pub(super) const SOURCE: &str = "source";
+
 /// One account of the copy.
 pub(super) struct Account<'a> {
     pub(super) role: &'static str,
@@ -23,6 +26,7 @@ impl Account<'_> {
             if wait { self.opts } else { self.at_once },
         )
         .await
+        .map(|s| self.role_of(s))
         .map_err(|e| {
             let text = format!(
                 "could not connect to the {} ({}): {e}",
@@ -60,9 +64,19 @@ impl Account<'_> {
         }
     }
 
+    /// A source session identifies Gmail's messages by their id (`X-GM-MSGID`).
+    fn role_of(&self, session: ImapSession) -> ImapSession {
+        if self.role == SOURCE {
+            session.with_gmail_ids()
+        } else {
+            session
+        }
+    }
+
     async fn reopen_once(&self) -> Result<ImapSession, Stop> {
         connect(self.endpoint, self.creds, self.opts)
             .await
+            .map(|s| self.role_of(s))
             .map_err(|e| {
                 let text = match &e {
                     ConnectError::AuthFailed { server_text } => format!(

@@ -180,7 +180,7 @@ pub async fn copy_mailbox_with(
     let at_once = connect.without_limiter_wait();
     let run = Run {
         src: Account {
-            role: "source",
+            role: lanes::SOURCE,
             endpoint: source.0,
             creds: source.1,
             opts: connect,
