@@ -54,6 +54,26 @@ async fn run(
     report
 }
 
+/// One copy from a fake with `source` into a new fake holding an empty INBOX, over
+/// `connections` per side: the report and the destination's state.
+async fn copy_into_empty_fake(
+    source: Arc<Mutex<FakeState>>,
+    connections: usize,
+) -> (CopyReport, Arc<Mutex<FakeState>>) {
+    let src_port = fake::start(source).await;
+    let dst = Arc::new(Mutex::new(FakeState::with_inbox()));
+    let dst_port = fake::start(dst.clone()).await;
+    let report = run(
+        &fake_account(src_port),
+        &fake_account(dst_port),
+        &[],
+        connections,
+        &Events::default(),
+    )
+    .await;
+    (report, dst)
+}
+
 fn seeded_dovecot(login: &str) -> (Dovecot, support::gen::GenMailbox) {
     let d = Dovecot::start(Flavour::Slash).unwrap();
     d.add_user(login, "pw").unwrap();
@@ -775,17 +795,7 @@ async fn microsoft_non_mail_folders_are_skipped_and_listed() {
     // One copy from a fake source with `greeting` into an empty fake: its report and what
     // the destination then holds.
     let copy_from = |greeting: Option<&'static str>| async move {
-        let src_port = fake::start(make(greeting)).await;
-        let dst_state = Arc::new(Mutex::new(FakeState::with_inbox()));
-        let dst_port = fake::start(dst_state.clone()).await;
-        let report = run(
-            &fake_account(src_port),
-            &fake_account(dst_port),
-            &[],
-            1,
-            &Events::default(),
-        )
-        .await;
+        let (report, dst_state) = copy_into_empty_fake(make(greeting), 1).await;
         assert_eq!(report.outcome, Outcome::Complete);
         (report, dst_state)
     };
@@ -911,17 +921,7 @@ async fn gmail_message_ids_tell_an_archived_twin_from_the_labelled_message() {
         Arc::new(Mutex::new(st))
     };
     for (gmail, archived) in [(true, 2), (false, 1)] {
-        let src_port = fake::start(source(gmail)).await;
-        let dst = Arc::new(Mutex::new(FakeState::with_inbox()));
-        let dst_port = fake::start(dst.clone()).await;
-        let report = run(
-            &fake_account(src_port),
-            &fake_account(dst_port),
-            &[],
-            2,
-            &Events::default(),
-        )
-        .await;
+        let (report, dst) = copy_into_empty_fake(source(gmail), 2).await;
         assert_eq!(
             report.outcome,
             Outcome::Complete,
