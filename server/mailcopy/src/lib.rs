@@ -29,8 +29,8 @@ pub use connect::{
 };
 pub use copy::{
     copy_mailbox, copy_mailbox_with, render_table, CancellationToken, CheckpointStore, CopyOptions,
-    CopyReport, FileCheckpoints, FolderCheckpoint, FolderReport, MemoryCheckpoints, NoCheckpoints,
-    Outcome, Progress, ProgressSink,
+    CopyReport, FileCheckpoints, FolderCheckpoint, FolderReport, LabelPolicy, MemoryCheckpoints,
+    NoCheckpoints, Outcome, Progress, ProgressSink,
 };
 pub use error::{ConnectError, ErrorKind};
 pub use flag::Flag;

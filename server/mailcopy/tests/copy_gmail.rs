@@ -3,13 +3,16 @@
 //! nowhere else) into an ordinary Dovecot: by default every label folder is copied as it is,
 //! Starred and Important are skipped, and the archived messages — only they — arrive in the
 //! destination's archive folder. Nothing is lost, nothing is doubled, a re-run adds nothing.
+//! Under "one copy of each message" each message arrives once, its other labels as keywords.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 mod support;
 
 use mailcopy::copy::MemoryCheckpoints;
-use mailcopy::{copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport};
+use mailcopy::{
+    copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport, LabelPolicy,
+};
 use support::{account, connect_options, sha256_hex, snapshot, Events, Msg, Snapshot};
 use testkit::{Dovecot, Flavour, Options, GMAIL_ALL_MAIL, GMAIL_SENT, GMAIL_TRASH};
 
@@ -24,13 +27,25 @@ fn message(tag: &str) -> Vec<u8> {
 }
 
 async fn copy(src: &Dovecot, dst: &Dovecot, store: &MemoryCheckpoints) -> CopyReport {
+    copy_with(src, dst, store, LabelPolicy::default()).await
+}
+
+async fn copy_with(
+    src: &Dovecot,
+    dst: &Dovecot,
+    store: &MemoryCheckpoints,
+    labels: LabelPolicy,
+) -> CopyReport {
     let (src_ep, src_creds) = account(src, USER);
     let (dst_ep, dst_creds) = account(dst, USER);
     let report = copy_mailbox_with(
         (&src_ep, &src_creds),
         (&dst_ep, &dst_creds),
         &connect_options(&[src, dst]),
-        &CopyOptions::default(),
+        &CopyOptions {
+            labels,
+            ..CopyOptions::default()
+        },
         &Events::default(),
         &CancellationToken::new(),
         store,
@@ -52,8 +67,9 @@ fn hashes(s: &Snapshot, path: &[&str]) -> Vec<String> {
     v
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn archived_messages_reach_the_archive_and_nothing_else_is_copied_twice() {
+/// The Gmail-like source both tests copy: 4 in INBOX, labels `Work` (3) and `Travel/2024`
+/// (2), one message in both labels, one sent, one in Trash (`\Deleted`), and 3 archived.
+fn seeded() -> (Dovecot, Dovecot) {
     let src = Dovecot::start_with(Options::new(Flavour::GmailLike)).unwrap();
     let dst = Dovecot::start_with(Options::new(Flavour::DotInbox)).unwrap();
     src.add_user(USER, "pw").unwrap();
@@ -86,6 +102,18 @@ async fn archived_messages_reach_the_archive_and_nothing_else_is_copied_twice() 
             .unwrap();
     }
 
+    (src, dst)
+}
+
+fn want(tags: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = tags.iter().map(|t| sha256_hex(&message(t))).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_messages_reach_the_archive_and_nothing_else_is_copied_twice() {
+    let (src, dst) = seeded();
     let store = MemoryCheckpoints::default();
     let first = copy(&src, &dst, &store).await;
     assert!(first.outcome.is_complete(), "{:?}", first.outcome);
@@ -110,11 +138,6 @@ async fn archived_messages_reach_the_archive_and_nothing_else_is_copied_twice() 
         .all(|f| !f.source.raw().contains("Starred") && !f.source.raw().contains("Important")));
 
     let got = snapshot(&dst, USER).await;
-    let want = |tags: &[&str]| {
-        let mut v: Vec<String> = tags.iter().map(|t| sha256_hex(&message(t))).collect();
-        v.sort();
-        v
-    };
     assert_eq!(
         hashes(&got, &["Archive"]),
         want(&["archived-0", "archived-1", "archived-2"])
@@ -160,4 +183,69 @@ async fn archived_messages_reach_the_archive_and_nothing_else_is_copied_twice() 
         snapshot(&dst, USER).await[&vec!["Archive".to_string()]].len(),
         4
     );
+}
+
+/// "One copy of each message": the message in two labels arrives once, in the first label by
+/// name (`Travel/2024` before `Work`), with `Work` as a keyword; everything else as under the
+/// default policy. A second pass copies nothing and takes no keyword off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_copy_of_each_message_keeps_the_other_labels_as_keywords() {
+    let (src, dst) = seeded();
+    let one_copy = LabelPolicy::OneCopyOfEachMessage;
+    let store = MemoryCheckpoints::default();
+    let first = copy_with(&src, &dst, &store, one_copy).await;
+    assert!(first.outcome.is_complete(), "{:?}", first.outcome);
+    let row = |r: &CopyReport, name: &str| {
+        r.folders
+            .iter()
+            .find(|f| f.source == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
+    let (all, work) = (row(&first, GMAIL_ALL_MAIL), row(&first, "Work"));
+    assert_eq!((all.in_other_folders, all.copied), (10, 3), "{all:?}");
+    assert_eq!((work.in_other_folders, work.copied), (1, 2), "{work:?}");
+    assert_eq!(row(&first, "Travel/2024").copied, 2);
+
+    let got = snapshot(&dst, USER).await;
+    assert_eq!(
+        hashes(&got, &["Archive"]),
+        want(&["archived-0", "archived-1", "archived-2"])
+    );
+    assert_eq!(hashes(&got, &["Work"]), want(&["work-0", "work-1"]));
+    assert_eq!(
+        hashes(&got, &["Travel", "2024"]),
+        want(&["both-labels", "travel-0"])
+    );
+    assert_eq!(hashes(&got, &["INBOX"]).len(), 4);
+    assert_eq!(hashes(&got, &["[Gmail]", "Sent Mail"]), want(&["sent-0"]));
+    let total: usize = got.values().map(Vec::len).sum();
+    assert_eq!(total, 12, "each message once: {got:?}");
+    let travel = &got[&vec!["Travel".to_string(), "2024".to_string()]];
+    let both = travel
+        .iter()
+        .find(|m| m.sha256 == sha256_hex(&message("both-labels")))
+        .unwrap();
+    let mut flags = both.flags.clone();
+    flags.sort();
+    assert_eq!(
+        flags,
+        vec!["Work", "\\Seen"],
+        "the other label as a keyword"
+    );
+    let travel_0 = travel
+        .iter()
+        .find(|m| m.sha256 == sha256_hex(&message("travel-0")))
+        .unwrap();
+    assert_eq!(travel_0.flags, vec!["$Trip"]);
+    assert_eq!(both.utc, 1_677_838_830);
+
+    // Again (without checkpoints too): nothing copied, no keyword taken off.
+    for store in [store, MemoryCheckpoints::default()] {
+        let again = copy_with(&src, &dst, &store, one_copy).await;
+        assert!(again.outcome.is_complete(), "{:?}", again.outcome);
+        assert_eq!(again.folders.iter().map(|f| f.copied).sum::<u32>(), 0);
+        assert_eq!(again.flags_updated(), 0, "{again:?}");
+        assert_eq!(snapshot(&dst, USER).await, got);
+    }
 }

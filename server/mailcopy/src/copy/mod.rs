@@ -60,6 +60,7 @@
 
 pub mod checkpoint;
 pub(crate) mod identity;
+pub mod labels;
 mod message;
 mod progress;
 mod report;
@@ -74,6 +75,7 @@ pub use checkpoint::{
     CheckpointError, CheckpointStore, FileCheckpoints, FolderCheckpoint, MemoryCheckpoints,
     NoCheckpoints,
 };
+pub use labels::LabelPolicy;
 pub use progress::{MessageResult, NoProgress, Progress, ProgressSink};
 pub use report::{
     human_bytes, render_table, CopyReport, FolderReport, MessageSummary, Outcome, RejectReason,
@@ -104,6 +106,10 @@ pub struct CopyOptions {
     /// has moved about that much ([`Pacing`]). `None`: no pacing.
     #[serde(default)]
     pub pacing: Option<Pacing>,
+    /// A source whose folders are labels (an `\All` folder, or Gmail): each label a folder
+    /// (default) or each message once, its other labels as keywords ([`labels`]).
+    #[serde(default)]
+    pub labels: LabelPolicy,
 }
 
 /// How a copy keeps under a provider's daily volume: the volumes, and what this copy already
@@ -137,6 +143,7 @@ impl Default for CopyOptions {
             include_gmail_virtual: false,
             verify: false,
             pacing: Some(Pacing::default()),
+            labels: LabelPolicy::default(),
         }
     }
 }

@@ -94,7 +94,13 @@ impl Run<'_> {
                     self.pace().await?;
                     let meta = &messages[index];
                     let size = u64::from(meta.size);
-                    let flags = flags_to_copy(msg.flags.as_deref().unwrap_or(&meta.flags));
+                    let mut flags = flags_to_copy(msg.flags.as_deref().unwrap_or(&meta.flags));
+                    // Its other labels, as keywords ("one copy of each message").
+                    for k in work.labels.get(&meta.uid).into_iter().flatten() {
+                        if !flags.contains(k) {
+                            flags.push(k.clone());
+                        }
+                    }
                     if is_deleted(&flags) {
                         // Flagged \Deleted between the scan and now.
                         self.settle_all(lane, work, report, dest, &mut inflight, &mut ctx)

@@ -5,13 +5,14 @@ mod fetch_ahead;
 mod flags;
 mod folder;
 mod lanes;
+mod one_copy;
 mod pace;
 mod prepare;
 mod quiet;
 mod scan;
 mod verify;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::checkpoint::{self, CheckpointStore, FolderCheckpoint, NoCheckpoints};
 use super::identity::{self, body_digest, Ident, MatchedBy};
+use super::labels::{self, LabelPolicy};
 use super::message::{
     classify_refusal, flags_to_copy, is_deleted, summarize, KeywordPolicy, Refusal,
 };
@@ -236,6 +238,9 @@ struct State {
     /// The destination keeps one message per Message-ID (Gmail): see
     /// [`identity::merged_at_destination`].
     merging_destination: bool,
+    /// "One copy of each message" applies to this copy: the plan's label keywords, which a
+    /// pass never takes off a copied message ([`crate::copy::labels`]).
+    one_copy: Option<HashSet<Flag>>,
 }
 
 /// A folder after the scan of both sides and the matching: what is left to do.
@@ -249,6 +254,9 @@ struct FolderWork {
     messages: Vec<MessageMeta>,
     /// Messages already present whose flags differ from the source's.
     flag_updates: Vec<FlagUpdate>,
+    /// Keywords to add to source messages (by UID) when they are appended: their other
+    /// labels under "one copy of each message".
+    labels: HashMap<u32, Vec<Flag>>,
     resume: Resume,
     /// The destination folder as the scan found it, when APPENDs of an earlier session may
     /// still have been arriving: the scan holds only if the folder stays so for [`QUIET`].
@@ -297,6 +305,8 @@ struct ScanFacts {
     /// The live source messages' keys, when the plan has an `\All` folder to take the
     /// remainder of (see [`identity::remainder_of_all`]).
     elsewhere: Vec<identity::ElsewhereKey>,
+    /// Every live source message, under "one copy of each message" (else empty).
+    held: Vec<one_copy::Held>,
 }
 
 /// Destination folder state while a lane copies into it.

@@ -17,9 +17,19 @@ impl Run<'_> {
                 .filter(|&i| jobs[i].selectable && reports[i].error.is_none())
                 .collect(),
         );
-        // With an `\All` folder to take the remainder of, every other folder's source keys.
+        // With an `\All` folder to take the remainder of, every other folder's source keys;
+        // under "one copy of each message" (a source with labels), every folder's.
         let all_mail = jobs.iter().any(|j| j.all_mail && j.selectable);
-        let keys_of = |i: usize| all_mail && !jobs[i].all_mail;
+        let gmail_source = lanes
+            .first()
+            .and_then(|l| l.src.as_ref())
+            .is_some_and(|s| s.provider() == Provider::Gmail);
+        let one_copy =
+            self.options.labels == LabelPolicy::OneCopyOfEachMessage && (all_mail || gmail_source);
+        if one_copy {
+            lock(&self.state).one_copy = Some(labels::plan_keywords(jobs));
+        }
+        let keys_of = |i: usize| one_copy || (all_mail && !jobs[i].all_mail);
         // Every destination folder read once before the scan, in one round trip: the quiet
         // check can then measure from this earlier reading (unchanged from before the scan
         // listed the folder until QUIET later covers the listing too), and is usually past
@@ -65,15 +75,17 @@ impl Run<'_> {
         .await;
         let mut scans: Vec<Option<FolderWork>> = (0..jobs.len()).map(|_| None).collect();
         let mut elsewhere: HashSet<identity::ElsewhereKey> = HashSet::new();
-        let apply = |scans: &mut Vec<Option<FolderWork>>,
-                     reports: &mut [FolderReport],
-                     elsewhere: &mut HashSet<identity::ElsewhereKey>,
-                     i: usize,
-                     r: Result<(FolderWork, ScanFacts), Fail>| {
+        let mut held: Vec<Vec<one_copy::Held>> = (0..jobs.len()).map(|_| Vec::new()).collect();
+        let mut apply = |scans: &mut Vec<Option<FolderWork>>,
+                         reports: &mut [FolderReport],
+                         elsewhere: &mut HashSet<identity::ElsewhereKey>,
+                         i: usize,
+                         r: Result<(FolderWork, ScanFacts), Fail>| {
             scans[i] = None;
             match r {
-                Ok((mut work, facts)) => {
+                Ok((mut work, mut facts)) => {
                     elsewhere.extend(facts.elsewhere.iter().copied());
+                    held[i] = std::mem::take(&mut facts.held);
                     if let (Some(q), Some(e)) = (work.quiet.as_mut(), early.get(&i)) {
                         *q = *e;
                     }
@@ -165,7 +177,9 @@ impl Run<'_> {
         for (i, r) in results.into_iter().flatten() {
             apply(&mut scans, reports, &mut elsewhere, i, r);
         }
-        if all_mail {
+        if one_copy {
+            one_copy::take_one_copy(jobs, &mut scans, reports, &held);
+        } else if all_mail {
             take_remainder_of_all(jobs, &mut scans, reports, &elsewhere);
         }
         scans
@@ -606,6 +620,7 @@ impl Run<'_> {
             appended_from,
             ..Resume::default()
         };
+        let label_keywords = lock(&self.state).one_copy.clone();
         let mut present = vec![false; src_msgs.len()];
         let mut flag_updates = Vec::new();
         let (mut altered, mut by_tier) = (0u32, [0u32; 4]);
@@ -630,7 +645,11 @@ impl Run<'_> {
                 MatchedBy::HeadersAndDate => 2,
                 MatchedBy::MessageIdAndDate => 3,
             }] += 1;
-            let (add, remove) = identity::flag_changes(&s.flags, &d.flags);
+            let (add, mut remove) = identity::flag_changes(&s.flags, &d.flags);
+            // Labels kept as keywords ("one copy of each message") are not the source's flags.
+            if let Some(label_keywords) = &label_keywords {
+                remove.retain(|f| !label_keywords.contains(f));
+            }
             if !add.is_empty() || !remove.is_empty() {
                 flag_updates.push(FlagUpdate {
                     uid: d.uid,
@@ -639,6 +658,29 @@ impl Run<'_> {
                 });
             }
         }
+        let held = match &label_keywords {
+            Some(_) => {
+                let mut held: Vec<one_copy::Held> = src_idents
+                    .iter()
+                    .map(|i| one_copy::Held {
+                        key: i.elsewhere_key(),
+                        uid: i.uid,
+                        present: false,
+                        dst: None,
+                    })
+                    .collect();
+                for p in &pairs {
+                    let d = &dst_msgs[p.dst];
+                    held[p.src].present = true;
+                    held[p.src].dst = Some((d.uid, d.flags.clone()));
+                }
+                for &i in &merged {
+                    held[i].present = true;
+                }
+                held
+            }
+            None => Vec::new(),
+        };
         for &i in &merged {
             let s = &src_msgs[live[i]];
             present[live[i]] = true;
@@ -673,6 +715,7 @@ impl Run<'_> {
             } else {
                 Vec::new()
             },
+            held,
         };
         let messages = src_msgs
             .into_iter()
@@ -686,6 +729,7 @@ impl Run<'_> {
                 dest_uid_validity,
                 messages,
                 flag_updates,
+                labels: HashMap::new(),
                 resume,
                 quiet,
             },
