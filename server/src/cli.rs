@@ -65,6 +65,12 @@ pub struct CopyArgs {
     /// Also copy Gmail's virtual folders (All Mail, Important, Starred).
     #[arg(long)]
     pub include_gmail_virtual: bool,
+    /// A source whose folders are labels (Gmail): `folders` copies each label as a folder
+    /// (a message with two labels arrives twice) and archived mail into the archive folder;
+    /// `one-copy` copies each message once (INBOX, Sent, Drafts, its first label by name,
+    /// else the archive folder), its other labels as keywords.
+    #[arg(long, value_name = "POLICY", default_value = "folders", value_parser = parse_label_policy)]
+    pub gmail_labels: mailcopy::LabelPolicy,
     /// Allow `imap://` without STARTTLS (password in clear text on the network).
     #[arg(long)]
     pub allow_plaintext: bool,
@@ -86,6 +92,10 @@ pub struct CopyArgs {
     /// incomplete, with the cause) and is run again the next day.
     #[command(flatten)]
     pub pacing: crate::config::PacingArgs,
+}
+
+fn parse_label_policy(s: &str) -> Result<mailcopy::LabelPolicy, String> {
+    mailcopy::LabelPolicy::parse(s).ok_or_else(|| format!("{s:?}: expected folders or one-copy"))
 }
 
 /// An account given as a URL.
@@ -359,6 +369,7 @@ pub async fn run(args: CopyArgs) -> anyhow::Result<i32> {
         include_gmail_virtual: args.include_gmail_virtual,
         verify: args.verify,
         pacing: args.pacing.pacing(),
+        labels: args.gmail_labels,
     };
     let checkpoints: Box<dyn CheckpointStore> = match &args.state {
         Some(dir) => {

@@ -32,6 +32,7 @@ fn list_and_cancel() {
             destination_secret: AccountSecret::Password(SecretString::from("s3cret-two")),
             lang: "en".into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap();
     let jobs = |args: &[&str]| {

@@ -122,6 +122,7 @@ fn lab(dst_options: Options, quota_kib: Option<u64>, config: RunnerConfig) -> La
             destination_secret: AccountSecret::Password(SecretString::from(PASS)),
             lang: "en".into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap();
     let runner = Arc::new(Runner {

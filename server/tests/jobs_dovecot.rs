@@ -103,6 +103,7 @@ fn queue(w: &World, source_login: &str, dest_login: &str, lang: &str) -> String 
             destination_secret: AccountSecret::Password(SecretString::from(DST_PASS)),
             lang: lang.into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap()
 }
@@ -282,6 +283,7 @@ async fn a_wrong_destination_password_fails_the_job_with_the_cause() {
             destination_secret: AccountSecret::Password(SecretString::from("changed-since")),
             lang: "en".into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap();
     // Several attempts are allowed, but a refused login is not retried: waiting cannot fix it.

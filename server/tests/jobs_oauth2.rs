@@ -275,6 +275,7 @@ fn queue(
             destination_secret: dest.1,
             lang: "en".into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap()
 }

@@ -52,6 +52,7 @@ fn job(lang: &str) -> Job {
         not_before: None,
         limit_pauses: 0,
         volume_day: None,
+        labels: Default::default(),
     }
 }
 

@@ -117,6 +117,7 @@ async fn a_job_killed_mid_copy_resumes_exact_after_a_restart() {
             destination_secret: AccountSecret::Password(SecretString::from("dst-pw")),
             lang: "en".into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap();
 

@@ -131,6 +131,7 @@ fn kill_9_mid_copy_then_restart_ends_exact_without_duplicates_or_leaked_secrets(
             destination_secret: AccountSecret::Password(SecretString::from(DST_PASS)),
             lang: "en".into(),
             report_to: None,
+            labels: Default::default(),
         })
         .unwrap();
     let sealed_before: Vec<u8> = {

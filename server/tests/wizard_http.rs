@@ -957,6 +957,7 @@ async fn the_lookup_finds_a_login_at_its_registrable_domain_and_asks_when_ambigu
                 destination_secret: AccountSecret::Password(SecretString::from("two")),
                 lang: "en".into(),
                 report_to: None,
+                labels: Default::default(),
             })
             .unwrap();
     }

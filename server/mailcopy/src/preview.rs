@@ -50,6 +50,19 @@ pub struct Preview {
     pub quota: Option<Quota>,
     /// What the user should know about the accounts as a whole before the copy starts.
     pub warnings: Vec<PreviewWarning>,
+    /// A source whose folders are labels (it has an `\All` folder): what each policy copies.
+    pub labels: Option<LabelCounts>,
+}
+
+/// What the two ways of copying a source with labels imply ([`crate::copy::labels`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelCounts {
+    /// "Folders as in Gmail": the label folders' messages (a message with two labels counted
+    /// twice), plus the archived ones, known only once the copy reads All Mail.
+    pub folders: u64,
+    /// "One copy of each message": the `\All` folder's messages, plus those of the folders
+    /// copied as they are (Trash, Spam), which Gmail keeps out of All Mail.
+    pub one_copy: u64,
 }
 
 /// A warning about the accounts as a whole (the folders' own notes are per row).
@@ -267,10 +280,16 @@ fn assemble(
     let mut bytes = Some(0u64);
     let mut too_large = append_limit.map(|_| 0u64);
     let mut folders = Vec::with_capacity(plan.folders.len());
+    let mut one_copy: Option<u64> = None;
+    let mut as_they_are = 0u64;
     for m in &plan.folders {
         let mut notes: Vec<String> = m.notes.iter().map(ToString::to_string).collect();
         let c = counts.get(m.source.raw()).cloned().unwrap_or_default();
+        if m.selectable && !m.all_mail && crate::copy::labels::rank_of(m).is_none() {
+            as_they_are += c.messages;
+        }
         if m.all_mail {
+            one_copy = Some(c.messages);
             // All Mail lists every labelled message again: only its remainder is copied,
             // known after the scan; the totals count the labels.
         } else if m.selectable {
@@ -315,6 +334,10 @@ fn assemble(
         too_large,
         quota,
         warnings: Vec::new(),
+        labels: one_copy.map(|all| LabelCounts {
+            folders: messages,
+            one_copy: all + as_they_are,
+        }),
     }
 }
 
@@ -562,6 +585,58 @@ mod tests {
             .iter()
             .any(|n| n == "not counted: NO way"));
         assert!(!p.folders[2].counted && p.folders[0].counted);
+    }
+
+    #[test]
+    fn a_source_with_all_mail_says_what_each_label_policy_copies() {
+        let ns = Some(Namespace {
+            prefix: String::new(),
+            delimiter: Some('/'),
+        });
+        let dst = Side::new(vec![folder("INBOX", &[])], ns.clone());
+        let src = Side::new(
+            vec![
+                folder("INBOX", &[]),
+                folder("Work", &[]),
+                folder("[Gmail]/All Mail", &["\\All"]),
+                folder("[Gmail]/Trash", &["\\Trash"]),
+            ],
+            ns,
+        );
+        let plan = plan_folders(&src, &dst, &PlanOptions::default());
+        let count = |n: u64| Counts {
+            messages: n,
+            bytes: None,
+            too_large: None,
+            refused: None,
+        };
+        let counts: BTreeMap<String, Counts> = [
+            ("INBOX", 4),
+            ("Work", 3),
+            ("[Gmail]/All Mail", 9),
+            ("[Gmail]/Trash", 2),
+        ]
+        .into_iter()
+        .map(|(n, c)| (n.to_string(), count(c)))
+        .collect();
+        let p = assemble(plan.clone(), Some('/'), &counts, None, None);
+        // Labels: 4 + 3 + 2 (Trash); one copy: All Mail's 9 and Trash's 2.
+        assert_eq!(
+            p.labels,
+            Some(LabelCounts {
+                folders: 9,
+                one_copy: 11
+            })
+        );
+        let plain = Side::new(vec![folder("INBOX", &[]), folder("Work", &[])], None);
+        let p = assemble(
+            plan_folders(&plain, &dst, &PlanOptions::default()),
+            Some('/'),
+            &counts,
+            None,
+            None,
+        );
+        assert_eq!(p.labels, None);
     }
 
     #[test]

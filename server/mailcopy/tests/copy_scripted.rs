@@ -15,7 +15,7 @@ use mailcopy::copy::{
 };
 use mailcopy::{
     copy_mailbox, copy_mailbox_with, render_table, CancellationToken, CopyOptions, CopyReport,
-    Credentials, Endpoint, Outcome, Progress, Security, SkipReason,
+    Credentials, Endpoint, LabelPolicy, Outcome, Progress, Security, SkipReason,
 };
 use support::fake::{self, FakeState};
 use support::gen::{generate, GenOptions};
@@ -42,10 +42,7 @@ async fn run(
         (&src.0, &src.1),
         (&dst.0, &dst.1),
         &connect_options(servers),
-        &CopyOptions {
-            connections,
-            ..CopyOptions::default()
-        },
+        &connections_only(connections),
         events,
         &CancellationToken::new(),
     )
@@ -54,21 +51,28 @@ async fn run(
     report
 }
 
+fn connections_only(connections: usize) -> CopyOptions {
+    CopyOptions {
+        connections,
+        ..CopyOptions::default()
+    }
+}
+
 /// One copy from a fake with `source` into a new fake holding an empty INBOX, over
-/// `connections` per side: the report and the destination's state.
+/// `options`: the report and the destination's state.
 async fn copy_into_empty_fake(
     source: Arc<Mutex<FakeState>>,
-    connections: usize,
+    options: &CopyOptions,
 ) -> (CopyReport, Arc<Mutex<FakeState>>) {
     let src_port = fake::start(source).await;
     let dst = Arc::new(Mutex::new(FakeState::with_inbox()));
     let dst_port = fake::start(dst.clone()).await;
-    let report = run(
+    let report = run_with(
         &fake_account(src_port),
         &fake_account(dst_port),
         &[],
-        connections,
-        &Events::default(),
+        options,
+        &NoCheckpoints,
     )
     .await;
     (report, dst)
@@ -795,7 +799,7 @@ async fn microsoft_non_mail_folders_are_skipped_and_listed() {
     // One copy from a fake source with `greeting` into an empty fake: its report and what
     // the destination then holds.
     let copy_from = |greeting: Option<&'static str>| async move {
-        let (report, dst_state) = copy_into_empty_fake(make(greeting), 1).await;
+        let (report, dst_state) = copy_into_empty_fake(make(greeting), &connections_only(1)).await;
         assert_eq!(report.outcome, Outcome::Complete);
         (report, dst_state)
     };
@@ -921,7 +925,7 @@ async fn gmail_message_ids_tell_an_archived_twin_from_the_labelled_message() {
         Arc::new(Mutex::new(st))
     };
     for (gmail, archived) in [(true, 2), (false, 1)] {
-        let (report, dst) = copy_into_empty_fake(source(gmail), 2).await;
+        let (report, dst) = copy_into_empty_fake(source(gmail), &connections_only(2)).await;
         assert_eq!(
             report.outcome,
             Outcome::Complete,
@@ -936,5 +940,67 @@ async fn gmail_message_ids_tell_an_archived_twin_from_the_labelled_message() {
             "gmail {gmail}: {:?}",
             st.mailboxes.keys()
         );
+    }
+}
+
+/// A Gmail source under both policies, each copied twice: under "one copy of each message"
+/// the message in INBOX and `Work` arrives once, in INBOX, with `Work` as a keyword; under
+/// both the archived twin of `Work`'s other message reaches the archive (Gmail's ids) and the
+/// second pass adds nothing (the archive's copy is paired with the twin, not with `Work`'s).
+#[tokio::test]
+async fn both_label_policies_from_a_gmail_source_by_its_message_ids_and_again() {
+    let date = "01-Jan-2024 10:00:00 +0000";
+    let a = b"Subject: a\r\nMessage-ID: <a@x>\r\n\r\nin INBOX and Work\r\n";
+    let b = b"Subject: b\r\nMessage-ID: <b@x>\r\n\r\nin Work\r\n";
+    for (labels, work_count, first_pass) in [
+        (LabelPolicy::OneCopyOfEachMessage, 1, 3),
+        (LabelPolicy::FoldersAsInGmail, 2, 4),
+    ] {
+        let mut st = FakeState::with_inbox();
+        st.gmail = true;
+        let all = "[Gmail]/All Mail";
+        st.attributes.insert(all.into(), "\\All".into());
+        st.add_gmail("INBOX", &["\\Seen"], date, a, Some(1));
+        st.add_gmail("Work", &["\\Seen"], date, a, Some(1));
+        st.add_gmail("Work", &[], date, b, Some(2));
+        for (body, id) in [(&a[..], 1), (b, 2), (b, 4)] {
+            st.add_gmail(all, &[], date, body, Some(id));
+        }
+        let src_port = fake::start(Arc::new(Mutex::new(st))).await;
+        let dst = Arc::new(Mutex::new(FakeState::with_inbox()));
+        let dst_port = fake::start(dst.clone()).await;
+        let options = CopyOptions {
+            connections: 2,
+            labels,
+            ..CopyOptions::default()
+        };
+        let (src, dst_account) = (fake_account(src_port), fake_account(dst_port));
+        for pass in 0..2 {
+            let report = run_with(&src, &dst_account, &[], &options, &NoCheckpoints).await;
+            let at = format!("{labels:?}, pass {pass}");
+            assert_eq!(report.outcome, Outcome::Complete, "{at}: {report:?}");
+            let copied: u32 = report.folders.iter().map(|f| f.copied).sum();
+            assert_eq!(copied, if pass == 0 { first_pass } else { 0 }, "{at}");
+            let st = dst.lock().unwrap();
+            let msgs = |name: &str| {
+                st.mailboxes
+                    .get(name)
+                    .map_or(Vec::new(), |m| m.messages.clone())
+            };
+            let inbox = msgs("INBOX");
+            assert_eq!(inbox.len(), 1, "{at}");
+            assert_eq!(inbox[0].body, a.to_vec());
+            assert_eq!(inbox[0].date, date);
+            let want_flags = match labels {
+                LabelPolicy::OneCopyOfEachMessage => vec!["\\Seen", "Work"],
+                LabelPolicy::FoldersAsInGmail => vec!["\\Seen"],
+            };
+            assert_eq!(inbox[0].flags, want_flags, "{at}");
+            assert_eq!(msgs("Work").len(), work_count, "{at}");
+            assert!(msgs("Work").iter().any(|m| m.body == b.to_vec()), "{at}");
+            let archive = msgs("Archive");
+            assert_eq!(archive.len(), 1, "the archived twin of b, {at}");
+            assert_eq!(archive[0].body, b.to_vec());
+        }
     }
 }

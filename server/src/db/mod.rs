@@ -16,6 +16,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0006_mailbox_keys.sql")),
     M::up(include_str!("../../migrations/0007_job_attempts.sql")),
     M::up(include_str!("../../migrations/0008_volume_day.sql")),
+    M::up(include_str!("../../migrations/0009_label_policy.sql")),
 ];
 
 pub const DB_FILE: &str = "imapcopy.sqlite3";

@@ -115,6 +115,7 @@ mod tests {
                         destination_secret: AccountSecret::Password(SecretString::from("q")),
                         lang: "en".into(),
                         report_to: None,
+                        labels: Default::default(),
                     })
                     .unwrap(),
             );

@@ -390,6 +390,7 @@ impl Runner {
         // Pacing under a daily volume counts what earlier attempts copied in the same day.
         let day = VolumeDay::current(job.volume_day, self.store.now_ms());
         let mut options = self.config.copy.clone();
+        options.labels = job.labels;
         if let Some(pacing) = options.pacing.as_mut() {
             pacing.used_today = day.bytes;
             pacing.day_left_ms = day.left_ms(self.store.now_ms());

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::Context;
 use base64::Engine;
+use mailcopy::LabelPolicy;
 use rand::RngCore;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
 
@@ -52,7 +53,7 @@ const JOB_COLUMNS: &str = "id, state, source_address, source_host, source_port, 
      dest_host, dest_port, dest_security, dest_login, lang, report_to, created_at, started_at, finished_at, \
      attempts, cancel_requested, progress, last_error, error_kind, outcome, result, report_state, report_error, \
      (source_secret IS NOT NULL OR dest_secret IS NOT NULL), source_provider, dest_provider, sign_in_sides, \
-     sign_in_since, not_before, limit_pauses, volume_day_start, volume_day_bytes";
+     sign_in_since, not_before, limit_pauses, volume_day_start, volume_day_bytes, label_policy";
 
 /// The secret and provider columns of a side.
 fn columns(side: Side) -> (&'static str, &'static str) {
@@ -158,6 +159,8 @@ fn job_from_row(row: &Row<'_>) -> rusqlite::Result<Job> {
                 })
             })
             .transpose()?,
+        // An unknown name (a newer version's) copies as by default.
+        labels: LabelPolicy::parse(&row.get::<_, String>(34)?).unwrap_or_default(),
     })
 }
 
@@ -223,8 +226,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO jobs (id, source_address, account_key, state, lang, source_host, source_port, source_security, \
                  source_login, source_secret, dest_host, dest_port, dest_security, dest_login, dest_secret, report_to, created_at, progress, \
-                 source_provider, dest_provider) \
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                 source_provider, dest_provider, label_policy) \
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                 params![
                     id,
                     job.source.address(),
@@ -245,6 +248,7 @@ impl Store {
                     progress,
                     source_secret.provider,
                     dest_secret.provider,
+                    job.labels.as_str(),
                 ],
             )?;
             {
@@ -1291,6 +1295,7 @@ mod tests {
             destination_secret: AccountSecret::Password(SecretString::from("dst-pass")),
             lang: "es".into(),
             report_to: None,
+            labels: Default::default(),
         }
     }
 

@@ -15,6 +15,7 @@
 //! An `async_trait` (boxed futures): a native `async fn` in a trait is not dyn-compatible.
 
 use mailcopy::copy::CheckpointStore;
+use mailcopy::LabelPolicy;
 use mailcopy::Security;
 use secrecy::SecretString;
 
@@ -121,6 +122,8 @@ pub struct NewJob {
     pub destination_secret: AccountSecret,
     pub lang: String,
     pub report_to: Option<String>,
+    /// How a source with labels (Gmail) is copied.
+    pub labels: LabelPolicy,
 }
 
 /// What each side's host resolved to (empty when unknown: the names still count).
@@ -191,6 +194,8 @@ pub struct Job {
     /// What it copied in its current day (pacing under a daily volume); `None` before the
     /// first attempt.
     pub volume_day: Option<VolumeDay>,
+    /// How a source with labels (Gmail) is copied.
+    pub labels: LabelPolicy,
 }
 
 /// `error_kind` of a job paused by a provider's daily limit.

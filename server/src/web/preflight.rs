@@ -247,6 +247,7 @@ mod tests {
                 limit_kib: 2,
             }),
             warnings: vec![PreviewWarning::GmailWithoutAllMail],
+            labels: None,
         };
         let view = view_of(&preview);
         assert_eq!(view.warnings, [PreflightWarning::GmailWithoutAllMail]);

@@ -325,6 +325,7 @@ impl Backend for WizardService {
             destination_secret: destination.job_secret(),
             lang: lang.code().to_string(),
             report_to: needs_address.then_some(report_to),
+            labels: Default::default(),
         };
         // The preflight's counts (when fresh) are the job's first totals: the status page shows
         // "0 of N messages" at once. The copy itself reads both sides again when it runs

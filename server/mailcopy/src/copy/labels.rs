@@ -57,7 +57,7 @@ pub const MAX_KEYWORD_BYTES: usize = 50;
 
 /// Where a folder stands when a message listed in several gets its one home (earlier wins).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Rank {
+pub enum Rank {
     Inbox,
     Sent,
     Drafts,
@@ -69,7 +69,7 @@ pub(crate) enum Rank {
 
 /// A folder's rank under "one copy of each message"; `None`: the folder is copied as it is
 /// (Trash, Spam, Gmail's views when they are copied, folders that hold no messages).
-pub(crate) fn rank_of(m: &FolderMapping) -> Option<Rank> {
+pub fn rank_of(m: &FolderMapping) -> Option<Rank> {
     if !m.selectable {
         return None;
     }

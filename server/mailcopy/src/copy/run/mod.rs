@@ -1,11 +1,11 @@
 //! The copy run: lanes of (source, destination) sessions working through the folder plan.
 
+mod all_mail;
 mod append;
 mod fetch_ahead;
 mod flags;
 mod folder;
 mod lanes;
-mod one_copy;
 mod pace;
 mod prepare;
 mod quiet;
@@ -306,7 +306,7 @@ struct ScanFacts {
     /// remainder of (see [`identity::remainder_of_all`]).
     elsewhere: Vec<identity::ElsewhereKey>,
     /// Every live source message, under "one copy of each message" (else empty).
-    held: Vec<one_copy::Held>,
+    held: Vec<all_mail::Held>,
 }
 
 /// Destination folder state while a lane copies into it.

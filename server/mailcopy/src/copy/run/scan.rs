@@ -75,7 +75,7 @@ impl Run<'_> {
         .await;
         let mut scans: Vec<Option<FolderWork>> = (0..jobs.len()).map(|_| None).collect();
         let mut elsewhere: HashSet<identity::ElsewhereKey> = HashSet::new();
-        let mut held: Vec<Vec<one_copy::Held>> = (0..jobs.len()).map(|_| Vec::new()).collect();
+        let mut held: Vec<Vec<all_mail::Held>> = (0..jobs.len()).map(|_| Vec::new()).collect();
         let mut apply = |scans: &mut Vec<Option<FolderWork>>,
                          reports: &mut [FolderReport],
                          elsewhere: &mut HashSet<identity::ElsewhereKey>,
@@ -177,10 +177,15 @@ impl Run<'_> {
         for (i, r) in results.into_iter().flatten() {
             apply(&mut scans, reports, &mut elsewhere, i, r);
         }
-        if one_copy {
-            one_copy::take_one_copy(jobs, &mut scans, reports, &held);
-        } else if all_mail {
-            take_remainder_of_all(jobs, &mut scans, reports, &elsewhere);
+        let keywords = lock(&self.state).one_copy.clone();
+        match keywords {
+            Some(keywords) => {
+                all_mail::take_one_copy(jobs, &mut scans, reports, &mut held, &keywords)
+            }
+            None if all_mail => {
+                all_mail::take_remainder_of_all(jobs, &mut scans, reports, &mut held, &elsewhere)
+            }
+            None => {}
         }
         scans
     }
@@ -658,13 +663,21 @@ impl Run<'_> {
                 });
             }
         }
-        let held = match &label_keywords {
-            Some(_) => {
-                let mut held: Vec<one_copy::Held> = src_idents
+        // Under "one copy of each message" every folder's messages; else the `\All`
+        // folder's (its pairs may go to twins: `all_mail::give_pairs_to_twins`).
+        let held = match label_keywords.is_some() || job.all_mail {
+            true => {
+                let mut held: Vec<all_mail::Held> = src_idents
                     .iter()
-                    .map(|i| one_copy::Held {
+                    .map(|i| all_mail::Held {
                         key: i.elsewhere_key(),
+                        twin: Ident {
+                            gm_msgid: None,
+                            ..*i
+                        }
+                        .elsewhere_key(),
                         uid: i.uid,
+                        size: i.size,
                         present: false,
                         dst: None,
                     })
@@ -679,7 +692,7 @@ impl Run<'_> {
                 }
                 held
             }
-            None => Vec::new(),
+            false => Vec::new(),
         };
         for &i in &merged {
             let s = &src_msgs[live[i]];
@@ -782,41 +795,5 @@ impl Run<'_> {
             }
         }
         Ok(())
-    }
-}
-
-/// The `\All` folder's work keeps only its remainder: the messages no other copied folder
-/// holds (Gmail's archived ones). The others are counted in its row as in other folders.
-fn take_remainder_of_all(
-    jobs: &[FolderMapping],
-    scans: &mut [Option<FolderWork>],
-    reports: &mut [FolderReport],
-    elsewhere: &HashSet<identity::ElsewhereKey>,
-) {
-    for (i, job) in jobs.iter().enumerate() {
-        let (true, Some(work)) = (job.all_mail, scans[i].as_mut()) else {
-            continue;
-        };
-        let keys: Vec<Option<identity::ElsewhereKey>> = work
-            .messages
-            .iter()
-            .map(|m| m.ident().elsewhere_key())
-            .collect();
-        let keep = identity::remainder_of_all(&keys, elsewhere);
-        let (mut count, mut bytes) = (0u32, 0u64);
-        let mut kept = keep.iter();
-        work.messages.retain(|m| {
-            let k = kept.next().copied().unwrap_or(true);
-            if !k {
-                count += 1;
-                bytes += u64::from(m.size);
-            }
-            k
-        });
-        let report = &mut reports[i];
-        report.in_other_folders = count;
-        report.source_count = report.source_count.saturating_sub(count);
-        report.source_bytes = report.source_bytes.saturating_sub(bytes);
-        tracing::debug!(folder = %job.source.raw(), in_other_folders = count, archived = work.messages.len(), "the remainder of \\All");
     }
 }
