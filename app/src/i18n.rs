@@ -81,7 +81,7 @@ impl Lang {
 /// Keys under `#[cfg(feature = "ssr")]` are texts only the server renders (the report e-mail,
 /// the sign-in's hand-back page): they stay out of the WASM bundle. A key that a wire type can
 /// carry to the browser (a field error, for one) must not be among them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum T {
     AppTagline,
     StepSource,
@@ -214,6 +214,16 @@ pub enum T {
     PreflightDailyUpload,
     #[cfg(feature = "ssr")]
     PreflightDailyDownload,
+    #[cfg(feature = "ssr")]
+    PreflightLabelsLegend,
+    #[cfg(feature = "ssr")]
+    PreflightLabelsFolders,
+    #[cfg(feature = "ssr")]
+    PreflightLabelsFoldersHint,
+    #[cfg(feature = "ssr")]
+    PreflightLabelsOneCopy,
+    #[cfg(feature = "ssr")]
+    PreflightLabelsOneCopyHint,
     AttemptsHeading,
     #[cfg(feature = "ssr")]
     AttemptLine,
@@ -614,6 +624,36 @@ impl T {
                 "{provider} lets about {mb} MB a day be read over IMAP: this copy takes up to {days} days. Each day it copies a little less than that, pauses until the next day and goes on by itself; the page shows until when.",
                 "{provider} permite leer unos {mb} MB al día por IMAP: esta copia tardará hasta {days} días. Cada día copia algo menos que eso, se detiene hasta el día siguiente y continúa sola; la página indica hasta cuándo.",
                 "{provider} permet de lire environ {mb} Mo par jour en IMAP : cette copie prendra jusqu'à {days} jours. Chaque jour elle copie un peu moins que cela, s'interrompt jusqu'au lendemain et reprend d'elle-même ; la page indique jusqu'à quand.",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightLabelsLegend => [
+                "How to copy the labels",
+                "Cómo copiar las etiquetas",
+                "Comment copier les libellés",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightLabelsFolders => [
+                "Folders as in Gmail",
+                "Carpetas como en Gmail",
+                "Dossiers comme dans Gmail",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightLabelsFoldersHint => [
+                "Each label becomes a folder: a message with two labels is copied into both. Archived messages (in no label) go to the archive folder. {n} messages, plus the archived ones.",
+                "Cada etiqueta se convierte en una carpeta: un mensaje con dos etiquetas se copia en las dos. Los mensajes archivados (sin etiqueta) van a la carpeta de archivo. {n} mensajes, más los archivados.",
+                "Chaque libellé devient un dossier : un message qui a deux libellés est copié dans les deux. Les messages archivés (sans libellé) vont dans le dossier d'archives. {n} messages, plus les archivés.",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightLabelsOneCopy => [
+                "One copy of each message",
+                "Una copia de cada mensaje",
+                "Un seul exemplaire de chaque message",
+            ],
+            #[cfg(feature = "ssr")]
+            T::PreflightLabelsOneCopyHint => [
+                "Each message is copied once: into the inbox, Sent or Drafts when it is there, else into its first label by name, else into the archive folder. Its other labels become keywords where the destination allows them. {n} messages.",
+                "Cada mensaje se copia una sola vez: en la bandeja de entrada, Enviados o Borradores si está allí; si no, en su primera etiqueta por nombre; si no, en la carpeta de archivo. Sus otras etiquetas pasan a ser palabras clave cuando el destino las admite. {n} mensajes.",
+                "Chaque message est copié une seule fois : dans la boîte de réception, Envoyés ou Brouillons s'il s'y trouve, sinon dans son premier libellé par ordre de nom, sinon dans le dossier d'archives. Ses autres libellés deviennent des mots-clés là où la destination les accepte. {n} messages.",
             ],
             T::AttemptsHeading => ["Attempts", "Intentos", "Tentatives"],
             #[cfg(feature = "ssr")]

@@ -88,7 +88,35 @@ impl Field {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldError {
     pub field: Field,
-    pub message: T,
+    pub message: FieldProblem,
+}
+
+/// What is wrong with a form field. An enum of its own on the wire rather than the catalogue's
+/// key: deserializing every key of [`T`] by name cost about 2 KB of the WASM bundle (gzip).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldProblem {
+    Required,
+    TooLong,
+    ControlChars,
+    InvalidHost,
+    InvalidPort,
+    UnknownPreset,
+    /// The report address is not an e-mail address.
+    InvalidAddress,
+}
+
+impl FieldProblem {
+    pub fn text(self) -> T {
+        match self {
+            FieldProblem::Required => T::FieldRequired,
+            FieldProblem::TooLong => T::FieldTooLong,
+            FieldProblem::ControlChars => T::FieldControlChars,
+            FieldProblem::InvalidHost => T::FieldInvalidHost,
+            FieldProblem::InvalidPort => T::FieldInvalidPort,
+            FieldProblem::UnknownPreset => T::FieldUnknownPreset,
+            FieldProblem::InvalidAddress => T::ReportToInvalid,
+        }
+    }
 }
 
 /// The outcome of the last Validate of one side.
@@ -152,9 +180,10 @@ impl SideView {
 
     pub fn field_error(&self, field: Field) -> Option<T> {
         match &self.status {
-            SideStatus::Invalid(errors) => {
-                errors.iter().find(|e| e.field == field).map(|e| e.message)
-            }
+            SideStatus::Invalid(errors) => errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.text()),
             _ => None,
         }
     }
@@ -174,7 +203,7 @@ pub struct WizardView {
     #[serde(default)]
     pub report_to: String,
     #[serde(default)]
-    pub report_to_error: Option<T>,
+    pub report_to_error: Option<FieldProblem>,
     /// The presets this service can sign in to with OAuth2 (the operator configured the
     /// provider), and the provider's name for the button.
     #[serde(default)]
@@ -501,6 +530,43 @@ pub struct PreflightView {
     pub warning_texts: Vec<String>,
     /// The preflight could not be done (the copy can still be queued).
     pub failure: Option<PreflightFailure>,
+    /// A source whose folders are labels (it has an `\All` folder, as Gmail): what each way of
+    /// copying them copies (kept with the cached preflight on the server; never sent).
+    #[serde(skip)]
+    pub label_counts: Option<LabelCountsView>,
+    /// The choice between those ways, written in the page's language by the server as it
+    /// answers (the texts stay out of the WASM bundle): empty, or the legend then each way's
+    /// label and hint, "folders as in Gmail" first ([`LabelCountsView::choice`]). A plain
+    /// list of strings: a struct of its own costs its deserializer in the bundle.
+    #[serde(default)]
+    pub label_choice: Vec<String>,
+    /// "One copy of each message" is the way chosen (else "folders as in Gmail").
+    #[serde(default)]
+    pub label_one_copy: bool,
+}
+
+/// Messages each way of copying a source with labels copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LabelCountsView {
+    /// "Folders as in Gmail": the label folders' messages (archived ones come on top).
+    pub folders: u64,
+    /// "One copy of each message".
+    pub one_copy: u64,
+}
+
+impl LabelCountsView {
+    /// The wizard's choice in `lang` ([`PreflightView::label_choice`], written by the server).
+    #[cfg(feature = "ssr")]
+    pub fn choice(self, lang: crate::i18n::Lang) -> Vec<String> {
+        let hint = |t: T, n: u64| crate::i18n::fill(t.get(lang), &[("n", n.to_string())]);
+        vec![
+            T::PreflightLabelsLegend.get(lang).to_string(),
+            T::PreflightLabelsFolders.get(lang).to_string(),
+            hint(T::PreflightLabelsFoldersHint, self.folders),
+            T::PreflightLabelsOneCopy.get(lang).to_string(),
+            hint(T::PreflightLabelsOneCopyHint, self.one_copy),
+        ]
+    }
 }
 
 /// A warning about the accounts as a whole, shown above the folder table.

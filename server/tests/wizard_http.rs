@@ -302,7 +302,7 @@ async fn malformed_posts_are_bad_requests_with_a_localized_message() {
     )
     .await;
     assert!(
-        json.contains("FieldTooLong") && json.contains("FieldControlChars"),
+        json.contains("\"message\":\"TooLong\"") && json.contains("\"message\":\"ControlChars\""),
         "{json}"
     );
 }
@@ -685,7 +685,10 @@ async fn with_an_smtp_relay_a_destination_login_without_address_asks_where_the_r
             .unwrap()
     };
     let json = body_text(app.clone().oneshot(sync("not an address")).await.unwrap()).await;
-    assert!(json.contains("ReportToInvalid"), "{json}");
+    assert!(
+        json.contains("\"report_to_error\":\"InvalidAddress\""),
+        "{json}"
+    );
     assert!(store.list(10).unwrap().is_empty());
     let json = body_text(app.clone().oneshot(sync("gil@example.org")).await.unwrap()).await;
     assert!(json.contains("\"job_id\":\""), "{json}");
@@ -824,6 +827,8 @@ async fn once_both_accounts_are_validated_the_page_shows_the_preflight() {
     assert!(page.contains("INBOX.Empty"), "{page}");
     assert!(page.contains("will be created"), "{page}");
     assert!(page.contains("2 messages to copy ("), "{page}");
+    // A source without an All Mail folder has no labels to choose about.
+    assert!(!page.contains("How to copy the labels"), "{page}");
     assert!(page.contains("Destination quota:"), "{page}");
     assert!(
         page.contains("The destination may run out of space"),
@@ -1113,4 +1118,119 @@ async fn one_mailbox_under_any_name_or_port_gets_one_job_and_jobs_into_one_mailb
     store.complete(&first.id, "node", "complete", "{}").unwrap();
     let next = store.claim("node", 60_000).unwrap().unwrap();
     assert_eq!(format!("/jobs/{}", next.id), second);
+}
+
+/// Synchronize with these form fields, as a plain form (`text/html`) or as fetch: the answer's
+/// status and location.
+async fn synchronize_with(
+    app: &axum::Router,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    accept: &str,
+) -> (StatusCode, Option<String>) {
+    let request = post("/api/synchronize")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, accept)
+        .header(header::REFERER, "http://127.0.0.1/")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(form(fields)))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|l| l.to_str().unwrap().to_string());
+    (response.status(), location)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_source_with_labels_offers_both_ways_to_copy_them_and_the_job_keeps_the_choice() {
+    let _serial = web_support::serial();
+    let src = testkit::Dovecot::start(testkit::Flavour::GmailLike).unwrap();
+    let dst = testkit::Dovecot::start(testkit::Flavour::DotInbox).unwrap();
+    src.add_user("lee@example.test", "from-pass").unwrap();
+    dst.add_user("lee@new.test", "to-pass").unwrap();
+    src.create_mailbox("lee@example.test", "Work").unwrap();
+    src.create_mailbox("lee@example.test", "Travel").unwrap();
+    let put = |folder: &str, subject: &str| {
+        let raw = format!("Subject: {subject}\r\n\r\nbody of {subject}\r\n");
+        src.append("lee@example.test", folder, &[], None, raw.as_bytes())
+            .unwrap();
+    };
+    put("INBOX", "inbox");
+    put("Work", "work");
+    put("Work", "both");
+    put("Travel", "both");
+    src.append_archived(
+        "lee@example.test",
+        &[],
+        None,
+        b"Subject: archived\r\n\r\narchived\r\n",
+    )
+    .unwrap();
+    let (app, store, _dir) = app_for(
+        &format!("{}{}", src.ca_pem(), dst.ca_pem()),
+        AddressPolicy::AllowAll,
+        100,
+        false,
+    );
+    let cookie = validated_draft(
+        &app,
+        (
+            "lee@example.test",
+            "from-pass",
+            &format!("localhost:{}", src.imaps_port()),
+            true,
+        ),
+        (
+            "lee@new.test",
+            "to-pass",
+            &format!("localhost:{}", dst.imap_port()),
+        ),
+    )
+    .await;
+
+    // Rendered on the server (in Spanish, as the browser asks): two radio buttons of the
+    // Synchronize form, "folders as in Gmail" checked, each with what it copies (the label
+    // folders hold 4 messages).
+    let page = get_page(&app, "/", Some(&cookie)).await;
+    assert!(page.contains("Cómo copiar las etiquetas"), "{page}");
+    assert!(page.contains("id=\"sync-form\""), "{page}");
+    let radio = |value: &str| {
+        let at = page
+            .find(&format!("value=\"{value}\""))
+            .unwrap_or_else(|| panic!("no {value} option: {page}"));
+        let start = page[..at].rfind("<input").unwrap();
+        let end = at + page[at..].find('>').unwrap();
+        page[start..=end].to_string()
+    };
+    let folders = radio("folders");
+    let one_copy = radio("one-copy");
+    for input in [&folders, &one_copy] {
+        assert!(
+            input.contains("type=\"radio\"")
+                && input.contains("name=\"labels\"")
+                && input.contains("form=\"sync-form\""),
+            "{input}"
+        );
+    }
+    assert!(folders.contains("checked"), "{folders}");
+    assert!(!one_copy.contains("checked"), "{one_copy}");
+    assert!(page.contains("4 mensajes, más los archivados."), "{page}");
+    assert!(page.contains("Una copia de cada mensaje"), "{page}");
+
+    // A value that is neither: a client's mistake, and no job.
+    let (status, _) =
+        synchronize_with(&app, &cookie, &[("labels", "both")], "application/json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(store.list(10).unwrap().is_empty());
+
+    // The choice goes with the job.
+    let (status, location) =
+        synchronize_with(&app, &cookie, &[("labels", "one-copy")], "text/html").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(location.unwrap().starts_with("/jobs/"));
+    let jobs = store.list(10).unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].labels, mailcopy::LabelPolicy::OneCopyOfEachMessage);
 }

@@ -33,6 +33,8 @@ pub trait Backend: Send + Sync + 'static {
         draft: Option<&str>,
         lang: Lang,
         report_to: String,
+        // How to copy a source's labels (`folders`, `one-copy`; empty: the default).
+        labels: String,
     ) -> Result<Option<String>, ApiError>;
 
     /// The preflight of a draft whose two accounts are established (folder mapping, counts,

@@ -12,7 +12,10 @@ pub struct SyncAnswer {
 
 /// Synchronize: queues the copy of the two validated accounts of this browser's draft.
 #[server(endpoint = "synchronize")]
-pub async fn synchronize(#[server(default)] report_to: String) -> Result<SyncAnswer, ApiError> {
+pub async fn synchronize(
+    #[server(default)] report_to: String,
+    #[server(default)] labels: String,
+) -> Result<SyncAnswer, ApiError> {
     use super::backend::{backend, clear_draft_cookie, client_info, draft_cookie};
     let backend = backend()?;
     let draft = draft_cookie().await;
@@ -22,6 +25,7 @@ pub async fn synchronize(#[server(default)] report_to: String) -> Result<SyncAns
             draft.as_deref(),
             crate::lang::current(),
             report_to,
+            labels,
         )
         .await?
     {

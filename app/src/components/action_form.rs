@@ -19,6 +19,9 @@ use serde::de::DeserializeOwned;
 pub fn ActionForm<ServFn, OutputProtocol, C>(
     /// The action the form dispatches.
     action: ServerAction<ServFn>,
+    /// The form's id, for fields outside it that belong to it (`form="…"`).
+    #[prop(optional)]
+    id: Option<&'static str>,
     /// The form's fields and buttons.
     children: TypedChildren<C>,
 ) -> impl IntoView
@@ -54,7 +57,7 @@ where
         }
     };
     view! {
-        <form action=ServFn::url() method="post" on:submit=on_submit>
+        <form id=id action=ServFn::url() method="post" on:submit=on_submit>
             {children.into_inner()()}
         </form>
     }

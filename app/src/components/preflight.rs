@@ -98,6 +98,7 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
         .map(|f| folder_row(f, lang))
         .collect_view();
     let skipped = (!view.skipped.is_empty()).then(|| skipped_list(view.skipped, lang));
+    let labels = label_choice(view.label_choice, view.label_one_copy);
     Either::Right(view! {
         <p class="totals">{totals}</p>
         {warnings}
@@ -122,6 +123,39 @@ fn summary(view: PreflightView, lang: Lang) -> impl IntoView {
             </table>
         </div>
         {skipped}
+        {labels}
+    })
+}
+
+/// The advanced setting of a source with labels: radio buttons of the Synchronize form
+/// (`form="sync-form"`: they sit here, beside the counts they speak of).
+fn label_choice(texts: Vec<String>, one_copy: bool) -> Option<impl IntoView> {
+    let mut texts = texts.into_iter();
+    let legend = texts.next()?;
+    let mut option = move |value: &'static str, hint_id: &'static str, checked: bool| {
+        let (label, hint) = (texts.next(), texts.next());
+        view! {
+            <div class="choice">
+                <input
+                    type="radio"
+                    name="labels"
+                    form="sync-form"
+                    id=value
+                    value=value
+                    checked=checked
+                    aria-describedby=hint_id
+                />
+                <label for=value>{label}</label>
+                <p class="hint" id=hint_id>{hint}</p>
+            </div>
+        }
+    };
+    Some(view! {
+        <fieldset class="labels">
+            <legend>{legend}</legend>
+            {option("folders", "folders-hint", !one_copy)}
+            {option("one-copy", "one-copy-hint", one_copy)}
+        </fieldset>
     })
 }
 

@@ -92,7 +92,7 @@ pub fn WizardPage() -> impl IntoView {
                                         <h2 id="sync-heading" class="visually-hidden">
                                             {T::Synchronize.get(lang)}
                                         </h2>
-                                        <ActionForm action=synchronize>
+                                        <ActionForm action=synchronize id="sync-form">
                                             {ask_report_to
                                                 .then(|| {
                                                     view! {
@@ -113,7 +113,7 @@ pub fn WizardPage() -> impl IntoView {
                                                             </p>
                                                             {report_to_error
                                                                 .map(|e| {
-                                                                    view! { <p class="field-error">{e.get(lang)}</p> }
+                                                                    view! { <p class="field-error">{e.text().get(lang)}</p> }
                                                                 })}
                                                         </div>
                                                     }

@@ -15,7 +15,7 @@ use app::presets::Side;
 
 use crate::oauth::{ProviderId, Tokens};
 use crate::seal::Sealer;
-use mailcopy::Endpoint;
+use mailcopy::{Endpoint, LabelPolicy};
 
 pub const MAX_DRAFTS: usize = 10_000;
 
@@ -86,6 +86,9 @@ struct Draft {
     generation: u64,
     /// The last preflight and until when it may be shown again.
     preflight: Option<(Instant, PreflightView)>,
+    /// The way to copy a source's labels last chosen at Synchronize (shown checked again
+    /// when Synchronize was refused).
+    labels: LabelPolicy,
 }
 
 impl Draft {
@@ -283,6 +286,7 @@ impl DraftStore {
                         source: SideSecret::default(),
                         destination: SideSecret::default(),
                         generation: 0,
+                        labels: LabelPolicy::default(),
                         preflight: None,
                     },
                 );
@@ -396,11 +400,28 @@ impl DraftStore {
     }
 
     /// Records the report address typed and whether it was refused.
-    pub fn set_report_to(&self, id: &str, report_to: String, error: Option<app::i18n::T>) {
+    pub fn set_report_to(
+        &self,
+        id: &str,
+        report_to: String,
+        error: Option<app::model::FieldProblem>,
+    ) {
         if let Some(draft) = self.lock().get_mut(id) {
             draft.view.report_to = report_to;
             draft.view.report_to_error = error;
         }
+    }
+
+    /// Records the way to copy the source's labels chosen at Synchronize.
+    pub fn set_labels(&self, id: &str, labels: LabelPolicy) {
+        if let Some(draft) = self.lock().get_mut(id) {
+            draft.labels = labels;
+        }
+    }
+
+    /// The way to copy the source's labels chosen last (the default before any choice).
+    pub fn labels(&self, id: &str) -> LabelPolicy {
+        self.lock().get(id).map(|d| d.labels).unwrap_or_default()
     }
 
     /// Records why Synchronize was refused, for the page to show.

@@ -1,8 +1,7 @@
 //! Validation of the posted account form: a pure function from what the browser sent to either
 //! a connectable account or the errors to show next to each field.
 
-use app::i18n::T;
-use app::model::{AccountForm, Field, FieldError};
+use app::model::{AccountForm, Field, FieldError, FieldProblem};
 use app::presets::{self, Side};
 use mailcopy::{Endpoint, Security};
 
@@ -53,26 +52,26 @@ fn validate_with(
 
     let preset = presets::find(form.preset.trim()).filter(|p| p.listed_for(side));
     if preset.is_none() {
-        err(Field::Preset, T::FieldUnknownPreset);
+        err(Field::Preset, FieldProblem::UnknownPreset);
     }
 
     let login = form.login.trim();
     if login.is_empty() {
         if login_required {
-            err(Field::Login, T::FieldRequired);
+            err(Field::Login, FieldProblem::Required);
         }
     } else if login.chars().count() > MAX_LOGIN {
-        err(Field::Login, T::FieldTooLong);
+        err(Field::Login, FieldProblem::TooLong);
     } else if login.chars().any(char::is_control) {
-        err(Field::Login, T::FieldControlChars);
+        err(Field::Login, FieldProblem::ControlChars);
     }
 
     // Passwords are taken as typed (spaces included). NUL, CR and LF cannot travel in IMAP
     // LOGIN strings and are never part of a real password.
     if form.password.chars().count() > MAX_PASSWORD {
-        err(Field::Password, T::FieldTooLong);
+        err(Field::Password, FieldProblem::TooLong);
     } else if form.password.contains(['\0', '\r', '\n']) {
-        err(Field::Password, T::FieldControlChars);
+        err(Field::Password, FieldProblem::ControlChars);
     }
 
     let (host, port) = split_port(form.host.trim());
@@ -90,21 +89,21 @@ fn validate_with(
         port = match port_field.parse::<u16>() {
             Ok(p) if p > 0 => Ok(Some(p)),
             _ => {
-                err(Field::Port, T::FieldInvalidPort);
+                err(Field::Port, FieldProblem::InvalidPort);
                 Ok(None)
             }
         };
     }
     if port.is_err() {
-        err(Field::Host, T::FieldInvalidPort);
+        err(Field::Host, FieldProblem::InvalidPort);
     } else if host.is_empty() {
-        err(Field::Host, T::FieldRequired);
+        err(Field::Host, FieldProblem::Required);
     } else if host.len() > MAX_HOST {
-        err(Field::Host, T::FieldTooLong);
+        err(Field::Host, FieldProblem::TooLong);
     } else if host.chars().any(char::is_control) {
-        err(Field::Host, T::FieldControlChars);
+        err(Field::Host, FieldProblem::ControlChars);
     } else if !is_valid_host(&host) {
-        err(Field::Host, T::FieldInvalidHost);
+        err(Field::Host, FieldProblem::InvalidHost);
     }
 
     match preset {
@@ -197,7 +196,7 @@ mod tests {
         }
     }
 
-    fn fields(errors: Vec<FieldError>) -> Vec<(Field, T)> {
+    fn fields(errors: Vec<FieldError>) -> Vec<(Field, FieldProblem)> {
         errors.into_iter().map(|e| (e.field, e.message)).collect()
     }
 
@@ -250,10 +249,10 @@ mod tests {
         assert_eq!(
             fields(errors),
             vec![
-                (Field::Preset, T::FieldUnknownPreset),
-                (Field::Login, T::FieldRequired),
-                (Field::Password, T::FieldControlChars),
-                (Field::Host, T::FieldInvalidHost),
+                (Field::Preset, FieldProblem::UnknownPreset),
+                (Field::Login, FieldProblem::Required),
+                (Field::Password, FieldProblem::ControlChars),
+                (Field::Host, FieldProblem::InvalidHost),
             ]
         );
         let long = "x".repeat(MAX_LOGIN + 1);
@@ -261,13 +260,16 @@ mod tests {
         assert_eq!(
             fields(errors),
             vec![
-                (Field::Login, T::FieldTooLong),
-                (Field::Host, T::FieldRequired)
+                (Field::Login, FieldProblem::TooLong),
+                (Field::Host, FieldProblem::Required)
             ]
         );
         let errors =
             validate(Side::Source, &form("other", "a\u{7}b", "", "h.test", true)).unwrap_err();
-        assert_eq!(fields(errors), vec![(Field::Login, T::FieldControlChars)]);
+        assert_eq!(
+            fields(errors),
+            vec![(Field::Login, FieldProblem::ControlChars)]
+        );
     }
 
     #[test]
@@ -277,7 +279,10 @@ mod tests {
             &form("ovh-exchange-25gb", "a", "p", "ex.mail.ovh.net", true),
         )
         .unwrap_err();
-        assert_eq!(fields(errors), vec![(Field::Preset, T::FieldUnknownPreset)]);
+        assert_eq!(
+            fields(errors),
+            vec![(Field::Preset, FieldProblem::UnknownPreset)]
+        );
         assert!(validate(
             Side::Destination,
             &form("ovh-exchange-25gb", "a", "p", "", true)
@@ -301,7 +306,7 @@ mod tests {
             let errors = validate(Side::Source, &form("other", "a", "p", bad, true)).unwrap_err();
             assert_eq!(
                 fields(errors),
-                vec![(Field::Host, T::FieldInvalidPort)],
+                vec![(Field::Host, FieldProblem::InvalidPort)],
                 "{bad}"
             );
         }
@@ -314,7 +319,10 @@ mod tests {
         assert_eq!(validate(Side::Source, &f).unwrap().endpoint.port, 2000);
         f.port = "99999".into();
         let errors = validate(Side::Source, &f).unwrap_err();
-        assert_eq!(fields(errors), vec![(Field::Port, T::FieldInvalidPort)]);
+        assert_eq!(
+            fields(errors),
+            vec![(Field::Port, FieldProblem::InvalidPort)]
+        );
     }
 
     #[test]
@@ -525,7 +533,7 @@ mod props {
         /// "Sign in with …" differs from Validate only in not requiring a login.
         #[test]
         fn sign_in_only_waives_the_login(side in side(), form in any_form()) {
-            let required = FieldError { field: Field::Login, message: T::FieldRequired };
+            let required = FieldError { field: Field::Login, message: FieldProblem::Required };
             let strip = |r: Result<ValidForm, Vec<FieldError>>| match r {
                 Ok(v) => Ok((v.preset.id, v.login, v.endpoint)),
                 Err(mut e) => {

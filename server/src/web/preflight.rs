@@ -14,8 +14,8 @@
 use std::time::{Duration, Instant};
 
 use app::model::{
-    FolderNote, PreflightFailure, PreflightFolder, PreflightSkipped, PreflightView,
-    PreflightWarning, QuotaView, SkipKind,
+    FolderNote, LabelCountsView, PreflightFailure, PreflightFolder, PreflightSkipped,
+    PreflightView, PreflightWarning, QuotaView, SkipKind,
 };
 use mailcopy::preview::{preview, Preview, PreviewWarning};
 use mailcopy::{ConnectError, MappingNote, PlanOptions, SkipReason};
@@ -149,6 +149,12 @@ pub fn view_of(p: &Preview) -> PreflightView {
         // Written per answer, in the page's language (`Backend::preflight`).
         warning_texts: Vec::new(),
         failure: None,
+        label_counts: p.labels.map(|l| LabelCountsView {
+            folders: l.folders,
+            one_copy: l.one_copy,
+        }),
+        label_choice: Vec::new(),
+        label_one_copy: false,
     }
 }
 
@@ -247,10 +253,20 @@ mod tests {
                 limit_kib: 2,
             }),
             warnings: vec![PreviewWarning::GmailWithoutAllMail],
-            labels: None,
+            labels: Some(mailcopy::preview::LabelCounts {
+                folders: 5,
+                one_copy: 3,
+            }),
         };
         let view = view_of(&preview);
         assert_eq!(view.warnings, [PreflightWarning::GmailWithoutAllMail]);
+        assert_eq!(
+            view.label_counts,
+            Some(LabelCountsView {
+                folders: 5,
+                one_copy: 3
+            })
+        );
         let find = |name: &str| view.folders.iter().find(|f| f.source == name).unwrap();
         assert_eq!(find("Boîte").destination, "INBOX.Boîte");
         assert!(find("Boîte").will_create && !find("INBOX").will_create);

@@ -16,7 +16,7 @@ use crate::jobs::state::JobState;
 use crate::jobs::store_trait::{
     AccountSpec, InsertError, Job, JobStore, LookupResult, NewJob, Resolved, Side,
 };
-use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, MailboxName};
+use mailcopy::{ConnectError, ConnectOptions, Credentials, ErrorKind, LabelPolicy, MailboxName};
 
 use super::drafts::DraftStore;
 use super::form;
@@ -242,7 +242,7 @@ impl Backend for WizardService {
         else {
             view.status = SideStatus::Invalid(vec![app::model::FieldError {
                 field: app::model::Field::Password,
-                message: app::i18n::T::FieldRequired,
+                message: app::model::FieldProblem::Required,
             }]);
             let id = self.drafts.save(draft, view, None, None);
             return Ok(self.answer(id, None).await);
@@ -290,17 +290,28 @@ impl Backend for WizardService {
         draft: Option<&str>,
         lang: Lang,
         report_to: String,
+        labels: String,
     ) -> Result<Option<String>, ApiError> {
         self.limits
             .synchronize
             .check(client.ip)
             .map_err(|wait| limited("synchronize", &client, wait))?;
         let draft = draft.ok_or(ApiError::SessionExpired)?;
+        // Absent when the source has no labels (the form shows no choice then).
+        let labels = match labels.trim() {
+            "" => LabelPolicy::default(),
+            value => LabelPolicy::parse(value)
+                .ok_or_else(|| ApiError::BadRequest("labels: folders or one-copy".into()))?,
+        };
+        self.drafts.set_labels(draft, labels);
         let report_to = report_to.trim().chars().take(254).collect::<String>();
         let needs_address = self.wizard(Some(draft)).await.ask_report_to;
         if needs_address && !is_plausible_address(&report_to) {
-            self.drafts
-                .set_report_to(draft, report_to, Some(app::i18n::T::ReportToInvalid));
+            self.drafts.set_report_to(
+                draft,
+                report_to,
+                Some(app::model::FieldProblem::InvalidAddress),
+            );
             return Ok(None);
         }
         let (source, destination) = self
@@ -325,7 +336,7 @@ impl Backend for WizardService {
             destination_secret: destination.job_secret(),
             lang: lang.code().to_string(),
             report_to: needs_address.then_some(report_to),
-            labels: Default::default(),
+            labels,
         };
         // The preflight's counts (when fresh) are the job's first totals: the status page shows
         // "0 of N messages" at once. The copy itself reads both sides again when it runs
@@ -365,6 +376,13 @@ impl Backend for WizardService {
     async fn preflight(&self, draft: Option<&str>, lang: Lang) -> Option<PreflightView> {
         let mut view = self.preflight_view(draft).await?;
         view.warning_texts = view.warnings.iter().map(|w| w.text(lang)).collect();
+        let one_copy =
+            draft.map(|d| self.drafts.labels(d)) == Some(LabelPolicy::OneCopyOfEachMessage);
+        view.label_choice = view
+            .label_counts
+            .map(|c| c.choice(lang))
+            .unwrap_or_default();
+        view.label_one_copy = one_copy;
         Some(view)
     }
 
